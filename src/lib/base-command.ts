@@ -1,0 +1,128 @@
+// The one base class of every skypg command: --json, the result envelope, and the single
+// place where errors become a message and an exit code.
+import { Command, Errors, Flags } from '@oclif/core';
+import { SkypgError, isSkypgError, messageOf, type ErrorCode } from './errors.js';
+import { ExitCode } from './exit-codes.js';
+import type { ClusterConfig } from './config/types.js';
+
+/** What a command's execute() hands back: data for --json, text for a person, an exit code. */
+export interface CommandResult<T> {
+  data: T;
+  /** Lines for a human reader (stdout); not printed with --json. */
+  text?: string[];
+  /** Lines printed to stderr in both modes (they never pollute JSON on stdout). */
+  warnings?: string[];
+  exitCode?: number;
+}
+
+/** Flags of every command that reads the cluster configuration. */
+export const clusterFlags = {
+  config: Flags.string({
+    char: 'c',
+    summary: 'Configuration file.',
+    description:
+      'Defaults to $SKYPG_CONFIG, else /etc/skypg/skypg.yaml. See docs/configuration.md.',
+    helpValue: 'FILE',
+  }),
+  node: Flags.string({
+    summary: 'Which configured node this machine is.',
+    description:
+      "Defaults to $SKYPG_NODE, else the node whose address is one of this host's addresses.",
+    helpValue: 'NAME',
+  }),
+};
+
+export interface ClusterContext {
+  config: ClusterConfig;
+  configPath: string;
+  /** Resolves lazily: only commands that act "here" need to know which node "here" is. */
+  localNodeName(): string;
+}
+
+export abstract class SkypgCommand<T extends object> extends Command {
+  static override enableJsonFlag = true;
+
+  /** Exit code for usage and configuration errors; Nagios checks override it with 3. */
+  protected usageExitCode: number = ExitCode.error;
+  /** Exit code for any other failure. */
+  protected failureExitCode: number = ExitCode.error;
+
+  protected abstract execute(): Promise<CommandResult<T>>;
+
+  async run(): Promise<T> {
+    const result = await this.execute();
+    for (const line of result.warnings ?? []) process.stderr.write(`${line}\n`);
+    if (!this.jsonEnabled()) for (const line of result.text ?? []) this.log(line);
+    process.exitCode = result.exitCode ?? ExitCode.ok;
+    return result.data;
+  }
+
+  /** Loads and validates the configuration named by --config, $SKYPG_CONFIG or the default. */
+  protected async loadCluster(flags: { config?: string; node?: string }): Promise<ClusterContext> {
+    const { loadConfigFile, resolveConfigPath } = await import('./config/load.js');
+    const { resolveLocalNode } = await import('./config/local-node.js');
+    const configPath = resolveConfigPath(flags.config);
+    const loaded = await loadConfigFile(configPath);
+    const config = loaded.config;
+    let nodeName: string | undefined;
+    return {
+      config,
+      configPath,
+      localNodeName: () => (nodeName ??= resolveLocalNode(config, flags.node)),
+    };
+  }
+
+  // Not async: it always ends by throwing oclif's ExitError (or rethrowing oclif's own exit).
+  override catch(error: Error & { oclif?: { exit?: number }; code?: unknown }): Promise<never> {
+    // oclif's own exit (this.exit, --help, --version) is not an error.
+    if (error instanceof Errors.ExitError) throw error;
+    const skypgError = toSkypgError(error);
+    const exitCode =
+      skypgError.exitCode ??
+      (isUsageCode(skypgError.code) ? this.usageExitCode : this.failureExitCode);
+    if (this.jsonEnabled()) {
+      this.logJson({ error: skypgError.toJSON() });
+    } else {
+      for (const line of skypgError.details) process.stderr.write(`${line}\n`);
+      process.stderr.write(`${formatErrorLine(skypgError)}\n`);
+      if (skypgError.code === 'INTERNAL' && process.env['SKYPG_DEBUG'] && error.stack) {
+        process.stderr.write(`${error.stack}\n`);
+      }
+    }
+    this.exit(exitCode);
+  }
+}
+
+function isUsageCode(code: ErrorCode): boolean {
+  return (
+    code === 'USAGE' ||
+    code.startsWith('CONFIG_') ||
+    code === 'NODE_UNKNOWN' ||
+    code === 'NODE_UNRESOLVED'
+  );
+}
+
+/** One line: what is wrong, then what to do about it. */
+export function formatErrorLine(error: SkypgError): string {
+  const hint = error.hint === undefined ? '' : ` (hint: ${error.hint})`;
+  return `skypg: ${error.message}${hint}`;
+}
+
+function toSkypgError(error: Error): SkypgError {
+  if (isSkypgError(error)) return error;
+  // oclif's parser errors (unknown flag, missing argument, bad option value) carry `parse`.
+  if (error instanceof Errors.CLIError && 'parse' in error) {
+    const firstLine = error.message.split('\n')[0] ?? error.message;
+    return new SkypgError('USAGE', firstLine.replace(/\.$/, ''), {
+      hint: 'see --help for the flags and arguments this command takes',
+    });
+  }
+  if (error instanceof Errors.CLIError) {
+    return new SkypgError('USAGE', messageOf(error).split('\n')[0] ?? messageOf(error), {
+      hint: 'see --help',
+    });
+  }
+  return new SkypgError('INTERNAL', `internal error: ${messageOf(error)}`, {
+    hint: 'this is a bug in skypg; rerun with SKYPG_DEBUG=1 to print the stack trace and report it',
+  });
+}

@@ -1,0 +1,54 @@
+// The text `skypg config example` prints: complete, commented, and valid (a test checks).
+
+export const exampleConfig = `# skypg configuration: one file, identical on both nodes.
+# Reference: docs/configuration.md. Check it with: skypg config check -c FILE
+# Passwords never live here: database passwords come from the libpq password file
+# (postgres.passfile, else ~/.pgpass or $PGPASSFILE), fence device passwords from
+# each node's fence.password_file (mode 0600).
+
+cluster: demo
+
+# Defaults for every node; a node may override any of them under its own "postgres:".
+postgres:
+  bin_dir: /usr/lib/postgresql/15/bin   # omit to discover (pg_config --bindir, /usr/lib/postgresql/*/bin)
+  os_user: postgres                     # PostgreSQL programs run as this user (via runuser when skypg is root)
+  port: 5432
+  superuser: postgres
+  socket_dir: /var/run/postgresql
+  # passfile: /var/lib/postgresql/.pgpass
+  connect_timeout: 3s
+  statement_timeout: 10s
+
+nodes:                                  # exactly two
+  - name: host1
+    address: 10.231.0.11
+    data_dir: /var/lib/postgresql/15/main
+    fence:                              # how host2 powers host1 off before taking over
+      agent: fence_ipmilan
+      ip: 10.231.0.101
+      username: fence
+      password_file: /etc/skypg/host1.ipmi
+      options: { lanplus: 1, cipher: 3 }
+      timeout: 20s
+  - name: host2
+    address: 10.231.0.12
+    data_dir: /var/lib/postgresql/15/main
+    fence:
+      agent: fence_ipmilan
+      ip: 10.231.0.102
+      username: fence
+      password_file: /etc/skypg/host2.ipmi
+      options: { lanplus: 1, cipher: 3 }
+
+vip:
+  primary: { address: 10.231.0.130/24, interface: eth0, label: "eth0:1" }   # clients of the primary
+  standby: { address: 10.231.0.131/24, interface: eth0, label: "eth0:2" }   # read-only clients
+
+gateway: [10.231.0.1]                   # a third party: a node that cannot reach it suspects itself
+
+heartbeat: { database: sky_pg_cluster, user: sky_pg_cluster, interval: 1s, timeout: 1s, misses: 3 }
+
+replication: { user: replica, mode: async }   # mode: sync for zero acknowledged writes lost
+
+failover: { max_lag: 16MB, fencing: required }   # fencing: none relies on self-demotion
+`;

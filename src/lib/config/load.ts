@@ -1,0 +1,327 @@
+// Reads the configuration file, validates it, and points at every problem as FILE:LINE:COL.
+import { readFile, stat } from 'node:fs/promises';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { SkypgError } from '../errors.js';
+import { configSchema, type RawConfig } from './schema.js';
+import { validate, type Issue, type KeyPath } from './schema-kit.js';
+import type { ClusterConfig, NodeConfig } from './types.js';
+
+export const defaultConfigPath = '/etc/skypg/skypg.yaml';
+
+/** --config, else $SKYPG_CONFIG, else /etc/skypg/skypg.yaml. */
+export function resolveConfigPath(flag: string | undefined): string {
+  return flag ?? process.env['SKYPG_CONFIG'] ?? defaultConfigPath;
+}
+
+export interface Problem {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+}
+
+export interface LoadedConfig {
+  config: ClusterConfig;
+  /** What the configuration gives up (no VIP, no fencing...): legal, but said out loud. */
+  warnings: string[];
+}
+
+/** Loads and validates; throws CONFIG_* errors, with every problem in `details`. */
+export async function loadConfigFile(file: string): Promise<LoadedConfig> {
+  const text = await readConfigText(file);
+  const { config, problems, warnings } = await checkConfigText(text, file);
+  if (config === undefined) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    throw new SkypgError('CONFIG_INVALID', `${file} has ${count}`, {
+      details: problems.map(formatProblem),
+      hint: `fix the lines above; 'skypg config check -c ${file}' rechecks`,
+    });
+  }
+  return { config, warnings };
+}
+
+export function formatProblem(problem: Problem): string {
+  const path = problem.path === '' ? '' : `${problem.path}: `;
+  return `${problem.file}:${problem.line}:${problem.col}: ${path}${problem.message}`;
+}
+
+async function readConfigText(file: string): Promise<string> {
+  const hint = `pass --config FILE or set SKYPG_CONFIG; 'skypg config example' prints a starting point`;
+  let info;
+  try {
+    info = await stat(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT')
+      throw new SkypgError('CONFIG_NOT_FOUND', `config file ${file} does not exist`, { hint });
+    if (code === 'EACCES') {
+      throw new SkypgError(
+        'CONFIG_UNREADABLE',
+        `config file ${file} cannot be read: permission denied`,
+        {
+          hint: 'run as a user that can read it (it should be readable by the skypg/postgres user)',
+        },
+      );
+    }
+    throw new SkypgError(
+      'CONFIG_UNREADABLE',
+      `config file ${file} cannot be read: ${code ?? 'unknown error'}`,
+    );
+  }
+  if (info.isDirectory()) {
+    throw new SkypgError('CONFIG_UNREADABLE', `config path ${file} is a directory, not a file`, {
+      hint: 'name the YAML file itself, e.g. /etc/skypg/skypg.yaml',
+    });
+  }
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new SkypgError('CONFIG_UNREADABLE', `config file ${file} cannot be read: ${code}`, {
+      hint: 'check its permissions',
+    });
+  }
+}
+
+/**
+ * Validates YAML text. Returns the config when there are no problems; problems are
+ * located in the file. Password files are checked on disk (mode and existence).
+ */
+export async function checkConfigText(
+  text: string,
+  file: string,
+): Promise<{ config?: ClusterConfig; problems: Problem[]; warnings: string[] }> {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number): { line: number; col: number } => {
+    const position = lineCounter.linePos(offset);
+    return { line: position.line, col: position.col };
+  };
+
+  if (document.errors.length > 0) {
+    const problems = document.errors.map((error) => ({
+      file,
+      ...at(error.pos[0]),
+      path: '',
+      message: `malformed YAML: ${error.message.split('\n')[0] ?? error.message}`,
+    }));
+    return { problems, warnings: [] };
+  }
+  if (text.trim() === '' || document.contents === null) {
+    return {
+      problems: [{ file, line: 1, col: 1, path: '', message: 'the file is empty' }],
+      warnings: [],
+    };
+  }
+
+  const { value: raw, issues } = validate(configSchema, document.toJS());
+  if (raw !== undefined) issues.push(...crossCheck(raw));
+  if (raw !== undefined) issues.push(...(await checkPasswordFiles(raw)));
+  const problems = issues.map((issue) => ({
+    file,
+    ...at(locate(document.contents, issue)),
+    path: formatPath(issue.path),
+    message: issue.message,
+  }));
+  problems.sort((a, b) => a.line - b.line || a.col - b.col);
+  if (raw === undefined || problems.length > 0) return { problems, warnings: [] };
+  const config = normalize(raw);
+  return { config, problems: [], warnings: await safetyWarnings(config) };
+}
+
+/** Rules that span several keys. */
+function crossCheck(raw: RawConfig): Issue[] {
+  const issues: Issue[] = [];
+  const [first, second] = raw.nodes;
+  if (first && second && first.name === second.name) {
+    issues.push({
+      path: ['nodes', 1, 'name'],
+      message: `duplicates the name of nodes[0] ("${first.name}")`,
+    });
+  }
+  const portOf = (index: 0 | 1): number => raw.nodes[index]?.postgres?.port ?? raw.postgres.port;
+  if (first && second && first.address === second.address && portOf(0) === portOf(1)) {
+    issues.push({
+      path: ['nodes', 1, 'address'],
+      message: `nodes[0] has the same address and port (${first.address}:${portOf(0)}); give one node another port`,
+    });
+  }
+  raw.nodes.forEach((node, index) => {
+    const fence = node.fence;
+    if (fence?.agent === 'command' && fence.command === undefined) {
+      issues.push({
+        path: ['nodes', index, 'fence', 'command'],
+        message: 'is required when agent is "command"',
+      });
+    }
+    if (fence && fence.agent !== 'command' && fence.ip === undefined) {
+      issues.push({
+        path: ['nodes', index, 'fence', 'ip'],
+        message: `is required for agent "${fence.agent}" (the fence device's address)`,
+      });
+    }
+  });
+  const vips = [raw.vip?.primary, raw.vip?.standby];
+  if (vips[0] && vips[1] && vips[0].address.split('/')[0] === vips[1].address.split('/')[0]) {
+    issues.push({
+      path: ['vip', 'standby', 'address'],
+      message: 'is the same address as vip.primary.address',
+    });
+  }
+  for (const [role, vip] of [
+    ['primary', vips[0]],
+    ['standby', vips[1]],
+  ] as const) {
+    const address = vip?.address.split('/')[0];
+    const clash = raw.nodes.find((node) => node.address === address);
+    if (clash) {
+      issues.push({
+        path: ['vip', role, 'address'],
+        message: `is node ${clash.name}'s own address; a VIP must be an extra address`,
+      });
+    }
+  }
+  return issues;
+}
+
+/** Password files hold device passwords: they must not be readable by group or others. */
+async function checkPasswordFiles(raw: RawConfig): Promise<Issue[]> {
+  const issues: Issue[] = [];
+  for (const [index, node] of raw.nodes.entries()) {
+    const file = node.fence?.password_file;
+    if (file === undefined) continue;
+    const path = ['nodes', index, 'fence', 'password_file'];
+    try {
+      const info = await stat(file);
+      if (!info.isFile()) issues.push({ path, message: `${file} is not a regular file` });
+      else if ((info.mode & 0o077) !== 0) {
+        const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
+        issues.push({
+          path,
+          message: `${file} has mode ${mode}, readable by group or others; run 'chmod 600 ${file}'`,
+        });
+      }
+    } catch (error) {
+      // A missing file is a warning (the config may be checked before deployment), see safetyWarnings.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        issues.push({
+          path,
+          message: `${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+        });
+      }
+    }
+  }
+  return issues;
+}
+
+/** A legal configuration may still give up some safety; say which, in one line each. */
+async function safetyWarnings(config: ClusterConfig): Promise<string[]> {
+  const warnings: string[] = [];
+  if (config.vip.primary === undefined) {
+    warnings.push(
+      'no vip.primary: clients must find the primary themselves (e.g. libpq target_session_attrs=read-write)',
+    );
+  }
+  if (config.gateway.length === 0) {
+    warnings.push(
+      'no gateway: a node cut off from the network cannot tell that it is the isolated one, so automatic failover is disabled',
+    );
+  }
+  if (config.failover.fencing === 'none') {
+    warnings.push(
+      'failover.fencing is "none": takeover waits for the old primary\'s self-demotion deadline instead of proof that it is powered off',
+    );
+  } else {
+    for (const node of config.nodes) {
+      if (node.fence === undefined) {
+        const peer = config.nodes.find((other) => other !== node);
+        warnings.push(
+          `node ${node.name} has no fence device: with fencing "required", ${peer?.name ?? 'its peer'} will never take over from it automatically`,
+        );
+      }
+    }
+  }
+  for (const node of config.nodes) {
+    const file = node.fence?.password_file;
+    if (file === undefined) continue;
+    try {
+      await stat(file);
+    } catch {
+      warnings.push(
+        `nodes ${node.name}: fence.password_file ${file} does not exist yet; fencing ${node.name} fails until it does`,
+      );
+    }
+  }
+  return warnings.map((warning) => `warning: ${warning}`);
+}
+
+function normalize(raw: RawConfig): ClusterConfig {
+  const nodes = raw.nodes.map((node): NodeConfig => ({
+    name: node.name,
+    address: node.address,
+    data_dir: node.data_dir,
+    postgres: {
+      bin_dir: node.postgres?.bin_dir ?? raw.postgres.bin_dir,
+      os_user: node.postgres?.os_user ?? raw.postgres.os_user,
+      port: node.postgres?.port ?? raw.postgres.port,
+      superuser: node.postgres?.superuser ?? raw.postgres.superuser,
+      socket_dir: node.postgres?.socket_dir ?? raw.postgres.socket_dir,
+      passfile: node.postgres?.passfile ?? raw.postgres.passfile,
+      connect_timeout: node.postgres?.connect_timeout ?? raw.postgres.connect_timeout,
+      statement_timeout: node.postgres?.statement_timeout ?? raw.postgres.statement_timeout,
+    },
+    fence: node.fence,
+  }));
+  const [first, second] = nodes;
+  if (first === undefined || second === undefined)
+    throw new Error('validated config has two nodes');
+  return {
+    cluster: raw.cluster,
+    nodes: [first, second],
+    vip: { primary: raw.vip?.primary, standby: raw.vip?.standby },
+    gateway: raw.gateway,
+    heartbeat: raw.heartbeat,
+    replication: raw.replication,
+    failover: raw.failover,
+  };
+}
+
+export function formatPath(path: KeyPath): string {
+  return path
+    .map((segment, index) =>
+      typeof segment === 'number' ? `[${segment}]` : index === 0 ? segment : `.${segment}`,
+    )
+    .join('');
+}
+
+/**
+ * The offset in the file an issue belongs to: the key for unknown keys, the value for bad
+ * values, and for missing keys the mapping that lacks them (the nearest existing ancestor).
+ */
+function locate(root: unknown, issue: Issue): number {
+  let node = root as Node | null;
+  let offset = rangeStart(node) ?? 0;
+  for (const [index, segment] of issue.path.entries()) {
+    const last = index === issue.path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find(
+        (item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment),
+      );
+      if (!pair) return offset;
+      if (last && issue.atKey) return rangeStart(pair.key as Node) ?? offset;
+      node = (pair.value as Node | null) ?? null;
+      offset = rangeStart(node) ?? rangeStart(pair.key as Node) ?? offset;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      node = (node.items[segment] as Node | undefined) ?? null;
+      offset = rangeStart(node) ?? offset;
+    } else {
+      return offset;
+    }
+  }
+  return offset;
+}
+
+function rangeStart(node: Node | null | undefined): number | undefined {
+  return node?.range?.[0];
+}

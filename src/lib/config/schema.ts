@@ -1,0 +1,116 @@
+// The configuration file's schema: key names are a contract with users and scripts
+// (docs/configuration.md documents each one; a test checks that it does).
+import { s, type Infer } from './schema-kit.js';
+
+const postgresKeys = {
+  bin_dir: s.absolutePath().optional(),
+  os_user: s.string(),
+  port: s.integer(1, 65535),
+  superuser: s.string(),
+  socket_dir: s.absolutePath(),
+  passfile: s.absolutePath().optional(),
+  connect_timeout: s.duration(1),
+  statement_timeout: s.duration(1),
+};
+
+export const postgresDefaults = {
+  os_user: 'postgres',
+  port: 5432,
+  superuser: 'postgres',
+  socket_dir: '/var/run/postgresql',
+  connect_timeout: 3000,
+  statement_timeout: 10_000,
+};
+
+const postgresSchema = s
+  .object({
+    bin_dir: postgresKeys.bin_dir,
+    os_user: postgresKeys.os_user.default(postgresDefaults.os_user),
+    port: postgresKeys.port.default(postgresDefaults.port),
+    superuser: postgresKeys.superuser.default(postgresDefaults.superuser),
+    socket_dir: postgresKeys.socket_dir.default(postgresDefaults.socket_dir),
+    passfile: postgresKeys.passfile,
+    connect_timeout: postgresKeys.connect_timeout.default(postgresDefaults.connect_timeout),
+    statement_timeout: postgresKeys.statement_timeout.default(postgresDefaults.statement_timeout),
+  })
+  .default({ ...postgresDefaults, bin_dir: undefined, passfile: undefined });
+
+/** A node may override any postgres key; what it leaves out comes from the top-level block. */
+const postgresOverridesSchema = s.object({
+  bin_dir: postgresKeys.bin_dir,
+  os_user: postgresKeys.os_user.optional(),
+  port: postgresKeys.port.optional(),
+  superuser: postgresKeys.superuser.optional(),
+  socket_dir: postgresKeys.socket_dir.optional(),
+  passfile: postgresKeys.passfile,
+  connect_timeout: postgresKeys.connect_timeout.optional(),
+  statement_timeout: postgresKeys.statement_timeout.optional(),
+});
+
+const fenceSchema = s.object({
+  agent: s.string('a fence agent name such as fence_ipmilan, "ipmitool" or "command"'),
+  ip: s.host().optional(),
+  ipport: s.integer(1, 65535).optional(),
+  username: s.string().optional(),
+  password_file: s.absolutePath().optional(),
+  command: s.absolutePath().optional(),
+  options: s.record(s.scalar()).default({}),
+  timeout: s.duration(1000).default(20_000),
+});
+
+const nodeSchema = s.object({
+  name: s.identifier(),
+  address: s.host(),
+  data_dir: s.absolutePath(),
+  postgres: postgresOverridesSchema.optional(),
+  fence: fenceSchema.optional(),
+});
+
+const vipSchema = s.object({
+  address: s.cidr(),
+  interface: s.string('a network interface name such as eth0'),
+  label: s.string('an interface label such as eth0:1').optional(),
+});
+
+export const configSchema = s.object({
+  cluster: s.identifier(),
+  postgres: postgresSchema,
+  nodes: s.array(nodeSchema, { min: 2, max: 2 }),
+  vip: s
+    .object({
+      primary: vipSchema.optional(),
+      standby: vipSchema.optional(),
+    })
+    .optional(),
+  gateway: s.array(s.ipAddress(), { acceptSingle: true }).default([]),
+  heartbeat: s
+    .object({
+      database: s.string().default('sky_pg_cluster'),
+      user: s.string().default('sky_pg_cluster'),
+      interval: s.duration(100).default(1000),
+      timeout: s.duration(100).default(1000),
+      misses: s.integer(1, 100).default(3),
+    })
+    .default({
+      database: 'sky_pg_cluster',
+      user: 'sky_pg_cluster',
+      interval: 1000,
+      timeout: 1000,
+      misses: 3,
+    }),
+  replication: s
+    .object({
+      user: s.string().default('replica'),
+      mode: s.oneOf(['async', 'sync'] as const).default('async'),
+    })
+    .default({ user: 'replica', mode: 'async' }),
+  failover: s
+    .object({
+      max_lag: s.size().default(16 * 1024 * 1024),
+      fencing: s.oneOf(['required', 'none'] as const).default('required'),
+    })
+    .default({ max_lag: 16 * 1024 * 1024, fencing: 'required' }),
+});
+
+export type RawConfig = Infer<typeof configSchema>;
+export type RawNode = RawConfig['nodes'][number];

@@ -1,0 +1,52 @@
+// The validated configuration as the rest of skypg sees it: defaults applied, durations in
+// milliseconds, sizes in bytes, and each node's effective PostgreSQL settings merged.
+
+export interface PostgresSettings {
+  /** Directory of the server programs; undefined means "discover" (docs/configuration.md). */
+  bin_dir: string | undefined;
+  os_user: string;
+  port: number;
+  superuser: string;
+  socket_dir: string;
+  /** libpq password file for every connection skypg makes; undefined = libpq's default. */
+  passfile: string | undefined;
+  connect_timeout: number;
+  statement_timeout: number;
+}
+
+export interface FenceConfig {
+  agent: string;
+  ip: string | undefined;
+  ipport: number | undefined;
+  username: string | undefined;
+  password_file: string | undefined;
+  command: string | undefined;
+  options: Record<string, string>;
+  timeout: number;
+}
+
+export interface NodeConfig {
+  name: string;
+  address: string;
+  data_dir: string;
+  postgres: PostgresSettings;
+  fence: FenceConfig | undefined;
+}
+
+export interface VipConfig {
+  address: string;
+  interface: string;
+  label: string | undefined;
+}
+
+export interface ClusterConfig {
+  cluster: string;
+  nodes: [NodeConfig, NodeConfig];
+  vip: { primary: VipConfig | undefined; standby: VipConfig | undefined };
+  gateway: string[];
+  heartbeat: { database: string; user: string; interval: number; timeout: number; misses: number };
+  replication: { user: string; mode: 'async' | 'sync' };
+  failover: { max_lag: number; fencing: 'required' | 'none' };
+}
+
+export type VipRole = 'primary' | 'standby';

@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { exampleConfig } from '../../src/lib/config/example.js';
+import { checkConfigText, formatProblem } from '../../src/lib/config/load.js';
+
+/** A minimal valid config; cases below edit it with small string replacements. */
+const minimal = `cluster: demo
+nodes:
+  - name: host1
+    address: 10.231.0.11
+    data_dir: /var/lib/postgresql/15/main
+  - name: host2
+    address: 10.231.0.12
+    data_dir: /var/lib/postgresql/15/main
+`;
+
+async function problemsOf(text: string): Promise<string[]> {
+  const { problems } = await checkConfigText(text, 'skypg.yaml');
+  return problems.map(formatProblem);
+}
+
+describe('config validation', () => {
+  it('accepts the printed example as it is', async () => {
+    const { config, problems } = await checkConfigText(exampleConfig, 'example.yaml');
+    assert.deepEqual(problems, []);
+    assert.equal(config?.nodes[0].name, 'host1');
+    assert.equal(config?.heartbeat.interval, 1000);
+    assert.equal(config?.failover.max_lag, 16 * 1024 * 1024);
+    assert.equal(config?.nodes[0].fence?.options['lanplus'], '1');
+  });
+
+  it('applies defaults and merges per-node postgres overrides', async () => {
+    const text = minimal.replace(
+      '    data_dir: /var/lib/postgresql/15/main\n  - name: host2',
+      '    data_dir: /var/lib/postgresql/15/main\n    postgres: { port: 5433 }\n  - name: host2',
+    );
+    const { config } = await checkConfigText(
+      `${text}postgres: { port: 6000, superuser: admin }\n`,
+      'x',
+    );
+    assert.equal(config?.nodes[0].postgres.port, 5433);
+    assert.equal(config?.nodes[0].postgres.superuser, 'admin');
+    assert.equal(config?.nodes[1].postgres.port, 6000);
+    assert.equal(config?.nodes[1].postgres.os_user, 'postgres');
+    assert.equal(config?.replication.mode, 'async');
+    assert.deepEqual(config?.gateway, []);
+  });
+
+  it('reports a misspelled key, a bad port and a missing data_dir, each located', async () => {
+    const text = `cluster: demo
+postgres:
+  prot: 5432
+nodes:
+  - name: host1
+    address: 10.231.0.11
+    data_dir: /data
+    postgres: { port: abc }
+  - name: host2
+    address: 10.231.0.12
+`;
+    assert.deepEqual(await problemsOf(text), [
+      'skypg.yaml:3:3: postgres.prot: unknown key (did you mean "port"?)',
+      'skypg.yaml:8:23: nodes[0].postgres.port: expected an integer from 1 to 65535, got "abc"',
+      'skypg.yaml:9:5: nodes[1].data_dir: is required (an absolute path)',
+    ]);
+  });
+
+  const rejected: { name: string; edit: (text: string) => string; expect: RegExp }[] = [
+    {
+      name: 'one node',
+      edit: (t) => t.split('  - name: host2')[0] ?? t,
+      expect: /nodes: expected exactly 2 entries, got 1/,
+    },
+    {
+      name: 'duplicate node names',
+      edit: (t) => t.replace('name: host2', 'name: host1'),
+      expect: /nodes\[1\]\.name: duplicates the name/,
+    },
+    {
+      name: 'same address and port',
+      edit: (t) => t.replace('10.231.0.12', '10.231.0.11'),
+      expect: /same address and port/,
+    },
+    {
+      name: 'duration without unit',
+      edit: (t) => `${t}heartbeat: { interval: 1 }\n`,
+      expect: /heartbeat\.interval: .*got 1 \(add a unit\)/,
+    },
+    {
+      name: 'bad size',
+      edit: (t) => `${t}failover: { max_lag: lots }\n`,
+      expect: /failover\.max_lag: expected a size/,
+    },
+    {
+      name: 'misspelled enum',
+      edit: (t) => `${t}replication: { mode: snyc }\n`,
+      expect: /did you mean "sync"/,
+    },
+    {
+      name: 'relative data_dir',
+      edit: (t) => t.replace('data_dir: /var/lib/postgresql/15/main', 'data_dir: main'),
+      expect: /nodes\[0\]\.data_dir: expected an absolute path/,
+    },
+    {
+      name: 'bad VIP',
+      edit: (t) => `${t}vip: { primary: { address: 10.231.0.130, interface: eth0 } }\n`,
+      expect: /vip\.primary\.address: expected an address with a prefix length/,
+    },
+    {
+      name: 'VIP equal to a node address',
+      edit: (t) => `${t}vip: { primary: { address: 10.231.0.11/24, interface: eth0 } }\n`,
+      expect: /node host1's own address/,
+    },
+    {
+      name: 'bad gateway',
+      edit: (t) => `${t}gateway: [gw.example]\n`,
+      expect: /gateway\[0\]: expected an IP address/,
+    },
+    {
+      name: 'command fence without command',
+      edit: (t) => t.replace('  - name: host2', '    fence: { agent: command }\n  - name: host2'),
+      expect: /fence\.command: is required when agent is "command"/,
+    },
+    {
+      name: 'IPMI fence without ip',
+      edit: (t) =>
+        t.replace('  - name: host2', '    fence: { agent: fence_ipmilan }\n  - name: host2'),
+      expect: /fence\.ip: is required for agent "fence_ipmilan"/,
+    },
+    {
+      name: 'duplicate key',
+      edit: (t) => `${t}cluster: other\n`,
+      expect: /malformed YAML: Map keys must be unique/,
+    },
+    { name: 'malformed YAML', edit: (t) => `${t}vip: [\n`, expect: /malformed YAML/ },
+    { name: 'empty file', edit: () => '\n', expect: /skypg\.yaml:1:1: the file is empty/ },
+    {
+      name: 'a list at the top',
+      edit: () => '- a\n- b\n',
+      expect: /expected a mapping, got a list/,
+    },
+  ];
+  for (const { name, edit, expect } of rejected) {
+    it(`rejects ${name}`, async () => {
+      const problems = await problemsOf(edit(minimal));
+      assert.ok(
+        problems.some((line) => expect.test(line)),
+        `no line matched ${String(expect)} in:\n${problems.join('\n')}`,
+      );
+    });
+  }
+
+  it('warns about the safety a minimal pair gives up, without failing', async () => {
+    const { config, warnings } = await checkConfigText(minimal, 'x');
+    assert.ok(config);
+    assert.ok(warnings.some((w) => w.includes('no vip.primary')));
+    assert.ok(warnings.some((w) => w.includes('no gateway')));
+    assert.ok(warnings.some((w) => w.includes('node host1 has no fence device')));
+  });
+});
+
+describe('fence password files', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'skypg-unit-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const withPasswordFile = (file: string): string =>
+    minimal.replace(
+      '  - name: host2',
+      `    fence: { agent: fence_ipmilan, ip: 10.231.0.101, password_file: ${file} }\n  - name: host2`,
+    );
+
+  it('rejects a password file readable by group or others', async () => {
+    const file = join(dir, 'open.ipmi');
+    await writeFile(file, 'secret\n');
+    await chmod(file, 0o644);
+    const problems = await problemsOf(withPasswordFile(file));
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0] ?? '',
+      /nodes\[0\]\.fence\.password_file: .* has mode 0644, readable by group or others; run 'chmod 600/,
+    );
+  });
+
+  it('accepts mode 0600 and warns about a file that does not exist yet', async () => {
+    const file = join(dir, 'closed.ipmi');
+    await writeFile(file, 'secret\n');
+    await chmod(file, 0o600);
+    assert.deepEqual(await problemsOf(withPasswordFile(file)), []);
+    const missing = await checkConfigText(withPasswordFile(join(dir, 'absent')), 'x');
+    assert.deepEqual(missing.problems, []);
+    assert.ok(missing.warnings.some((w) => w.includes('does not exist yet')));
+  });
+});
