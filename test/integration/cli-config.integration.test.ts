@@ -24,7 +24,7 @@ describe('skypg CLI (built binary)', () => {
   it('--help lists every command with its summary', async () => {
     const run = await runSkypg(['--help']);
     assert.equal(run.code, 0);
-    for (const command of ['config check', 'config example']) {
+    for (const command of ['config check', 'config example', 'lab up', 'lab status', 'lab down']) {
       assert.match(
         run.stdout,
         new RegExp(`\\n  ${command} +\\S`),

@@ -1,0 +1,114 @@
+// PostgreSQL and socket errors, classified into skypg's typed errors with a hint each.
+import { SkypgError, messageOf } from '../errors.js';
+
+export interface PgEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+}
+
+export function describeEndpoint(endpoint: PgEndpoint): string {
+  const where = endpoint.host.startsWith('/')
+    ? `socket ${endpoint.host}/.s.PGSQL.${endpoint.port}`
+    : `${endpoint.host}:${endpoint.port}`;
+  return `${where} (user ${endpoint.user}, database ${endpoint.database})`;
+}
+
+/** Maps an error from `pg` or the socket layer to a SkypgError. */
+export function classifyPgError(
+  error: unknown,
+  endpoint: PgEndpoint,
+  timeoutMs: number,
+): SkypgError {
+  const where = describeEndpoint(endpoint);
+  const code = (error as { code?: unknown }).code;
+  const message = messageOf(error);
+  const options = { cause: error };
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'ENOENT':
+      return new SkypgError('PG_REFUSED', `PostgreSQL at ${where} refused the connection`, {
+        ...options,
+        hint: 'is the server running and listening on that address and port?',
+      });
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+      return new SkypgError('PG_REFUSED', `PostgreSQL at ${where} is unreachable (${code})`, {
+        ...options,
+        hint: 'check the network path to the host',
+      });
+    case 'ETIMEDOUT':
+      return timeoutError(where, timeoutMs, error);
+    case '28P01':
+    case '28000':
+      return new SkypgError('PG_AUTH', `PostgreSQL at ${where} rejected the login: ${message}`, {
+        ...options,
+        hint: 'check pg_hba.conf and the password file (postgres.passfile, ~/.pgpass or $PGPASSFILE)',
+      });
+    case '3D000':
+    case '42704':
+      return new SkypgError('PG_NOT_FOUND', `PostgreSQL at ${where}: ${message}`, {
+        ...options,
+        hint: 'create it, or fix the name in the configuration',
+      });
+    case '57P03':
+    case '57P01':
+      return new SkypgError(
+        'PG_STARTING',
+        `PostgreSQL at ${where} is not accepting connections now: ${message}`,
+        {
+          ...options,
+          hint: 'it is starting, stopping or recovering; try again shortly',
+        },
+      );
+    case '57014':
+      return new SkypgError(
+        'PG_TIMEOUT',
+        `a query on ${where} was cancelled by the statement timeout`,
+        options,
+      );
+    case '25006':
+      return new SkypgError(
+        'PG_IN_RECOVERY',
+        `PostgreSQL at ${where} is a standby (read-only)`,
+        options,
+      );
+    default:
+      break;
+  }
+  if (/timeout|timed out/i.test(message)) return timeoutError(where, timeoutMs, error);
+  if (/SASL|password must be a string|password authentication/i.test(message)) {
+    return new SkypgError('PG_AUTH', `PostgreSQL at ${where} wants a password and none was found`, {
+      ...options,
+      hint: 'add a line for this host, port, database and user to the password file (postgres.passfile or ~/.pgpass)',
+    });
+  }
+  if (/Connection terminated|ECONNRESET|socket hang up/i.test(message)) {
+    return new SkypgError(
+      'PG_REFUSED',
+      `PostgreSQL at ${where} closed the connection: ${message}`,
+      options,
+    );
+  }
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    return new SkypgError(
+      'PG_QUERY',
+      `PostgreSQL at ${where}: ${message} (SQLSTATE ${code})`,
+      options,
+    );
+  }
+  return new SkypgError('PG_REFUSED', `cannot talk to PostgreSQL at ${where}: ${message}`, options);
+}
+
+function timeoutError(where: string, timeoutMs: number, cause: unknown): SkypgError {
+  return new SkypgError(
+    'PG_TIMEOUT',
+    `PostgreSQL at ${where} did not answer within ${timeoutMs}ms`,
+    {
+      cause,
+      hint: 'the host may be down, frozen or cut off; a larger timeout only helps on a slow link',
+    },
+  );
+}

@@ -1,0 +1,94 @@
+// Finding and running PostgreSQL's server programs (initdb, pg_ctl, pg_basebackup...).
+import { access, readdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { join } from 'node:path';
+import { SkypgError } from '../errors.js';
+import { runProgram, type ProgramResult } from '../process/run-program.js';
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The configured bin_dir, else `pg_config --bindir` when it holds the server programs
+ * (Debian's libpq-dev pg_config points at /usr/bin, which does not), else the newest
+ * /usr/lib/postgresql/N/bin.
+ */
+export async function findPgBinDir(configured?: string): Promise<string> {
+  if (configured !== undefined) {
+    if (await isExecutable(join(configured, 'pg_ctl'))) return configured;
+    throw new SkypgError('PG_BINARIES_NOT_FOUND', `postgres.bin_dir ${configured} has no pg_ctl`, {
+      hint: "point bin_dir at the directory holding initdb, pg_ctl and postgres (try 'pg_config --bindir')",
+    });
+  }
+  const fromPgConfig = await runProgram('pg_config', ['--bindir'], { allowFailure: true }).catch(
+    () => undefined,
+  );
+  const candidate = fromPgConfig?.exitCode === 0 ? fromPgConfig.stdout.trim() : undefined;
+  if (candidate && (await isExecutable(join(candidate, 'initdb')))) return candidate;
+  const versions = await readdir('/usr/lib/postgresql').catch(() => [] as string[]);
+  const sorted = versions
+    .filter((name) => /^\d+$/.test(name))
+    .sort((a, b) => Number(b) - Number(a));
+  for (const version of sorted) {
+    const dir = `/usr/lib/postgresql/${version}/bin`;
+    if (await isExecutable(join(dir, 'initdb'))) return dir;
+  }
+  throw new SkypgError(
+    'PG_BINARIES_NOT_FOUND',
+    'PostgreSQL server programs (initdb, pg_ctl) not found',
+    {
+      hint: 'install them (Debian: apt-get install postgresql-15) or set postgres.bin_dir',
+    },
+  );
+}
+
+export interface PgProgramContext {
+  binDir: string;
+  osUser: string;
+  /** Working directory the OS user can enter (runuser keeps ours, which it may not). */
+  cwd: string;
+  env?: Record<string, string>;
+}
+
+export function runPgProgram(
+  context: PgProgramContext,
+  program: string,
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<ProgramResult> {
+  return runProgram(join(context.binDir, program), args, {
+    asUser: context.osUser,
+    cwd: context.cwd,
+    env: context.env,
+    timeoutMs,
+  });
+}
+
+/** The postmaster PID from postmaster.pid, if the file exists. */
+export async function readPostmasterPid(dataDir: string): Promise<number | undefined> {
+  try {
+    const first = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0];
+    const pid = Number(first);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `pid` is alive and is a postgres postmaster serving `dataDir` (not a reused PID). */
+export async function isPostmasterOf(pid: number, dataDir: string): Promise<boolean> {
+  try {
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const zombie = / Z /.test(stat.slice(stat.lastIndexOf(')')));
+    return !zombie && /postgres$|postmaster$/.test(cmdline[0] ?? '') && cmdline.includes(dataDir);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,47 @@
+// Scratch directories for tests, each marked with the PID of the test process that owns it,
+// so that a later run can sweep what a killed run left behind (processes first, then files).
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labDown } from '../../src/lib/lab/loopback-pair.js';
+
+const prefix = 'skypg-test-';
+
+export async function makeScratchDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  // PostgreSQL runs as another OS user when the tests run as root: it must enter this dir.
+  await chmod(dir, 0o711);
+  await writeFile(join(dir, 'owner.pid'), `${process.pid}\n`);
+  return dir;
+}
+
+/** Removes a scratch dir and every lab inside it. */
+export async function removeScratchDir(dir: string): Promise<void> {
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    if (entry !== 'owner.pid') await labDown(join(dir, entry)).catch(() => undefined);
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Sweeps scratch dirs whose owning test process is gone. */
+export async function sweepStaleScratchDirs(): Promise<string[]> {
+  const swept: string[] = [];
+  for (const entry of await readdir(tmpdir())) {
+    if (!entry.startsWith(prefix)) continue;
+    const dir = join(tmpdir(), entry);
+    const owner = Number((await readFile(join(dir, 'owner.pid'), 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) continue;
+    await removeScratchDir(dir);
+    swept.push(dir);
+  }
+  return swept;
+}
