@@ -1,0 +1,74 @@
+// Shared by the benchmarks: run a command many times and summarise wall times.
+import { spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface Timing {
+  name: string;
+  runs: number;
+  medianMs: number;
+  p90Ms: number;
+  minMs: number;
+  maxMs: number;
+}
+
+export function percentile(sorted: number[], fraction: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1);
+  return sorted[Math.max(0, index)] ?? NaN;
+}
+
+/** Runs `argv` `warmups + runs` times; every run must exit with `expectedExit`. */
+export function timeCommand(
+  name: string,
+  argv: string[],
+  options: { runs: number; warmups?: number; expectedExit?: number; env?: NodeJS.ProcessEnv },
+): Timing {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error('empty command');
+  const samples: number[] = [];
+  for (let index = 0; index < (options.warmups ?? 3) + options.runs; index += 1) {
+    const started = process.hrtime.bigint();
+    const result = spawnSync(file, args, { stdio: 'pipe', env: options.env ?? process.env });
+    const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
+    if (result.status !== (options.expectedExit ?? 0)) {
+      throw new Error(`${name}: exit ${String(result.status)}: ${result.stderr.toString().trim()}`);
+    }
+    if (index >= (options.warmups ?? 3)) samples.push(elapsed);
+  }
+  samples.sort((a, b) => a - b);
+  return {
+    name,
+    runs: samples.length,
+    medianMs: percentile(samples, 0.5),
+    p90Ms: percentile(samples, 0.9),
+    minMs: samples[0] ?? NaN,
+    maxMs: samples.at(-1) ?? NaN,
+  };
+}
+
+export function formatTimings(title: string, timings: Timing[]): string {
+  const width = Math.max(...timings.map((timing) => timing.name.length), 7);
+  const lines = [title, `${'command'.padEnd(width)}  runs  median ms  p90 ms  min ms  max ms`];
+  for (const t of timings) {
+    const cells = [t.medianMs, t.p90Ms, t.minMs, t.maxMs].map((value, index) =>
+      value.toFixed(0).padStart([9, 6, 6, 6][index] ?? 6),
+    );
+    lines.push(`${t.name.padEnd(width)}  ${String(t.runs).padStart(4)}  ${cells.join('  ')}`);
+  }
+  return lines.join('\n');
+}
+
+/** Replaces the block between <!-- bench:NAME --> markers in docs/benchmarks.md. */
+export async function replaceDocsBlock(name: string, output: string): Promise<void> {
+  const file = join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
+  const text = await readFile(file, 'utf8');
+  const open = `<!-- bench:${name} -->`;
+  const close = `<!-- /bench:${name} -->`;
+  const start = text.indexOf(open);
+  const end = text.indexOf(close);
+  if (start < 0 || end < start) throw new Error(`${file} has no ${open} ... ${close} block`);
+  const block = `${open}\n\n\`\`\`\n${output}\n\`\`\`\n\n`;
+  await writeFile(file, text.slice(0, start) + block + text.slice(end));
+  console.log(`updated ${file}`);
+}
