@@ -54,6 +54,8 @@ export interface PgProgramContext {
   /** Working directory the OS user can enter (runuser keeps ours, which it may not). */
   cwd: string;
   env?: Record<string, string>;
+  /** Network namespace the program runs in (the multi-host lab). */
+  netns?: string;
 }
 
 export function runPgProgram(
@@ -64,6 +66,7 @@ export function runPgProgram(
 ): Promise<ProgramResult> {
   return runProgram(join(context.binDir, program), args, {
     asUser: context.osUser,
+    netns: context.netns,
     cwd: context.cwd,
     env: context.env,
     timeoutMs,

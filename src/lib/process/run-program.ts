@@ -9,6 +9,8 @@ import { SkypgError } from '../errors.js';
 export interface RunOptions {
   /** Run as this OS user (via runuser when skypg is root; ignored otherwise). */
   asUser?: string;
+  /** Run inside this network namespace (`ip netns exec`, root only): the lab's hosts. */
+  netns?: string;
   cwd?: string;
   env?: Record<string, string>;
   /** Written to stdin; never logged or included in errors. */
@@ -34,12 +36,22 @@ export function effectiveOsUser(configured: string): string {
   return isRoot() ? configured : userInfo().username;
 }
 
-/** The command line actually executed, with runuser in front when a user switch is needed. */
-export function commandLine(file: string, args: string[], asUser?: string): [string, string[]] {
+/**
+ * The command line actually executed: `ip netns exec NS` first (it needs root), then runuser
+ * when a user switch is needed.
+ */
+export function commandLine(
+  file: string,
+  args: string[],
+  asUser?: string,
+  netns?: string,
+): [string, string[]] {
+  let line: [string, string[]] = [file, args];
   if (asUser !== undefined && isRoot() && asUser !== 'root') {
-    return ['runuser', ['-u', asUser, '--', file, ...args]];
+    line = ['runuser', ['-u', asUser, '--', file, ...args]];
   }
-  return [file, args];
+  if (netns !== undefined) line = ['ip', ['netns', 'exec', netns, line[0], ...line[1]]];
+  return line;
 }
 
 export async function runProgram(
@@ -47,7 +59,7 @@ export async function runProgram(
   args: string[],
   options: RunOptions = {},
 ): Promise<ProgramResult> {
-  const [command, commandArgs] = commandLine(file, args, options.asUser);
+  const [command, commandArgs] = commandLine(file, args, options.asUser, options.netns);
   const result = await execa(command, commandArgs, {
     cwd: options.cwd,
     env: options.env,
