@@ -3,7 +3,8 @@
 import { Command, Errors, Flags } from '@oclif/core';
 import { SkypgError, isSkypgError, messageOf, type ErrorCode } from './errors.js';
 import { ExitCode } from './exit-codes.js';
-import type { ClusterConfig } from './config/types.js';
+import type { ClusterConfig, NodeConfig } from './config/types.js';
+import { nonEmpty } from './env.js';
 
 /** What a command's execute() hands back: data for --json, text for a person, an exit code. */
 export interface CommandResult<T> {
@@ -36,7 +37,9 @@ export interface ClusterContext {
   config: ClusterConfig;
   configPath: string;
   /** Resolves lazily: only commands that act "here" need to know which node "here" is. */
-  localNodeName(): string;
+  localNode(): NodeConfig;
+  /** Configuration warnings (safety given up); commands may show them. */
+  warnings: string[];
 }
 
 export abstract class SkypgCommand<T extends object> extends Command {
@@ -60,19 +63,39 @@ export abstract class SkypgCommand<T extends object> extends Command {
   /** Loads and validates the configuration named by --config, $SKYPG_CONFIG or the default. */
   protected async loadCluster(flags: { config?: string; node?: string }): Promise<ClusterContext> {
     const { loadConfigFile, resolveConfigPath } = await import('./config/load.js');
-    const { resolveLocalNode } = await import('./config/local-node.js');
+    const { findNode, resolveLocalNode } = await import('./config/local-node.js');
     const configPath = resolveConfigPath(flags.config);
-    const loaded = await loadConfigFile(configPath);
-    const config = loaded.config;
-    let nodeName: string | undefined;
+    const { config, warnings } = await loadConfigFile(configPath);
+    let node: NodeConfig | undefined;
     return {
       config,
       configPath,
-      localNodeName: () => (nodeName ??= resolveLocalNode(config, flags.node)),
+      warnings,
+      localNode: () => (node ??= findNode(config, resolveLocalNode(config, flags.node))),
     };
   }
 
   // Not async: it always ends by throwing oclif's ExitError (or rethrowing oclif's own exit).
+  /**
+   * The configuration when it is needed, or when one is named or present at the default path;
+   * otherwise undefined (e.g. `probe HOST:PORT` works on a host without skypg configured).
+   */
+  protected async loadOptionalCluster(
+    flags: { config?: string; node?: string },
+    required: boolean,
+  ): Promise<ClusterConfig | undefined> {
+    try {
+      return (await this.loadCluster(flags)).config;
+    } catch (error) {
+      const named =
+        flags.config !== undefined || nonEmpty(process.env['SKYPG_CONFIG']) !== undefined;
+      if (!required && !named && error instanceof SkypgError && error.code === 'CONFIG_NOT_FOUND') {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
   override catch(error: Error & { oclif?: { exit?: number }; code?: unknown }): Promise<never> {
     // oclif's own exit (this.exit, --help, --version) is not an error.
     if (error instanceof Errors.ExitError) throw error;

@@ -46,9 +46,19 @@ vip:
 
 gateway: [10.231.0.1]                   # a third party: a node that cannot reach it suspects itself
 
-heartbeat: { database: sky_pg_cluster, user: sky_pg_cluster, interval: 1s, timeout: 1s, misses: 3 }
+heartbeat:
+  database: sky_pg_cluster              # created by 'skypg heartbeat init' on the primary
+  user: sky_pg_cluster                  # least privilege: pg_monitor + owner of schema skypg
+  interval: 1s
+  timeout: 1s
+  misses: 3                             # failed checks in a row before the primary is declared failed
+  io_check: false                       # true: also prove every tablespace can be written
+  io_check_interval: 1m
 
 replication: { user: replica, mode: async }   # mode: sync for zero acknowledged writes lost
 
 failover: { max_lag: 16MB, fencing: required }   # fencing: none relies on self-demotion
+
+supervisor:
+  state_file: /run/skypg/{cluster}-{node}.json  # read by check-alive and status
 `;

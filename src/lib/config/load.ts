@@ -5,12 +5,13 @@ import { SkypgError } from '../errors.js';
 import { configSchema, type RawConfig } from './schema.js';
 import { validate, type Issue, type KeyPath } from './schema-kit.js';
 import type { ClusterConfig, NodeConfig } from './types.js';
+import { nonEmpty } from '../env.js';
 
 export const defaultConfigPath = '/etc/skypg/skypg.yaml';
 
 /** --config, else $SKYPG_CONFIG, else /etc/skypg/skypg.yaml. */
 export function resolveConfigPath(flag: string | undefined): string {
-  return flag ?? process.env['SKYPG_CONFIG'] ?? defaultConfigPath;
+  return flag ?? nonEmpty(process.env['SKYPG_CONFIG']) ?? defaultConfigPath;
 }
 
 export interface Problem {
@@ -284,6 +285,7 @@ function normalize(raw: RawConfig): ClusterConfig {
     heartbeat: raw.heartbeat,
     replication: raw.replication,
     failover: raw.failover,
+    supervisor: raw.supervisor,
   };
 }
 

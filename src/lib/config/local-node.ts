@@ -3,10 +3,11 @@ import { networkInterfaces } from 'node:os';
 import { SkypgError } from '../errors.js';
 import { didYouMean } from './suggest.js';
 import type { ClusterConfig, NodeConfig } from './types.js';
+import { nonEmpty } from '../env.js';
 
 /** --node, else $SKYPG_NODE, else the node whose address this host holds. */
 export function resolveLocalNode(config: ClusterConfig, flag: string | undefined): string {
-  const named = flag ?? process.env['SKYPG_NODE'];
+  const named = flag ?? nonEmpty(process.env['SKYPG_NODE']);
   if (named !== undefined) return findNode(config, named).name;
   const local = localAddresses();
   const matches = config.nodes.filter((node) => local.has(node.address));

@@ -72,6 +72,19 @@ const vipSchema = s.object({
   label: s.string('an interface label such as eth0:1').optional(),
 });
 
+const heartbeatDefaults = {
+  database: 'sky_pg_cluster',
+  user: 'sky_pg_cluster',
+  interval: 1000,
+  timeout: 1000,
+  misses: 3,
+  io_check: false,
+  io_check_interval: 60_000,
+};
+
+/** {cluster} and {node} are replaced, so one file serves both nodes (and the loopback lab). */
+export const defaultStateFile = '/run/skypg/{cluster}-{node}.json';
+
 export const configSchema = s.object({
   cluster: s.identifier(),
   postgres: postgresSchema,
@@ -85,19 +98,15 @@ export const configSchema = s.object({
   gateway: s.array(s.ipAddress(), { acceptSingle: true }).default([]),
   heartbeat: s
     .object({
-      database: s.string().default('sky_pg_cluster'),
-      user: s.string().default('sky_pg_cluster'),
-      interval: s.duration(100).default(1000),
-      timeout: s.duration(100).default(1000),
-      misses: s.integer(1, 100).default(3),
+      database: s.string().default(heartbeatDefaults.database),
+      user: s.string().default(heartbeatDefaults.user),
+      interval: s.duration(100).default(heartbeatDefaults.interval),
+      timeout: s.duration(100).default(heartbeatDefaults.timeout),
+      misses: s.integer(1, 100).default(heartbeatDefaults.misses),
+      io_check: s.boolean().default(heartbeatDefaults.io_check),
+      io_check_interval: s.duration(1000).default(heartbeatDefaults.io_check_interval),
     })
-    .default({
-      database: 'sky_pg_cluster',
-      user: 'sky_pg_cluster',
-      interval: 1000,
-      timeout: 1000,
-      misses: 3,
-    }),
+    .default(heartbeatDefaults),
   replication: s
     .object({
       user: s.string().default('replica'),
@@ -110,6 +119,9 @@ export const configSchema = s.object({
       fencing: s.oneOf(['required', 'none'] as const).default('required'),
     })
     .default({ max_lag: 16 * 1024 * 1024, fencing: 'required' }),
+  supervisor: s
+    .object({ state_file: s.absolutePath().default(defaultStateFile) })
+    .default({ state_file: defaultStateFile }),
 });
 
 export type RawConfig = Infer<typeof configSchema>;

@@ -20,6 +20,9 @@ export function editDistance(a: string, b: string): number {
 /** The closest candidate within a distance that still looks like a typo, if any. */
 export function closestMatch(word: string, candidates: readonly string[]): string | undefined {
   const limit = Math.max(2, Math.floor(word.length / 3));
+  // An abbreviation ("prim" for "primary") is as good a guess as a typo.
+  const prefixed = candidates.filter((candidate) => word.length >= 3 && candidate.startsWith(word));
+  if (prefixed.length === 1) return prefixed[0];
   let best: { candidate: string; distance: number } | undefined;
   for (const candidate of candidates) {
     const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());

@@ -44,9 +44,18 @@ export interface ClusterConfig {
   nodes: [NodeConfig, NodeConfig];
   vip: { primary: VipConfig | undefined; standby: VipConfig | undefined };
   gateway: string[];
-  heartbeat: { database: string; user: string; interval: number; timeout: number; misses: number };
+  heartbeat: {
+    database: string;
+    user: string;
+    interval: number;
+    timeout: number;
+    misses: number;
+    io_check: boolean;
+    io_check_interval: number;
+  };
   replication: { user: string; mode: 'async' | 'sync' };
   failover: { max_lag: number; fencing: 'required' | 'none' };
+  supervisor: { state_file: string };
 }
 
 export type VipRole = 'primary' | 'standby';

@@ -6,7 +6,9 @@ import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfigFile } from '../config/load.js';
 import { SkypgError, messageOf } from '../errors.js';
+import { initHeartbeat } from '../heartbeat.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { effectiveOsUser, isRoot } from '../process/run-program.js';
 import { withConnection, type ConnectTarget } from '../pg/connect.js';
@@ -17,12 +19,13 @@ import {
   runPgProgram,
   type PgProgramContext,
 } from '../pg/programs.js';
+import { nonEmpty } from '../env.js';
 
 export const labStateFile = 'lab.json';
 export const labConfigFile = 'skypg.yaml';
 
 export function defaultLabDir(): string {
-  return process.env['SKYPG_LAB_DIR'] ?? join(tmpdir(), 'skypg-lab');
+  return nonEmpty(process.env['SKYPG_LAB_DIR']) ?? join(tmpdir(), 'skypg-lab');
 }
 
 export interface LabNode {
@@ -52,6 +55,7 @@ export interface LabUpOptions {
 }
 
 const replicationUser = 'replica';
+const heartbeatUser = 'sky_pg_cluster';
 
 /** Builds the pair; on any failure removes whatever it made and throws LAB_FAILED. */
 export async function labUp(options: LabUpOptions): Promise<LabState> {
@@ -65,6 +69,7 @@ export async function labUp(options: LabUpOptions): Promise<LabState> {
     const reason = messageOf(error);
     throw new SkypgError('LAB_FAILED', `building the lab in ${dir} failed: ${reason}`, {
       hint: 'the partial lab was removed; fix the cause and run lab up again',
+      details: error instanceof SkypgError ? error.details : [],
       cause: error,
     });
   }
@@ -102,7 +107,7 @@ async function buildPair(
   const nodes: [LabNode, LabNode] = [labNode(dir, 'host1', port1), labNode(dir, 'host2', port2)];
   for (const node of nodes) await makeOwnedDir(node.socketDir, owner);
   const passfile = join(dir, 'pgpass');
-  const passwords = { postgres: secret(), [replicationUser]: secret() };
+  const passwords = { postgres: secret(), [replicationUser]: secret(), [heartbeatUser]: secret() };
   await writeFileAtomic(
     passfile,
     Object.entries(passwords)
@@ -151,6 +156,15 @@ async function buildPair(
     );
   });
 
+  // The configuration first: the heartbeat is set up through the same code operators use.
+  await writeFileAtomic(state.configPath, labConfig(state));
+  const { config } = await loadConfigFile(state.configPath);
+  step('heartbeat init on host1');
+  await initHeartbeat(config, config.nodes[0]);
+  await withConnection(socketTarget(primary, passfile), (session) =>
+    session.query(`alter role ${heartbeatUser} password '${passwords[heartbeatUser]}'`),
+  );
+
   step(`pg_basebackup host2 from host1`);
   const conninfo = `host=127.0.0.1 port=${primary.port} user=${replicationUser} application_name=${standby.name}`;
   await runPgProgram(context, 'pg_basebackup', [
@@ -171,7 +185,6 @@ async function buildPair(
   await startServer(context, standby);
   step('wait until host2 streams from host1');
   await waitForStreaming(socketTarget(primary, passfile), standby.name, 30_000);
-  await writeFileAtomic(state.configPath, labConfig(state));
   return state;
 }
 
@@ -275,8 +288,11 @@ postgres:
   superuser: postgres
   passfile: ${state.passfile}
 nodes:
-${node(host1)}${node(host2)}replication: { user: ${replicationUser}, mode: async }
+${node(host1)}${node(host2)}heartbeat: { user: ${heartbeatUser} }
+replication: { user: ${replicationUser}, mode: async }
 failover: { fencing: none }
+supervisor:
+  state_file: ${state.dir}/{node}/supervisor-state.json
 `;
 }
 
