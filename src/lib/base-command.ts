@@ -76,6 +76,12 @@ export abstract class SkypgCommand<T extends object> extends Command {
   }
 
   // Not async: it always ends by throwing oclif's ExitError (or rethrowing oclif's own exit).
+  /** How an error reaches a person: details, then one line, on stderr. Checks override it. */
+  protected reportError(error: SkypgError): void {
+    for (const line of error.details) process.stderr.write(`${line}\n`);
+    process.stderr.write(`${formatErrorLine(error)}\n`);
+  }
+
   /**
    * The configuration when it is needed, or when one is named or present at the default path;
    * otherwise undefined (e.g. `probe HOST:PORT` works on a host without skypg configured).
@@ -106,8 +112,7 @@ export abstract class SkypgCommand<T extends object> extends Command {
     if (this.jsonEnabled()) {
       this.logJson({ error: skypgError.toJSON() });
     } else {
-      for (const line of skypgError.details) process.stderr.write(`${line}\n`);
-      process.stderr.write(`${formatErrorLine(skypgError)}\n`);
+      this.reportError(skypgError);
       if (skypgError.code === 'INTERNAL' && process.env['SKYPG_DEBUG'] && error.stack) {
         process.stderr.write(`${error.stack}\n`);
       }

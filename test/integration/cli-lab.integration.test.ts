@@ -31,8 +31,8 @@ describe('skypg lab (built binary)', () => {
 
     const status = await runSkypg(['lab', 'status', '--dir', dir]);
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, /host1 .* primary .* host2 streaming/);
-    assert.match(status.stdout, /host2 .* standby .* wal receiver streaming/);
+    assert.match(status.stdout, /^host1 +127\.0\.0\.1:\d+ +primary +1 /m);
+    assert.match(status.stdout, /^host2 +127\.0\.0\.1:\d+ +standby +1 +\S+ +0B/m);
 
     const check = await runSkypg(['config', 'check', '-c', lab.configPath]);
     assert.equal(check.code, 0, check.stderr);

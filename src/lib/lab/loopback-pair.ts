@@ -221,6 +221,7 @@ wal_log_hints = on                 # pg_rewind needs it (or data checksums)
 wal_sender_timeout = '5s'          # the defaults (60s) hide short outages
 wal_receiver_timeout = '5s'
 wal_retrieve_retry_interval = '1s'
+wal_receiver_status_interval = '1s' # the primary learns the replay position within a second
 shared_buffers = '32MB'
 max_connections = 40
 `;

@@ -1,0 +1,83 @@
+import { Flags } from '@oclif/core';
+import { clusterFlags, type CommandResult } from '../lib/base-command.js';
+import { NagiosCommand } from '../lib/nagios-command.js';
+import type { CheckState } from '../lib/nagios.js';
+
+interface AliveCheckResult {
+  label: string;
+  state: CheckState;
+  text: string;
+  node: string;
+  stateFile: string;
+  ageSeconds?: number;
+  maxAgeSeconds: number;
+  supervisorState?: string;
+  pid?: number;
+}
+
+export default class CheckAlive extends NagiosCommand<AliveCheckResult> {
+  protected readonly label = 'SKYPG_ALIVE';
+  static override summary =
+    'Nagios/NRPE check that the supervisor on this node runs and is not stuck.';
+  static override description =
+    'Reads supervisor.state_file: CRITICAL when it is missing, when its process is gone, or when ' +
+    'it is older than --max-age; WARNING when the cluster is paused. Exit 0/1/2/3.';
+  static override examples = [
+    '<%= config.bin %> check-alive --node host1',
+    '<%= config.bin %> check-alive --max-age 10s',
+  ];
+  static override flags = {
+    config: Flags.string({
+      summary: clusterFlags.config.summary,
+      description: clusterFlags.config.description,
+      helpValue: 'FILE',
+    }),
+    node: clusterFlags.node,
+    'max-age': Flags.string({
+      summary: 'Oldest acceptable state file (default: 3 x heartbeat.interval).',
+      helpValue: 'DURATION',
+    }),
+  };
+
+  protected async execute(): Promise<CommandResult<AliveCheckResult>> {
+    const { flags } = await this.parse(CheckAlive);
+    const { parseDurationFlag } = await import('../lib/flag-values.js');
+    const { evaluateAlive, observeAlive } = await import('../lib/checks/alive.js');
+    const { stateFilePath } = await import('../lib/supervisor/state-file.js');
+    const { formatCheckLine, formatPerfdata, stateExitCode } = await import('../lib/nagios.js');
+    const cluster = await this.loadCluster(flags);
+    const maxAgeMs =
+      flags['max-age'] === undefined
+        ? 3 * cluster.config.heartbeat.interval
+        : parseDurationFlag('--max-age', flags['max-age']);
+    const node = cluster.localNode().name;
+    const observation = await observeAlive(stateFilePath(cluster.config, node), Date.now());
+    const outcome = evaluateAlive(observation, maxAgeMs / 1000);
+    const perfdata = formatPerfdata([
+      {
+        label: 'age',
+        value:
+          observation.ageSeconds === undefined
+            ? undefined
+            : Math.round(observation.ageSeconds * 10) / 10,
+        uom: 's',
+        min: 0,
+      },
+    ]);
+    return {
+      data: {
+        label: this.label,
+        state: outcome.state,
+        text: outcome.text,
+        node,
+        stateFile: observation.path,
+        ageSeconds: observation.ageSeconds,
+        maxAgeSeconds: maxAgeMs / 1000,
+        supervisorState: observation.state?.state,
+        pid: observation.state?.pid,
+      },
+      text: [formatCheckLine(this.label, outcome.state, outcome.text, perfdata)],
+      exitCode: stateExitCode(outcome.state),
+    };
+  }
+}

@@ -1,0 +1,65 @@
+import { Flags } from '@oclif/core';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
+import type { ClusterStatus } from '../lib/cluster-status.js';
+import { ExitCode } from '../lib/exit-codes.js';
+
+export default class Status extends SkypgCommand<ClusterStatus> {
+  static override summary =
+    'The cluster at a glance: role, timeline, LSN, lag, VIPs, heartbeat and supervisor of each node.';
+  static override description =
+    'Queries both nodes at once over TCP (as the heartbeat user), each within --timeout, so a hung ' +
+    'node shows as DOWN instead of holding up the answer. Exit 0 when both nodes answered, 2 when ' +
+    'one did not. --watch repeats every N seconds until interrupted.';
+  static override examples = [
+    '<%= config.bin %> status',
+    '<%= config.bin %> status --json',
+    '<%= config.bin %> status --watch 2',
+  ];
+  static override flags = {
+    ...clusterFlags,
+    timeout: Flags.string({
+      summary: 'Per-node time limit.',
+      default: '2s',
+      helpValue: 'DURATION',
+    }),
+    watch: Flags.integer({
+      summary: 'Repeat every SECONDS seconds until interrupted.',
+      min: 1,
+      helpValue: 'SECONDS',
+    }),
+  };
+
+  protected async execute(): Promise<CommandResult<ClusterStatus>> {
+    const { flags } = await this.parse(Status);
+    const { parseDurationFlag } = await import('../lib/flag-values.js');
+    const { readClusterStatus } = await import('../lib/cluster-status.js');
+    const { renderClusterStatus } = await import('../lib/cluster-status-render.js');
+    const timeoutMs = parseDurationFlag('--timeout', flags.timeout);
+    const { config } = await this.loadCluster(flags);
+    const painter = await this.painter();
+    let status = await readClusterStatus(config, timeoutMs);
+    if (flags.watch !== undefined && !this.jsonEnabled()) {
+      const { repeatUntilInterrupted } = await import('../lib/repeat.js');
+      await repeatUntilInterrupted(flags.watch * 1000, async () => {
+        status = await readClusterStatus(config, timeoutMs);
+        if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+        this.log(renderClusterStatus(status, painter).join('\n'));
+      });
+      return { data: status };
+    }
+    const healthy = status.nodes.every((node) => node.reachable);
+    return {
+      data: status,
+      text: renderClusterStatus(status, painter),
+      exitCode: healthy ? ExitCode.ok : ExitCode.negative,
+    };
+  }
+
+  /** Colors only on a terminal; chalk is loaded only then. */
+  private async painter() {
+    const { plainPainter } = await import('../lib/cluster-status-render.js');
+    if (!process.stdout.isTTY || this.jsonEnabled()) return plainPainter;
+    const { default: chalk } = await import('chalk');
+    return { good: chalk.green, warn: chalk.yellow, bad: chalk.red, dim: chalk.dim };
+  }
+}

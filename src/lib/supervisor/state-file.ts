@@ -1,0 +1,98 @@
+// The supervisor's state file: JSON, replaced atomically after every loop, read by
+// check-alive and status. Its shape is documented in docs/monitoring.md.
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { ClusterConfig } from '../config/types.js';
+import { SkypgError, messageOf } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+
+export interface SupervisorState {
+  version: 1;
+  cluster: string;
+  node: string;
+  pid: number;
+  /** The process's start time in clock ticks since boot (/proc/PID/stat field 22): with the
+   * PID it identifies the process, so a reused PID is not mistaken for the supervisor. */
+  pidStartTicks: number;
+  startedAt: string;
+  updatedAt: string;
+  loops: number;
+  /** State of the failover state machine, e.g. "primary", "standby", "paused". */
+  state: string;
+  /** One human sentence: what was decided in the last loop and why. */
+  reason: string;
+  paused: boolean;
+}
+
+export function stateFilePath(config: ClusterConfig, nodeName: string): string {
+  return config.supervisor.state_file
+    .replaceAll('{cluster}', config.cluster)
+    .replaceAll('{node}', nodeName);
+}
+
+export async function writeSupervisorState(path: string, state: SupervisorState): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileAtomic(path, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/** Reads and checks the file; undefined when it does not exist. */
+export async function readSupervisorState(path: string): Promise<SupervisorState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new SkypgError(
+      'COMMAND_FAILED',
+      `cannot read the supervisor state file ${path}: ${messageOf(error)}`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new SkypgError('COMMAND_FAILED', `the supervisor state file ${path} is not JSON`, {
+      hint: 'the supervisor rewrites it on its next loop; if it stays broken, remove it and restart the supervisor',
+    });
+  }
+  if (!isSupervisorState(parsed)) {
+    throw new SkypgError(
+      'COMMAND_FAILED',
+      `the supervisor state file ${path} has an unexpected shape`,
+      {
+        hint: 'was it written by another skypg version? restart the supervisor',
+      },
+    );
+  }
+  return parsed;
+}
+
+function isSupervisorState(value: unknown): value is SupervisorState {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return (
+    record['version'] === 1 &&
+    typeof record['node'] === 'string' &&
+    typeof record['pid'] === 'number' &&
+    typeof record['pidStartTicks'] === 'number' &&
+    typeof record['updatedAt'] === 'string' &&
+    typeof record['state'] === 'string' &&
+    typeof record['reason'] === 'string' &&
+    typeof record['paused'] === 'boolean'
+  );
+}
+
+/** Start time of a process in clock ticks since boot, or undefined if it does not exist. */
+export async function processStartTicks(pid: number | 'self'): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at its closing ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const state = fields[0];
+    const ticks = Number(fields[19]);
+    if (state === 'Z' || !Number.isFinite(ticks)) return undefined;
+    return ticks;
+  } catch {
+    return undefined;
+  }
+}
