@@ -5,19 +5,43 @@ set -euo pipefail
 
 pg_version=15
 pg_bin=/usr/lib/postgresql/$pg_version/bin
+# Looked up by path too: /usr/sbin is not on every user's PATH.
+has() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+
 missing=()
 [ -x "$pg_bin/postgres" ] && [ -x "$pg_bin/initdb" ] && [ -x "$pg_bin/pg_basebackup" ] || missing+=("postgresql-$pg_version")
-command -v psql >/dev/null || missing+=("postgresql-client-$pg_version")
-command -v runuser >/dev/null || missing+=(util-linux)
+has psql || missing+=("postgresql-client-$pg_version")
+has runuser || missing+=(util-linux)
 
-if [ ${#missing[@]} -eq 0 ]; then
+# The multi-host lab (network namespaces, root only): links, reachability, partitions, and
+# a simulated BMC per host that the real IPMI client and fence agent power off.
+# iputils-arping, not Habets' arping: the two packages conflict and take different flags;
+# an arping of either flavour that is already installed is left alone.
+lab_missing=()
+has ip || lab_missing+=(iproute2)
+has ping || lab_missing+=(iputils-ping)
+has arping || lab_missing+=(iputils-arping)
+has nft || lab_missing+=(nftables)
+has ipmi_sim || lab_missing+=(openipmi)
+has ipmitool || lab_missing+=(ipmitool)
+has fence_ipmilan || lab_missing+=(fence-agents)
+
+if [ ${#missing[@]} -eq 0 ] && [ ${#lab_missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
+  # Without root the multi-host lab cannot run anyway, so only the core packages are required.
+  if [ ${#lab_missing[@]} -gt 0 ]; then
+    echo "note: the multi-host lab (root only) also needs: ${lab_missing[*]}" >&2
+  fi
+  if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+  fi
   echo "skypg needs these packages: ${missing[*]}" >&2
   echo "install them as root: apt-get install ${missing[*]}" >&2
   exit 1
 fi
+missing+=("${lab_missing[@]}")
 echo "installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 # skypg makes its own clusters; the package's default cluster is not wanted.

@@ -89,7 +89,8 @@ export async function readClusterStatus(
     const seen = primary?.replication.find((row) => row.applicationName === probe.row.name);
     if (seen?.replayLagBytes !== undefined) {
       probe.row.lagBytes = seen.replayLagBytes;
-      probe.row.lagSeconds = seen.replayLagSeconds ?? (seen.replayLagBytes === 0 ? 0 : undefined);
+      const seconds = seen.replayLagSeconds ?? (seen.replayLagBytes === 0 ? 0 : undefined);
+      probe.row.lagSeconds = seconds === undefined ? undefined : round(seconds);
     } else if (probe.receiveLsn !== undefined && probe.row.lsn !== undefined) {
       probe.row.lagBytes = lsnDistance(probe.receiveLsn, probe.row.lsn);
       probe.row.lagSeconds = probe.row.heartbeatAgeSeconds;

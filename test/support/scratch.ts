@@ -3,7 +3,7 @@
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labDown } from '../../src/lib/lab/loopback-pair.js';
+import { anyLabDown as labDown } from '../../src/lib/lab/netns-lab.js';
 
 const prefix = 'skypg-test-';
 

@@ -269,6 +269,8 @@ function normalize(raw: RawConfig): ClusterConfig {
       superuser: node.postgres?.superuser ?? raw.postgres.superuser,
       socket_dir: node.postgres?.socket_dir ?? raw.postgres.socket_dir,
       passfile: node.postgres?.passfile ?? raw.postgres.passfile,
+      config_dir: node.postgres?.config_dir ?? raw.postgres.config_dir,
+      log_file: node.postgres?.log_file ?? raw.postgres.log_file,
       connect_timeout: node.postgres?.connect_timeout ?? raw.postgres.connect_timeout,
       statement_timeout: node.postgres?.statement_timeout ?? raw.postgres.statement_timeout,
     },
@@ -280,7 +282,16 @@ function normalize(raw: RawConfig): ClusterConfig {
   return {
     cluster: raw.cluster,
     nodes: [first, second],
-    vip: { primary: raw.vip?.primary, standby: raw.vip?.standby },
+    vip: {
+      primary: raw.vip?.primary,
+      standby: raw.vip?.standby,
+      announce: {
+        count: raw.vip?.announce.count ?? 5,
+        intervalSeconds: Number((raw.vip?.announce.interval ?? '1s').replace('s', '')),
+      },
+      dad_timeout: raw.vip?.dad_timeout ?? 1000,
+      command_prefix: raw.vip?.command_prefix,
+    },
     gateway: raw.gateway,
     heartbeat: raw.heartbeat,
     replication: raw.replication,

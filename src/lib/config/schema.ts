@@ -9,6 +9,8 @@ const postgresKeys = {
   superuser: s.string(),
   socket_dir: s.absolutePath(),
   passfile: s.absolutePath().optional(),
+  config_dir: s.absolutePath().optional(),
+  log_file: s.absolutePath().optional(),
   connect_timeout: s.duration(1),
   statement_timeout: s.duration(1),
 };
@@ -30,10 +32,18 @@ const postgresSchema = s
     superuser: postgresKeys.superuser.default(postgresDefaults.superuser),
     socket_dir: postgresKeys.socket_dir.default(postgresDefaults.socket_dir),
     passfile: postgresKeys.passfile,
+    config_dir: postgresKeys.config_dir,
+    log_file: postgresKeys.log_file,
     connect_timeout: postgresKeys.connect_timeout.default(postgresDefaults.connect_timeout),
     statement_timeout: postgresKeys.statement_timeout.default(postgresDefaults.statement_timeout),
   })
-  .default({ ...postgresDefaults, bin_dir: undefined, passfile: undefined });
+  .default({
+    ...postgresDefaults,
+    bin_dir: undefined,
+    passfile: undefined,
+    config_dir: undefined,
+    log_file: undefined,
+  });
 
 /** A node may override any postgres key; what it leaves out comes from the top-level block. */
 const postgresOverridesSchema = s.object({
@@ -43,6 +53,8 @@ const postgresOverridesSchema = s.object({
   superuser: postgresKeys.superuser.optional(),
   socket_dir: postgresKeys.socket_dir.optional(),
   passfile: postgresKeys.passfile,
+  config_dir: postgresKeys.config_dir,
+  log_file: postgresKeys.log_file,
   connect_timeout: postgresKeys.connect_timeout.optional(),
   statement_timeout: postgresKeys.statement_timeout.optional(),
 });
@@ -93,6 +105,17 @@ export const configSchema = s.object({
     .object({
       primary: vipSchema.optional(),
       standby: vipSchema.optional(),
+      announce: s
+        .object({
+          count: s.integer(1, 100).default(5),
+          // iputils arping takes whole seconds only.
+          interval: s
+            .matching('whole seconds such as 1s or 2s', (v) => /^\d+s$/.test(v) && v !== '0s')
+            .default('1s'),
+        })
+        .default({ count: 5, interval: '1s' }),
+      dad_timeout: s.duration(100).default(1000),
+      command_prefix: s.array(s.string(), { min: 1 }).optional(),
     })
     .optional(),
   gateway: s.array(s.ipAddress(), { acceptSingle: true }).default([]),

@@ -10,6 +10,10 @@ export interface PostgresSettings {
   socket_dir: string;
   /** libpq password file for every connection skypg makes; undefined = libpq's default. */
   passfile: string | undefined;
+  /** Directory holding postgresql.conf when it is not the data directory (Debian: /etc/postgresql/N/main). */
+  config_dir: string | undefined;
+  /** Server log file for pg_ctl -l; undefined leaves logging to PostgreSQL's own settings. */
+  log_file: string | undefined;
   connect_timeout: number;
   statement_timeout: number;
 }
@@ -42,7 +46,16 @@ export interface VipConfig {
 export interface ClusterConfig {
   cluster: string;
   nodes: [NodeConfig, NodeConfig];
-  vip: { primary: VipConfig | undefined; standby: VipConfig | undefined };
+  vip: {
+    primary: VipConfig | undefined;
+    standby: VipConfig | undefined;
+    /** Gratuitous ARP after taking an address: how many, how far apart (whole seconds). */
+    announce: { count: number; intervalSeconds: number };
+    /** How long duplicate address detection listens for another holder. */
+    dad_timeout: number;
+    /** Prepended to every ip/arping command (e.g. sudo and a narrow wrapper). */
+    command_prefix: string[] | undefined;
+  };
   gateway: string[];
   heartbeat: {
     database: string;

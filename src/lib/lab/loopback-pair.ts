@@ -145,7 +145,12 @@ async function buildPair(
     '--no-sync',
     '--no-instructions',
   ]);
-  await appendFile(join(primary.dataDir, 'postgresql.conf'), serverSettings(primary));
+  await appendFile(join(primary.dataDir, 'postgresql.conf'), serverSettings());
+  for (const node of nodes) {
+    const file = nodeSettingsFile(node);
+    await writeFileAtomic(file, nodeSettings(node));
+    await chown(file, owner.uid, owner.gid);
+  }
   step(`start host1 as primary on 127.0.0.1:${primary.port}`);
   await startServer(context, primary);
   // The secrets are base64url, so quoting them into SQL is safe (ALTER ROLE takes no parameters).
@@ -179,8 +184,6 @@ async function buildPair(
     'fast',
     '--no-sync',
   ]);
-  // Later settings win: the copy carries host1's port and socket directory.
-  await appendFile(join(standby.dataDir, 'postgresql.conf'), nodeSettings(standby));
   step(`start host2 as standby on 127.0.0.1:${standby.port}`);
   await startServer(context, standby);
   step('wait until host2 streams from host1');
@@ -199,16 +202,24 @@ function labNode(dir: string, name: string, port: number): LabNode {
   };
 }
 
+/**
+ * Per-node settings live next to the data directory, not in it: pg_basebackup and pg_rewind
+ * copy the data directory's configuration from the other node, and the two servers share this
+ * host's filesystem, so the port and socket directory must not travel with it.
+ */
+export function nodeSettingsFile(node: LabNode): string {
+  return join(dirname(node.dataDir), 'node.conf');
+}
+
 function nodeSettings(node: LabNode): string {
-  return `
-# skypg lab: per-node settings (the two servers share this host's filesystem)
+  return `# skypg lab: settings of ${node.name} only
 port = ${node.port}
 unix_socket_directories = '${node.socketDir}'
 `;
 }
 
-function serverSettings(node: LabNode): string {
-  return `${nodeSettings(node)}
+function serverSettings(): string {
+  return `
 # skypg lab: replication settings
 listen_addresses = '127.0.0.1'
 wal_level = replica
@@ -224,6 +235,7 @@ wal_retrieve_retry_interval = '1s'
 wal_receiver_status_interval = '1s' # the primary learns the replay position within a second
 shared_buffers = '32MB'
 max_connections = 40
+include_if_exists = '../node.conf'  # relative to the data directory: each node's own file
 `;
 }
 
@@ -278,7 +290,7 @@ function labConfig(state: LabState): string {
   const node = (n: LabNode): string => `  - name: ${n.name}
     address: 127.0.0.1
     data_dir: ${n.dataDir}
-    postgres: { port: ${n.port}, socket_dir: ${n.socketDir} }
+    postgres: { port: ${n.port}, socket_dir: ${n.socketDir}, log_file: ${n.logFile} }
 `;
   return `# skypg lab on loopback, made by 'skypg lab up' at ${state.createdAt}.
 # No VIPs, gateway or fencing here: those need network namespaces (root).

@@ -105,3 +105,25 @@ function lastLine(text: string): string | undefined {
     .filter((line) => line !== '');
   return lines.at(-1);
 }
+
+/**
+ * Starts a program that finishes on its own (e.g. arping sending announcements a second apart)
+ * without waiting for it: the caller goes on while it runs. Output is discarded.
+ */
+export function startDetached(
+  file: string,
+  args: string[],
+  options: { netns?: string } = {},
+): number | undefined {
+  const [command, commandArgs] = commandLine(file, args, undefined, options.netns);
+  const child = execa(command, commandArgs, {
+    detached: true,
+    stdio: 'ignore',
+    reject: false,
+    cleanup: false,
+  });
+  child.unref();
+  // A failure to start (ENOENT) must not crash the caller; it shows in the next status.
+  child.catch(() => undefined);
+  return child.pid;
+}

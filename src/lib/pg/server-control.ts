@@ -1,0 +1,61 @@
+// Starting and stopping the PostgreSQL server of a configured node on this host, as its OS
+// user, with pg_ctl; and whether it is running (verified PID, not just a pid file).
+import { dirname } from 'node:path';
+import type { NodeConfig } from '../config/types.js';
+import { effectiveOsUser } from '../process/run-program.js';
+import {
+  findPgBinDir,
+  isPostmasterOf,
+  readPostmasterPid,
+  runPgProgram,
+  type PgProgramContext,
+} from './programs.js';
+
+export async function programContext(node: NodeConfig): Promise<PgProgramContext> {
+  const env: Record<string, string> = {};
+  if (node.postgres.passfile !== undefined) env['PGPASSFILE'] = node.postgres.passfile;
+  return {
+    binDir: await findPgBinDir(node.postgres.bin_dir),
+    osUser: effectiveOsUser(node.postgres.os_user),
+    // The OS user may not be able to enter our working directory; the data dir's parent it can.
+    cwd: dirname(node.data_dir),
+    env,
+  };
+}
+
+/** The running postmaster's PID, verified in /proc; undefined when the server is down. */
+export async function runningPostmaster(node: NodeConfig): Promise<number | undefined> {
+  const pid = await readPostmasterPid(node.data_dir);
+  if (pid === undefined) return undefined;
+  return (await isPostmasterOf(pid, node.data_dir)) ||
+    (await isPostmasterOf(pid, node.postgres.config_dir ?? node.data_dir))
+    ? pid
+    : undefined;
+}
+
+export async function startServer(node: NodeConfig, timeoutMs = 60_000): Promise<void> {
+  const context = await programContext(node);
+  const args = [
+    '-D',
+    node.postgres.config_dir ?? node.data_dir,
+    '-w',
+    '-t',
+    String(Math.ceil(timeoutMs / 1000)),
+  ];
+  if (node.postgres.log_file !== undefined) args.push('-l', node.postgres.log_file);
+  await runPgProgram(context, 'pg_ctl', [...args, 'start'], timeoutMs + 5000);
+}
+
+export async function stopServer(
+  node: NodeConfig,
+  mode: 'smart' | 'fast' | 'immediate' = 'fast',
+  timeoutMs = 60_000,
+): Promise<void> {
+  const context = await programContext(node);
+  await runPgProgram(
+    context,
+    'pg_ctl',
+    ['-D', node.data_dir, '-m', mode, '-w', '-t', String(Math.ceil(timeoutMs / 1000)), 'stop'],
+    timeoutMs + 5000,
+  );
+}

@@ -1,0 +1,314 @@
+// promote: turn this standby into the primary, only once the old primary is proven unable to
+// write, and move the VIPs. The supervisor's promotion runs this same code.
+import type { ClusterConfig, NodeConfig } from './config/types.js';
+import { peerOf } from './config/local-node.js';
+import { formatSize } from './config/units.js';
+import { SkypgError, messageOf } from './errors.js';
+import { fenceNode, type FenceResult } from './fence/fence.js';
+import { readHeartbeat } from './heartbeat.js';
+import { localTarget, remoteTarget, withConnection, withTimeouts } from './pg/connect.js';
+import { lsnDistance } from './pg/lsn.js';
+import { readServerStatus } from './pg/server-status.js';
+import { vipDown, vipUp } from './vip.js';
+
+export interface PromoteOptions {
+  dryRun: boolean;
+  /** Promote even when the lag is above failover.max_lag. */
+  ignoreLag: boolean;
+  /** Promote even when the old primary cannot be proven unable to write. */
+  force: boolean;
+  onStep?: (step: string) => void;
+}
+
+export interface Precondition {
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface PromoteResult {
+  node: string;
+  dryRun: boolean;
+  alreadyPrimary: boolean;
+  preconditions: Precondition[];
+  /** What was done (or, with --dry-run, would be), in order, with durations. */
+  steps: { step: string; ms: number; detail?: string }[];
+  timeline?: number;
+  warnings: string[];
+}
+
+export async function promote(
+  config: ClusterConfig,
+  node: NodeConfig,
+  options: PromoteOptions,
+): Promise<PromoteResult> {
+  const peer = peerOf(config, node.name);
+  const result: PromoteResult = {
+    node: node.name,
+    dryRun: options.dryRun,
+    alreadyPrimary: false,
+    preconditions: [],
+    steps: [],
+    warnings: [],
+  };
+  const timed = async <T>(
+    step: string,
+    work: () => Promise<T>,
+    detail?: (value: T) => string,
+  ): Promise<T> => {
+    options.onStep?.(step);
+    const begin = performance.now();
+    const value = await work();
+    result.steps.push({
+      step,
+      ms: Math.round(performance.now() - begin),
+      ...(detail ? { detail: detail(value) } : {}),
+    });
+    return value;
+  };
+  const plan = (step: string): void => {
+    result.steps.push({ step, ms: 0, detail: 'planned (--dry-run)' });
+  };
+
+  // 1. This node must be a running standby (a primary only gets its VIPs ensured).
+  const local = await withConnection(localTarget(node), readServerStatus).catch(
+    (error: unknown) => {
+      throw new SkypgError(
+        'REFUSED',
+        `cannot promote ${node.name}: its PostgreSQL does not answer (${messageOf(error)})`,
+        {
+          hint: 'a standby must be running to be promoted; start it, or rebuild it',
+        },
+      );
+    },
+  );
+  if (local.role === 'primary') {
+    result.alreadyPrimary = true;
+    result.preconditions.push({
+      check: `${node.name} is a standby`,
+      ok: true,
+      detail: 'already primary: only the VIPs are ensured',
+    });
+    if (!options.dryRun) await moveVips(config, timed);
+    else plan('ensure the VIPs');
+    result.timeline = local.timeline;
+    return result;
+  }
+  result.preconditions.push({
+    check: `${node.name} is a standby`,
+    ok: true,
+    detail: `in recovery on timeline ${local.timeline}`,
+  });
+
+  // 2. Lag within failover.max_lag: WAL received but not replayed, and the last lag the primary saw.
+  const lag = await readLag(config, node, local.receiveLsn, local.replayLsn);
+  const lagOk = lag.bytes <= config.failover.max_lag;
+  result.preconditions.push({
+    check: `lag within failover.max_lag (${formatSize(config.failover.max_lag)})`,
+    ok: lagOk || options.ignoreLag,
+    detail: `${lag.detail}${!lagOk && options.ignoreLag ? ' (ignored: --ignore-lag)' : ''}`,
+  });
+  if (!lagOk && options.ignoreLag)
+    result.warnings.push(
+      `promoting ${node.name} ${formatSize(lag.bytes)} behind: writes the old primary acknowledged may be lost`,
+    );
+
+  // 3. The old primary must be unable to write.
+  const fencedCheck = await checkOldPrimary(config, node, peer, options, timed);
+  result.preconditions.push(fencedCheck.precondition);
+  result.warnings.push(...fencedCheck.warnings);
+
+  const failed = result.preconditions.filter((condition) => !condition.ok);
+  if (options.dryRun) {
+    if (fencedCheck.fenceNeeded) plan(`fence ${peer.name} (power off, verified)`);
+    plan(`pg_promote() on ${node.name}`);
+    if (config.vip.standby) plan('drop the standby VIP here');
+    if (config.vip.primary)
+      plan('take the primary VIP here (after checking nobody answers for it)');
+    return result;
+  }
+  if (failed.length > 0) {
+    throw new SkypgError(
+      'REFUSED',
+      `not promoting ${node.name}: ${failed.map((condition) => `${condition.check}: ${condition.detail}`).join('; ')}`,
+      {
+        hint: failed.some((condition) => condition.check.startsWith('lag'))
+          ? 'wait for the standby to catch up, or --ignore-lag to accept losing the difference'
+          : 'make sure the old primary is down (fence it), or --force if you are certain',
+      },
+    );
+  }
+  if (fencedCheck.fenceNeeded) {
+    try {
+      await timed(
+        `fence ${peer.name} (power off, verified)`,
+        () => fenceNode(peer, 'off'),
+        (fence) => (fence.changed ? 'powered off' : 'was already off'),
+      );
+    } catch (error) {
+      throw new SkypgError(
+        'REFUSED',
+        `not promoting ${node.name}: fencing ${peer.name} failed: ${messageOf(error)}`,
+        {
+          hint: `nothing was changed; fix the fence device of ${peer.name} ('skypg fence ${peer.name} --action status'), or --force if you know it is off`,
+        },
+      );
+    }
+  }
+  const timeline = await timed(
+    `pg_promote() on ${node.name}`,
+    async () => {
+      const rows = await withConnection(
+        { ...localTarget(node), statementTimeoutMs: 65_000 },
+        (session) =>
+          session.query<{ promoted: boolean }>('select pg_promote(true, 60) as promoted'),
+      );
+      if (rows[0]?.promoted !== true) {
+        throw new SkypgError('PARTIAL', `pg_promote() on ${node.name} did not finish within 60s`, {
+          hint: "check the server's log; it may still be promoting",
+        });
+      }
+      return (await withConnection(localTarget(node), readServerStatus)).timeline;
+    },
+    (value) => `now primary on timeline ${value}`,
+  );
+  result.timeline = timeline;
+  try {
+    await moveVips(config, timed);
+  } catch (error) {
+    throw new SkypgError(
+      'PARTIAL',
+      `${node.name} is promoted (timeline ${timeline}) but moving the VIPs failed: ${messageOf(error)}`,
+      {
+        hint: `clients may not reach the new primary yet; fix the cause and run 'skypg vip up primary' on ${node.name}`,
+      },
+    );
+  }
+  return result;
+}
+
+async function moveVips(
+  config: ClusterConfig,
+  timed: <T>(step: string, work: () => Promise<T>, detail?: (value: T) => string) => Promise<T>,
+): Promise<void> {
+  if (config.vip.standby)
+    await timed(
+      'drop the standby VIP here',
+      () => vipDown(config, 'standby'),
+      (change) => (change.changed ? 'dropped' : 'not held'),
+    );
+  if (config.vip.primary)
+    await timed(
+      'take the primary VIP here',
+      () => vipUp(config, 'primary'),
+      (change) => (change.changed ? 'taken and announced' : 'already held; re-announced'),
+    );
+}
+
+async function readLag(
+  config: ClusterConfig,
+  node: NodeConfig,
+  receiveLsn: string | undefined,
+  replayLsn: string | undefined,
+): Promise<{ bytes: number; detail: string }> {
+  const backlog =
+    receiveLsn !== undefined && replayLsn !== undefined ? lsnDistance(receiveLsn, replayLsn) : 0;
+  let repLag: number | undefined;
+  try {
+    const heartbeat = await withConnection(
+      localTarget(node, { database: config.heartbeat.database }),
+      (session) => readHeartbeat(session, node),
+    );
+    repLag = heartbeat.row.repLag;
+  } catch {
+    // Without a heartbeat only the local backlog is known.
+  }
+  const bytes = Math.max(backlog, repLag ?? 0);
+  const primaryView =
+    repLag === undefined
+      ? 'no heartbeat lag known'
+      : `the primary last saw ${formatSize(repLag)} not yet flushed here`;
+  return { bytes, detail: `${formatSize(backlog)} received but not replayed; ${primaryView}` };
+}
+
+async function checkOldPrimary(
+  config: ClusterConfig,
+  node: NodeConfig,
+  peer: NodeConfig,
+  options: PromoteOptions,
+  timed: <T>(step: string, work: () => Promise<T>, detail?: (value: T) => string) => Promise<T>,
+): Promise<{ precondition: Precondition; fenceNeeded: boolean; warnings: string[] }> {
+  const check = `the old primary ${peer.name} cannot write`;
+  if (options.force) {
+    return {
+      precondition: { check, ok: true, detail: 'NOT VERIFIED: --force' },
+      fenceNeeded: false,
+      warnings: [
+        `--force: promoting without proof that ${peer.name} is down; if it is still running there will be two primaries`,
+      ],
+    };
+  }
+  if (config.failover.fencing === 'required') {
+    if (peer.fence === undefined) {
+      return {
+        precondition: {
+          check,
+          ok: false,
+          detail: `fencing is required but ${peer.name} has no fence device`,
+        },
+        fenceNeeded: false,
+        warnings: [],
+      };
+    }
+    const status: FenceResult | Error = await timed(`query ${peer.name}'s fence device`, () =>
+      fenceNode(peer, 'status'),
+    ).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+    if (!(status instanceof Error) && status.power === 'off') {
+      return {
+        precondition: { check, ok: true, detail: `${peer.name} is powered off (fence status OFF)` },
+        fenceNeeded: false,
+        warnings: [],
+      };
+    }
+    const detail =
+      status instanceof Error
+        ? `fence device unreachable: ${status.message}`
+        : `${peer.name} is powered on: it will be fenced first`;
+    return {
+      precondition: { check, ok: !(status instanceof Error), detail },
+      fenceNeeded: !(status instanceof Error),
+      warnings: [],
+    };
+  }
+  // fencing: none — the peer must not answer as a primary.
+  const peerRole = await withConnection(
+    withTimeouts(remoteTarget(peer), Math.max(1000, config.heartbeat.timeout)),
+    readServerStatus,
+  ).then(
+    (status) => status.role,
+    () => undefined,
+  );
+  if (peerRole === 'primary') {
+    return {
+      precondition: {
+        check,
+        ok: false,
+        detail: `${peer.name} still answers as a primary: promoting now would make two primaries`,
+      },
+      fenceNeeded: false,
+      warnings: [],
+    };
+  }
+  return {
+    precondition: {
+      check,
+      ok: true,
+      detail:
+        peerRole === undefined
+          ? `${peer.name} does not answer (fencing: none)`
+          : `${peer.name} answers as a standby`,
+    },
+    fenceNeeded: false,
+    warnings: [],
+  };
+}

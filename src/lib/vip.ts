@@ -1,0 +1,234 @@
+// Virtual IP addresses: who holds one, take it (after checking nobody else answers for it, then
+// announcing it by gratuitous ARP), and drop it. Runs `ip` and iputils `arping`, as root, with
+// ambient capabilities, or through vip.command_prefix.
+import type { ClusterConfig, VipConfig, VipRole } from './config/types.js';
+import { SkypgError } from './errors.js';
+import { runProgram, startDetached, type ProgramResult } from './process/run-program.js';
+
+export interface VipStatus {
+  role: VipRole;
+  address: string;
+  interface: string;
+  heldHere: boolean;
+  /** MAC addresses of other hosts that answered duplicate address detection. */
+  otherHolders: string[];
+}
+
+export interface VipChange {
+  role: VipRole;
+  address: string;
+  interface: string;
+  /** False when the address was already in the wanted state (idempotent). */
+  changed: boolean;
+  /** Gratuitous ARP packets started (the first leaves at once). */
+  announced: number;
+  ms: number;
+}
+
+export interface VipOptions {
+  force?: boolean;
+  /** Run inside this network namespace (tests drive hosts from outside). */
+  netns?: string;
+}
+
+export function vipConfig(config: ClusterConfig, role: VipRole): VipConfig {
+  const vip = config.vip[role];
+  if (vip === undefined) {
+    throw new SkypgError('USAGE', `vip.${role} is not configured`, {
+      hint: `add vip.${role}: { address: ADDR/PREFIX, interface: IFACE } to the configuration`,
+    });
+  }
+  return vip;
+}
+
+function addressOnly(vip: VipConfig): string {
+  return vip.address.split('/')[0] ?? vip.address;
+}
+
+/** Runs ip/arping, with the configured prefix in front. */
+async function net(
+  config: ClusterConfig,
+  program: string,
+  args: string[],
+  options: VipOptions,
+  allowFailure = false,
+): Promise<ProgramResult> {
+  const prefix = config.vip.command_prefix ?? [];
+  const [file, ...rest] = [...prefix, program, ...args];
+  try {
+    return await runProgram(file ?? program, rest, {
+      allowFailure,
+      timeoutMs: 10_000,
+      ...(options.netns === undefined ? {} : { netns: options.netns }),
+    });
+  } catch (error) {
+    if (
+      error instanceof SkypgError &&
+      /Operation not permitted|RTNETLINK answers: Operation not permitted|CAP_NET/.test(
+        error.message,
+      )
+    ) {
+      throw new SkypgError('REFUSED', `${program} was not permitted: ${error.message}`, {
+        hint: 'run as root, give the service CAP_NET_ADMIN and CAP_NET_RAW (AmbientCapabilities), or set vip.command_prefix (docs/operations.md)',
+      });
+    }
+    throw error;
+  }
+}
+
+const arpingChecked = new Map<string, boolean>();
+
+/** skypg speaks iputils arping; Habets arping has other flags and exit codes. */
+async function requireIputilsArping(config: ClusterConfig, options: VipOptions): Promise<void> {
+  const key = options.netns ?? '';
+  if (arpingChecked.get(key) === true) return;
+  const result = await net(config, 'arping', ['-V'], options, true);
+  if (!/iputils/i.test(`${result.stdout} ${result.stderr}`)) {
+    throw new SkypgError('REFUSED', 'the arping on this host is not the iputils one', {
+      hint: 'install iputils-arping (Debian: apt-get install iputils-arping; it replaces the Habets arping package)',
+    });
+  }
+  arpingChecked.set(key, true);
+}
+
+async function heldHere(
+  config: ClusterConfig,
+  vip: VipConfig,
+  options: VipOptions,
+): Promise<boolean> {
+  const result = await net(
+    config,
+    'ip',
+    ['-o', 'addr', 'show', 'dev', vip.interface],
+    options,
+    true,
+  );
+  if (result.exitCode !== 0) {
+    throw new SkypgError(
+      'USAGE',
+      `interface ${vip.interface} of vip ${vip.address}: ${result.stderr.trim() || 'not found'}`,
+      {
+        hint: 'set vip.*.interface to an interface of this host (ip link)',
+      },
+    );
+  }
+  const address = addressOnly(vip);
+  return result.stdout.split('\n').some((line) => line.includes(` ${address}/`));
+}
+
+/** Duplicate address detection: MACs of other hosts answering for the address. */
+async function otherHolders(
+  config: ClusterConfig,
+  vip: VipConfig,
+  options: VipOptions,
+): Promise<string[]> {
+  await requireIputilsArping(config, options);
+  const seconds = String(Math.max(1, Math.ceil(config.vip.dad_timeout / 1000)));
+  const result = await net(
+    config,
+    'arping',
+    ['-D', '-c', '1', '-w', seconds, '-I', vip.interface, addressOnly(vip)],
+    options,
+    true,
+  );
+  return [...result.stdout.matchAll(/reply from \S+ \[([0-9A-Fa-f:]+)\]/g)].map((match) =>
+    (match[1] ?? '').toLowerCase(),
+  );
+}
+
+export async function vipStatus(
+  config: ClusterConfig,
+  role: VipRole,
+  options: VipOptions = {},
+): Promise<VipStatus> {
+  const vip = vipConfig(config, role);
+  const [here, others] = await Promise.all([
+    heldHere(config, vip, options),
+    otherHolders(config, vip, options),
+  ]);
+  return {
+    role,
+    address: vip.address,
+    interface: vip.interface,
+    heldHere: here,
+    otherHolders: others,
+  };
+}
+
+/**
+ * Takes the address: refuses if another host answers for it (unless force), adds it, and
+ * starts the gratuitous ARP announcements. Idempotent: an address held here is re-announced.
+ */
+export async function vipUp(
+  config: ClusterConfig,
+  role: VipRole,
+  options: VipOptions = {},
+): Promise<VipChange> {
+  const vip = vipConfig(config, role);
+  const started = performance.now();
+  const held = await heldHere(config, vip, options);
+  if (!held) {
+    const others = await otherHolders(config, vip, options);
+    if (others.length > 0 && options.force !== true) {
+      throw new SkypgError(
+        'REFUSED',
+        `another host (${others.join(', ')}) answers for ${vip.address}; not taking it`,
+        {
+          hint: `take it from that host first ('skypg vip down ${role}' there); --force takes it anyway and may cause an address conflict`,
+        },
+      );
+    }
+    const label = vip.label === undefined ? [] : ['label', vip.label];
+    await net(config, 'ip', ['addr', 'add', vip.address, 'dev', vip.interface, ...label], options);
+  }
+  await announce(config, vip, options);
+  return {
+    role,
+    address: vip.address,
+    interface: vip.interface,
+    changed: !held,
+    announced: config.vip.announce.count,
+    ms: Math.round(performance.now() - started),
+  };
+}
+
+async function announce(config: ClusterConfig, vip: VipConfig, options: VipOptions): Promise<void> {
+  await requireIputilsArping(config, options);
+  const prefix = config.vip.command_prefix ?? [];
+  const args = [
+    '-U',
+    '-c',
+    String(config.vip.announce.count),
+    '-i',
+    String(config.vip.announce.intervalSeconds),
+    '-I',
+    vip.interface,
+    addressOnly(vip),
+  ];
+  const [file, ...rest] = [...prefix, 'arping', ...args];
+  startDetached(
+    file ?? 'arping',
+    rest,
+    options.netns === undefined ? {} : { netns: options.netns },
+  );
+}
+
+/** Drops the address if held here; idempotent. */
+export async function vipDown(
+  config: ClusterConfig,
+  role: VipRole,
+  options: VipOptions = {},
+): Promise<VipChange> {
+  const vip = vipConfig(config, role);
+  const started = performance.now();
+  const held = await heldHere(config, vip, options);
+  if (held) await net(config, 'ip', ['addr', 'del', vip.address, 'dev', vip.interface], options);
+  return {
+    role,
+    address: vip.address,
+    interface: vip.interface,
+    changed: held,
+    announced: 0,
+    ms: Math.round(performance.now() - started),
+  };
+}
