@@ -13,11 +13,16 @@ export interface CliRun {
 
 export function runSkypg(
   args: string[],
-  options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+  options: { env?: Record<string, string | undefined>; timeoutMs?: number; netns?: string } = {},
 ): Promise<CliRun> {
   const started = performance.now();
+  // In the multi-host lab a command runs "on" a host by running inside its namespace.
+  const [file, argv] =
+    options.netns === undefined
+      ? [process.execPath, [skypgBin, ...args]]
+      : ['ip', ['netns', 'exec', options.netns, process.execPath, skypgBin, ...args]];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [skypgBin, ...args], {
+    const child = spawn(file, argv, {
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 60_000,

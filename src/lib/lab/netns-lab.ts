@@ -982,7 +982,24 @@ async function isRunning(pid: number): Promise<boolean> {
 export async function freeze(state: NetnsLabState, member: LabMember): Promise<number[]> {
   const pids = await namespacePids(state.netns[member]);
   signalAll(pids, 'SIGSTOP');
+  // Delivery is asynchronous: under load a process may still run for a moment after kill().
+  const deadline = Date.now() + 2000;
+  for (const pid of pids) {
+    while (Date.now() < deadline && (await processState(pid)) === 'running') await sleep(10);
+  }
   return pids;
+}
+
+/** 'stopped' (T), 'gone', or 'running' (anything else), from /proc/PID/stat. */
+async function processState(pid: number): Promise<'stopped' | 'gone' | 'running'> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (stat === undefined) return 'gone';
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'T' || state === 't'
+    ? 'stopped'
+    : state === 'Z' || state === 'X'
+      ? 'gone'
+      : 'running';
 }
 
 export async function thaw(state: NetnsLabState, member: LabMember): Promise<number[]> {
