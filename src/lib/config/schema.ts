@@ -134,14 +134,22 @@ export const configSchema = s.object({
     .object({
       user: s.string().default('replica'),
       mode: s.oneOf(['async', 'sync'] as const).default('async'),
+      sync_degrade_after: s.duration(1000).default(10_000),
     })
-    .default({ user: 'replica', mode: 'async' }),
+    .default({ user: 'replica', mode: 'async', sync_degrade_after: 10_000 }),
   failover: s
     .object({
       max_lag: s.size().default(16 * 1024 * 1024),
       fencing: s.oneOf(['required', 'none'] as const).default('required'),
+      isolation_timeout: s.duration(1000).default(5000),
+      auto_rejoin: s.boolean().default(true),
     })
-    .default({ max_lag: 16 * 1024 * 1024, fencing: 'required' }),
+    .default({
+      max_lag: 16 * 1024 * 1024,
+      fencing: 'required',
+      isolation_timeout: 5000,
+      auto_rejoin: true,
+    }),
   supervisor: s
     .object({ state_file: s.absolutePath().default(defaultStateFile) })
     .default({ state_file: defaultStateFile }),

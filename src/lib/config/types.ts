@@ -66,8 +66,13 @@ export interface ClusterConfig {
     io_check: boolean;
     io_check_interval: number;
   };
-  replication: { user: string; mode: 'async' | 'sync' };
-  failover: { max_lag: number; fencing: 'required' | 'none' };
+  replication: { user: string; mode: 'async' | 'sync'; sync_degrade_after: number };
+  failover: {
+    max_lag: number;
+    fencing: 'required' | 'none';
+    isolation_timeout: number;
+    auto_rejoin: boolean;
+  };
   supervisor: { state_file: string };
 }
 

@@ -1,0 +1,504 @@
+// The whole failover policy: a pure function from what was seen (and remembered) to what to
+// do. No I/O and no clock: time comes in the observation. The rules are a declared table,
+// first match wins; docs/failover.md is generated from it and explains each row.
+import type { ClusterConfig } from '../config/types.js';
+import { formatDuration, formatSize } from '../config/units.js';
+import { parseLsn } from '../pg/lsn.js';
+import type { Action, Decision, Memory, Observation, SupervisorStateName } from './types.js';
+
+/** Everything the rules test, derived once per loop from the observation and memory. */
+export interface Facts {
+  obs: Observation;
+  mem: Memory;
+  config: ClusterConfig;
+  paused: boolean;
+  localPrimary: boolean;
+  localStandby: boolean;
+  localDown: boolean;
+  /** Running but not answering a new connection: hung, or starting up. */
+  localHung: boolean;
+  /** Primary: accepted a new connection and committed the beat. */
+  localHealthyPrimary: boolean;
+  /** Standby view: any of direct SQL, the primary VIP, or a fresh heartbeat shows a primary. */
+  primaryAlive: boolean;
+  /** The heartbeat row changed since the last loop. */
+  heartbeatFresh: boolean;
+  /** Standby view: consecutive failed checks including this loop. */
+  misses: number;
+  peerIsPrimary: boolean;
+  peerIsStandby: boolean;
+  peerNewerTimeline: boolean;
+  /** Primary: neither the peer nor any gateway answers. */
+  isolated: boolean;
+  isolatedForMs: number;
+  unhealthyForMs: number;
+  notStreamingForMs: number;
+  lagBytes: number;
+  lagOk: boolean;
+  /** Sync mode: this standby may lack writes the primary acknowledged (it went async). */
+  syncUnsafe: string | undefined;
+  /** Fencing none: how long until the old primary has certainly demoted itself. */
+  selfDemotionWaitMs: number;
+  /** Both standbys: this node has the better claim to lead (timeline, LSN, then name). */
+  winsElection: boolean;
+}
+
+export interface Rule {
+  /** Stable name, used in logs, tests and docs. */
+  name: string;
+  /** States this row applies in ('*': any). */
+  from: readonly SupervisorStateName[] | '*';
+  when: (facts: Facts) => boolean;
+  to: SupervisorStateName | ((facts: Facts) => SupervisorStateName);
+  actions: (facts: Facts) => Action[];
+  why: (facts: Facts) => string;
+}
+
+const standbyVipActions = (f: Facts): Action[] =>
+  f.obs.standbyVip.configured && !f.obs.standbyVip.heldHere
+    ? [{ kind: 'take-vip', role: 'standby' }]
+    : [];
+
+const primaryVipActions = (f: Facts): Action[] => {
+  const actions: Action[] = [];
+  if (f.obs.standbyVip.configured && f.obs.standbyVip.heldHere)
+    actions.push({ kind: 'drop-vip', role: 'standby' });
+  if (
+    f.obs.primaryVip.configured &&
+    !f.obs.primaryVip.heldHere &&
+    !f.obs.primaryVip.heldElsewhere
+  ) {
+    actions.push({ kind: 'take-vip', role: 'primary' });
+  }
+  return actions;
+};
+
+/** Sync mode on the primary: name the standby while it streams; drop to async after it is gone. */
+const syncActions = (f: Facts): Action[] => {
+  const names = f.obs.local.syncStandbyNames ?? '';
+  const peerStreaming = f.obs.local.peerReplication?.state === 'streaming';
+  if (f.config.replication.mode === 'async')
+    return names === '' ? [] : [{ kind: 'set-async', recordDegrade: false }];
+  if (peerStreaming) return names === '' ? [{ kind: 'set-sync' }] : [];
+  const goneFor = f.mem.peerGoneSince === undefined ? 0 : f.obs.now - f.mem.peerGoneSince;
+  if (names !== '' && goneFor >= f.config.replication.sync_degrade_after)
+    return [{ kind: 'set-async', recordDegrade: true }];
+  return [];
+};
+
+const peer = (f: Facts): string => f.obs.peer;
+const node = (f: Facts): string => f.obs.node;
+
+/** The transition table. Order matters: the first row whose `from` and `when` match wins. */
+export const rules: readonly Rule[] = [
+  // --- maintenance -------------------------------------------------------------------
+  {
+    name: 'paused-primary',
+    from: '*',
+    when: (f) => f.paused && f.localHealthyPrimary,
+    to: 'paused',
+    actions: () => [{ kind: 'beat' }],
+    why: (f) =>
+      `cluster paused by ${f.obs.local.pausedBy ?? 'an operator'}: observing only (the primary keeps beating)`,
+  },
+  {
+    name: 'paused',
+    from: '*',
+    when: (f) => f.paused,
+    to: 'paused',
+    actions: () => [],
+    why: (f) =>
+      `cluster paused by ${f.obs.local.pausedBy ?? 'an operator'}: observing only, no automatic action`,
+  },
+  // --- this node's server is down: it never starts as a primary ----------------------
+  {
+    name: 'down-isolated-stay-down',
+    from: ['demoted'],
+    when: (f) =>
+      f.localDown &&
+      !f.obs.peerServer.answering &&
+      f.obs.gateway.configured &&
+      !f.obs.gateway.reachable,
+    to: 'demoted',
+    actions: () => [],
+    why: (f) =>
+      `${node(f)} demoted itself and still reaches neither ${peer(f)} nor a gateway: staying down`,
+  },
+  {
+    name: 'down-diverged-rejoin',
+    from: '*',
+    when: (f) =>
+      f.localDown &&
+      f.peerIsPrimary &&
+      f.obs.local.dataIsStandby === false &&
+      f.config.failover.auto_rejoin,
+    to: 'rejoining',
+    actions: () => [{ kind: 'rebuild' }],
+    why: (f) =>
+      `${node(f)} was a primary and ${peer(f)} is now the primary: rebuilding ${node(f)} as its standby`,
+  },
+  {
+    name: 'down-diverged-blocked',
+    from: '*',
+    when: (f) => f.localDown && f.peerIsPrimary && f.obs.local.dataIsStandby === false,
+    to: 'blocked',
+    actions: () => [],
+    why: (f) =>
+      `${node(f)} was a primary and ${peer(f)} is now the primary; failover.auto_rejoin is off: staying down until an operator runs 'skypg rebuild-standby'`,
+  },
+  {
+    name: 'down-start-standby',
+    from: '*',
+    when: (f) => f.localDown,
+    to: 'starting',
+    actions: () => [{ kind: 'start-standby' }],
+    why: (f) =>
+      `PostgreSQL on ${node(f)} is down: starting it as a standby (a node never starts as a primary; the policy promotes it if it should lead)`,
+  },
+  // --- this node's server runs but does not answer ------------------------------------
+  {
+    name: 'primary-hung-self-fence',
+    from: ['primary', 'paused'],
+    when: (f) =>
+      f.localHung && f.unhealthyForMs >= f.config.heartbeat.misses * f.config.heartbeat.interval,
+    to: 'demoted',
+    actions: (f) => [
+      ...(f.obs.primaryVip.heldHere ? [{ kind: 'drop-vip', role: 'primary' } as const] : []),
+      { kind: 'demote', mode: 'kill' },
+    ],
+    why: (f) =>
+      `the primary on ${node(f)} has refused new connections for ${formatDuration(f.unhealthyForMs)}: killing it and dropping the VIP before ${peer(f)} takes over`,
+  },
+  {
+    name: 'hung-wait',
+    from: '*',
+    when: (f) => f.localHung,
+    to: (f) => f.mem.state,
+    actions: () => [],
+    why: (f) =>
+      `PostgreSQL on ${node(f)} runs but does not answer a new connection (${formatDuration(f.unhealthyForMs)}): waiting`,
+  },
+  // --- this node is the primary ----------------------------------------------------------
+  {
+    name: 'primary-two-primaries-yield',
+    from: '*',
+    when: (f) =>
+      f.localPrimary &&
+      f.peerIsPrimary &&
+      !f.obs.primaryVip.heldHere &&
+      (f.obs.primaryVip.configured || f.peerNewerTimeline),
+    to: 'demoted',
+    actions: () => [{ kind: 'demote', mode: 'fast' }],
+    why: (f) =>
+      `${peer(f)} is also a primary${f.peerNewerTimeline ? ' on a newer timeline' : ' and holds the primary VIP'}: ${node(f)} stops so that only one accepts writes`,
+  },
+  {
+    name: 'primary-isolated-demote',
+    from: '*',
+    when: (f) =>
+      f.localPrimary && f.isolated && f.isolatedForMs >= f.config.failover.isolation_timeout,
+    to: 'demoted',
+    actions: (f) => [
+      ...(f.obs.primaryVip.heldHere ? [{ kind: 'drop-vip', role: 'primary' } as const] : []),
+      { kind: 'demote', mode: 'fast' },
+    ],
+    why: (f) =>
+      `${node(f)} has reached neither ${peer(f)} nor any gateway for ${formatDuration(f.isolatedForMs)}: it is the isolated one, so it drops the VIP and stops accepting writes`,
+  },
+  {
+    name: 'primary-isolated-wait',
+    from: '*',
+    when: (f) => f.localPrimary && f.isolated,
+    to: 'primary',
+    actions: () => [{ kind: 'beat' }],
+    why: (f) =>
+      `${node(f)} reaches neither ${peer(f)} nor any gateway (${formatDuration(f.isolatedForMs)}): demoting itself after ${formatDuration(f.config.failover.isolation_timeout)}`,
+  },
+  {
+    name: 'primary-vip-elsewhere',
+    from: '*',
+    when: (f) =>
+      f.localPrimary &&
+      f.obs.primaryVip.configured &&
+      !f.obs.primaryVip.heldHere &&
+      f.obs.primaryVip.heldElsewhere,
+    to: 'primary',
+    actions: (f) => [{ kind: 'beat' }, ...syncActions(f)],
+    why: (f) =>
+      `${node(f)} is the primary but another host answers for the primary VIP: not taking it (find that host)`,
+  },
+  {
+    name: 'primary-healthy',
+    from: '*',
+    when: (f) => f.localPrimary,
+    to: 'primary',
+    actions: (f) => [{ kind: 'beat' }, ...primaryVipActions(f), ...syncActions(f)],
+    why: (f) => {
+      const standby = f.obs.local.peerReplication;
+      const follower =
+        standby === undefined
+          ? `no standby connected`
+          : `${peer(f)} ${standby.state} (${standby.syncState})`;
+      return `${node(f)} is the primary and healthy; ${follower}`;
+    },
+  },
+  // --- this node is a standby ----------------------------------------------------------
+  {
+    name: 'standby-diverged-rejoin',
+    from: '*',
+    when: (f) =>
+      f.localStandby &&
+      f.peerIsPrimary &&
+      f.peerNewerTimeline &&
+      f.notStreamingForMs >= f.config.heartbeat.misses * f.config.heartbeat.interval &&
+      f.config.failover.auto_rejoin,
+    to: 'rejoining',
+    actions: () => [{ kind: 'rebuild' }],
+    why: (f) =>
+      `${node(f)} cannot stream from ${peer(f)} on its newer timeline ${String(f.obs.peerServer.timeline)}: rebuilding it (follow, rewind or base backup)`,
+  },
+  {
+    name: 'standby-diverged-blocked',
+    from: '*',
+    when: (f) =>
+      f.localStandby &&
+      f.peerIsPrimary &&
+      f.peerNewerTimeline &&
+      f.notStreamingForMs >= f.config.heartbeat.misses * f.config.heartbeat.interval,
+    to: 'blocked',
+    actions: () => [],
+    why: (f) =>
+      `${node(f)} cannot stream from ${peer(f)} on its newer timeline; failover.auto_rejoin is off: run 'skypg rebuild-standby'`,
+  },
+  {
+    name: 'standby-following',
+    from: '*',
+    when: (f) => f.localStandby && f.primaryAlive,
+    to: 'standby',
+    actions: standbyVipActions,
+    why: (f) =>
+      `${node(f)} follows primary ${peer(f)} (${f.obs.local.receiver ?? 'no WAL receiver'}, ${formatSize(f.lagBytes)} behind)`,
+  },
+  {
+    name: 'standby-suspect',
+    from: '*',
+    when: (f) => f.localStandby && f.misses < f.config.heartbeat.misses,
+    to: 'standby',
+    actions: () => [],
+    why: (f) =>
+      f.peerIsStandby
+        ? `no primary: ${peer(f)} answers as a standby too (check ${f.misses} of ${f.config.heartbeat.misses})`
+        : `nothing showed primary ${peer(f)} alive (check ${f.misses} of ${f.config.heartbeat.misses}: direct, VIP, heartbeat)`,
+  },
+  {
+    name: 'standby-self-suspect',
+    from: '*',
+    when: (f) => f.localStandby && !f.obs.gateway.reachable,
+    to: 'standby',
+    actions: () => [],
+    why: (f) =>
+      f.obs.gateway.configured
+        ? `primary ${peer(f)} looks failed, but ${node(f)} cannot reach the gateway either: it suspects itself, no failover`
+        : `primary ${peer(f)} looks failed, but no gateway is configured: automatic failover is off`,
+  },
+  {
+    name: 'standby-both-standbys-wait',
+    from: '*',
+    when: (f) => f.localStandby && f.peerIsStandby && !f.winsElection,
+    to: 'standby',
+    actions: () => [],
+    why: (f) =>
+      `no primary, and ${peer(f)} (also a standby) is further ahead: waiting for it to lead`,
+  },
+  {
+    name: 'standby-lag-too-high',
+    from: '*',
+    when: (f) => f.localStandby && !f.lagOk,
+    to: 'standby',
+    actions: () => [],
+    why: (f) =>
+      `primary ${peer(f)} failed, but ${node(f)} is ${formatSize(f.lagBytes)} behind (failover.max_lag ${formatSize(f.config.failover.max_lag)}): not promoting; an operator may run 'skypg promote --ignore-lag'`,
+  },
+  {
+    name: 'standby-sync-unsafe',
+    from: '*',
+    when: (f) => f.localStandby && f.syncUnsafe !== undefined,
+    to: 'standby',
+    actions: () => [],
+    why: (f) =>
+      `primary ${peer(f)} failed, but ${f.syncUnsafe ?? ''}: not promoting (it may lack acknowledged writes)`,
+  },
+  {
+    name: 'standby-wait-self-demotion',
+    from: '*',
+    when: (f) =>
+      f.localStandby &&
+      !f.peerIsStandby &&
+      f.config.failover.fencing === 'none' &&
+      f.selfDemotionWaitMs > 0,
+    to: 'standby',
+    actions: () => [],
+    why: (f) =>
+      `primary ${peer(f)} failed; fencing is "none", so waiting ${formatDuration(f.selfDemotionWaitMs)} more for its self-demotion deadline`,
+  },
+  {
+    name: 'standby-promote',
+    from: '*',
+    when: (f) => f.localStandby,
+    to: 'promoting',
+    actions: () => [{ kind: 'promote' }],
+    why: (f) =>
+      f.peerIsStandby
+        ? `no primary, ${peer(f)} is a standby and ${node(f)} is further ahead: promoting ${node(f)}`
+        : `primary ${peer(f)} failed ${f.misses} checks in a row, the gateway answers and the lag is ${formatSize(f.lagBytes)}: ${f.config.failover.fencing === 'required' ? 'fencing it, then promoting' : 'its self-demotion deadline has passed: promoting'} ${node(f)}`,
+  },
+];
+
+function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Facts {
+  const { local, peerServer } = obs;
+  const localPrimary = local.answering && local.role === 'primary';
+  const localStandby = local.answering && local.role === 'standby';
+  const localDown = !local.running;
+  const localHung = local.running && !local.answering;
+  const localHealthyPrimary = localPrimary && local.beatCommitted === true;
+  const heartbeatValue = local.heartbeat?.lastAlive;
+  const heartbeatFresh =
+    heartbeatValue !== undefined &&
+    mem.lastHeartbeatValue !== undefined &&
+    heartbeatValue > mem.lastHeartbeatValue;
+  const peerIsPrimary = peerServer.answering && peerServer.role === 'primary';
+  const peerIsStandby = peerServer.answering && peerServer.role === 'standby';
+  const primaryAlive = peerIsPrimary || obs.primaryVip.answeredByOtherPrimary || heartbeatFresh;
+  const misses = localStandby && !primaryAlive ? mem.misses + 1 : 0;
+  const isolated = !peerServer.answering && obs.gateway.configured && !obs.gateway.reachable;
+  const since = (start: number | undefined): number => (start === undefined ? 0 : obs.now - start);
+  const lagBytes = Math.max(local.replayBacklog ?? 0, local.heartbeat?.repLag ?? 0);
+  const primaryLastAliveAt = primaryAlive ? obs.now : mem.primaryLastAliveAt;
+  return {
+    obs,
+    mem,
+    config,
+    paused: local.pausedBy !== undefined,
+    localPrimary,
+    localStandby,
+    localDown,
+    localHung,
+    localHealthyPrimary,
+    primaryAlive,
+    heartbeatFresh,
+    misses,
+    peerIsPrimary,
+    peerIsStandby,
+    peerNewerTimeline:
+      peerServer.timeline !== undefined &&
+      local.timeline !== undefined &&
+      peerServer.timeline > local.timeline,
+    isolated,
+    isolatedForMs: isolated ? since(mem.isolatedSince ?? obs.now) : 0,
+    unhealthyForMs: localHung ? since(mem.unhealthySince ?? obs.now) : 0,
+    notStreamingForMs:
+      localStandby && local.receiver !== 'streaming' ? since(mem.notStreamingSince ?? obs.now) : 0,
+    lagBytes,
+    lagOk: lagBytes <= config.failover.max_lag,
+    syncUnsafe: syncUnsafe(obs, mem, config),
+    selfDemotionWaitMs: selfDemotionWait(obs, config, primaryLastAliveAt),
+    winsElection: winsElection(obs),
+  };
+}
+
+/**
+ * In sync mode the primary drops to async only after the standby has been gone for
+ * sync_degrade_after. So a standby that lost its stream longer ago than that, or that has
+ * replayed a degrade record not yet cleared, may lack acknowledged writes.
+ */
+function syncUnsafe(obs: Observation, mem: Memory, config: ClusterConfig): string | undefined {
+  if (config.replication.mode !== 'sync') return undefined;
+  if (obs.local.heartbeat?.syncDegradedAt !== undefined)
+    return `${obs.peer} recorded that it went async and this standby has not caught up since`;
+  if (
+    mem.notStreamingSince !== undefined &&
+    obs.now - mem.notStreamingSince >= config.replication.sync_degrade_after
+  ) {
+    return `${obs.node} stopped streaming ${formatDuration(obs.now - mem.notStreamingSince)} ago, longer than replication.sync_degrade_after`;
+  }
+  return undefined;
+}
+
+/**
+ * With fencing "none" the old primary must have demoted itself before this node promotes.
+ * It notices its isolation at most one loop and one timeout after this node last saw it,
+ * demotes isolation_timeout later, and needs up to one more loop and a stop: wait that long
+ * after the primary was last seen alive.
+ */
+export function selfDemotionDeadlineMs(config: ClusterConfig): number {
+  const { interval, timeout } = config.heartbeat;
+  const stopAllowance = 5000;
+  return config.failover.isolation_timeout + 2 * interval + 2 * timeout + stopAllowance;
+}
+
+function selfDemotionWait(
+  obs: Observation,
+  config: ClusterConfig,
+  lastAliveAt: number | undefined,
+): number {
+  if (config.failover.fencing !== 'none') return 0;
+  if (lastAliveAt === undefined) return 0;
+  return Math.max(0, lastAliveAt + selfDemotionDeadlineMs(config) - obs.now);
+}
+
+/** Between two standbys: higher timeline, then further WAL position, then the smaller name. */
+function winsElection(obs: Observation): boolean {
+  const lsn = (text: string | undefined): bigint => (text === undefined ? 0n : parseLsn(text));
+  const myTimeline = obs.local.timeline ?? 0;
+  const theirTimeline = obs.peerServer.timeline ?? 0;
+  if (myTimeline !== theirTimeline) return myTimeline > theirTimeline;
+  const mine = lsn(obs.local.lsn);
+  const theirs = lsn(obs.peerServer.lsn);
+  if (mine !== theirs) return mine > theirs;
+  return obs.node < obs.peer;
+}
+
+function nextMemory(facts: Facts, state: SupervisorStateName): Memory {
+  const { obs, mem } = facts;
+  const keepSince = (active: boolean, since: number | undefined): number | undefined =>
+    active ? (since ?? obs.now) : undefined;
+  const peerStreaming = obs.local.peerReplication?.state === 'streaming';
+  return {
+    state,
+    misses: facts.misses,
+    lastHeartbeatValue: obs.local.heartbeat?.lastAlive ?? mem.lastHeartbeatValue,
+    primaryLastAliveAt: facts.primaryAlive ? obs.now : mem.primaryLastAliveAt,
+    isolatedSince: keepSince(facts.localPrimary && facts.isolated, mem.isolatedSince),
+    unhealthySince: keepSince(facts.localHung, mem.unhealthySince),
+    notStreamingSince: keepSince(
+      facts.localStandby && obs.local.receiver !== 'streaming',
+      mem.notStreamingSince,
+    ),
+    peerGoneSince: keepSince(facts.localPrimary && !peerStreaming, mem.peerGoneSince),
+  };
+}
+
+/** The failover policy: one pure decision per loop. */
+export function decide(obs: Observation, mem: Memory, config: ClusterConfig): Decision {
+  const facts = deriveFacts(obs, mem, config);
+  for (const rule of rules) {
+    if (rule.from !== '*' && !rule.from.includes(mem.state)) continue;
+    if (!rule.when(facts)) continue;
+    const state = typeof rule.to === 'function' ? rule.to(facts) : rule.to;
+    return {
+      state,
+      actions: rule.actions(facts),
+      reason: rule.why(facts),
+      rule: rule.name,
+      memory: nextMemory(facts, state),
+    };
+  }
+  // Unreachable by construction (the last rows cover every role); loud if it ever happens.
+  return {
+    state: mem.state,
+    actions: [],
+    reason: `no rule matched (local ${obs.local.running ? 'running' : 'down'}, role ${obs.local.role ?? 'unknown'}): doing nothing; this is a bug, please report it`,
+    rule: 'no-match',
+    memory: nextMemory(facts, mem.state),
+  };
+}

@@ -1,0 +1,109 @@
+// What the supervisor sees in one loop, what it remembers between loops, and what it may do.
+// Times are milliseconds on this host's clock, taken by observe(): decide() never reads a clock.
+
+export type ServerRole = 'primary' | 'standby';
+
+export interface LocalObservation {
+  /** A postmaster serving this node's data directory is alive (verified PID). */
+  running: boolean;
+  /** It accepted a NEW connection and answered within heartbeat.timeout. */
+  answering: boolean;
+  role?: ServerRole;
+  timeline?: number;
+  /** Primary: current WAL position; standby: replayed position. */
+  lsn?: string;
+  /** Primary: the heartbeat beat committed in this loop (the primary's own liveness test). */
+  beatCommitted?: boolean;
+  /** When down: the data directory has standby.signal (it was a standby). */
+  dataIsStandby?: boolean;
+  /** Standby: its WAL receiver's status ("streaming", ...), undefined when none runs. */
+  receiver?: string;
+  /** Standby: bytes received but not replayed. */
+  replayBacklog?: number;
+  /** The heartbeat row as replicated here (lastAlive on the primary's clock). */
+  heartbeat?: {
+    lastAlive: number;
+    writer: string;
+    repLag?: number;
+    syncDegradedAt?: number;
+  };
+  /** Primary: the peer's pg_stat_replication row, if connected. */
+  peerReplication?: { state: string; syncState: string };
+  /** Primary: current synchronous_standby_names. */
+  syncStandbyNames?: string;
+  /** The cluster-wide pause flag, as replicated here. */
+  pausedBy?: string;
+}
+
+export interface PeerObservation {
+  /** A new SQL connection to the peer succeeded within heartbeat.timeout. */
+  answering: boolean;
+  role?: ServerRole;
+  timeline?: number;
+  /** Primary: current WAL position; standby: replayed position. */
+  lsn?: string;
+}
+
+export interface Observation {
+  now: number;
+  node: string;
+  peer: string;
+  local: LocalObservation;
+  peerServer: PeerObservation;
+  primaryVip: {
+    configured: boolean;
+    heldHere: boolean;
+    /** Through the VIP, a primary that is not this node answered. */
+    answeredByOtherPrimary: boolean;
+    /** Someone other than this host answers ARP for the VIP. */
+    heldElsewhere: boolean;
+  };
+  standbyVip: { configured: boolean; heldHere: boolean };
+  gateway: { configured: boolean; reachable: boolean };
+  /** The last action result, so a failure is reasoned about in the next loop. */
+  lastActionError?: string;
+}
+
+export type SupervisorStateName =
+  'starting' | 'standby' | 'primary' | 'promoting' | 'demoted' | 'rejoining' | 'blocked' | 'paused';
+
+export interface Memory {
+  state: SupervisorStateName;
+  /** Consecutive loops in which nothing showed the primary alive (standby view). */
+  misses: number;
+  /** Heartbeat value seen in the previous loop, to tell a fresh beat from a stale one. */
+  lastHeartbeatValue?: number;
+  /** When the primary was last seen alive by any of the three checks. */
+  primaryLastAliveAt?: number;
+  /** Primary: since when neither the peer nor any gateway answers. */
+  isolatedSince?: number;
+  /** Primary: since when its own server fails the liveness test. */
+  unhealthySince?: number;
+  /** Standby: since when its WAL receiver is not streaming. */
+  notStreamingSince?: number;
+  /** Primary: since when the peer has not been streaming (sync degrade timer). */
+  peerGoneSince?: number;
+}
+
+export type Action =
+  | { kind: 'start-standby' }
+  | { kind: 'beat' }
+  | { kind: 'take-vip'; role: 'primary' | 'standby' }
+  | { kind: 'drop-vip'; role: 'primary' | 'standby' }
+  | { kind: 'promote' }
+  | { kind: 'demote'; mode: 'fast' | 'kill' }
+  | { kind: 'rebuild' }
+  | { kind: 'set-sync' }
+  | { kind: 'set-async'; recordDegrade: boolean };
+
+export interface Decision {
+  state: SupervisorStateName;
+  actions: Action[];
+  /** One human sentence: what was decided and why. */
+  reason: string;
+  /** The transition row that matched (for logs and tests). */
+  rule: string;
+  memory: Memory;
+}
+
+export const initialMemory: Memory = { state: 'starting', misses: 0 };

@@ -1,0 +1,767 @@
+// The failover policy as a table of situations: one row per scenario, each independent,
+// built from two fixtures (a healthy standby's view and a healthy primary's view).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { checkConfigText } from '../../src/lib/config/load.js';
+import { exampleConfig } from '../../src/lib/config/example.js';
+import type { ClusterConfig } from '../../src/lib/config/types.js';
+import { decide, rules, selfDemotionDeadlineMs } from '../../src/lib/supervisor/decide.js';
+import type { Action, Memory, Observation } from '../../src/lib/supervisor/types.js';
+
+const loaded = await checkConfigText(exampleConfig, 'example.yaml');
+if (loaded.config === undefined) throw new Error('example config invalid');
+const base: ClusterConfig = loaded.config;
+const config = (
+  changes: {
+    failover?: Partial<ClusterConfig['failover']>;
+    replication?: Partial<ClusterConfig['replication']>;
+    gateway?: string[];
+  } = {},
+): ClusterConfig => ({
+  ...base,
+  failover: { ...base.failover, ...changes.failover },
+  replication: { ...base.replication, ...changes.replication },
+  gateway: changes.gateway ?? base.gateway,
+});
+
+const NOW = 1_000_000;
+const MiB = 1024 * 1024;
+
+type ObsChanges = {
+  [K in keyof Observation]?: Observation[K] extends object
+    ? Partial<Observation[K]>
+    : Observation[K];
+};
+
+/** host2's view of a healthy pair: it is the streaming standby, host1 the primary. */
+function standbyView(changes: ObsChanges = {}): Observation {
+  const obs: Observation = {
+    now: NOW,
+    node: 'host2',
+    peer: 'host1',
+    local: {
+      running: true,
+      answering: true,
+      role: 'standby',
+      timeline: 1,
+      lsn: '0/3000000',
+      receiver: 'streaming',
+      replayBacklog: 0,
+      heartbeat: { lastAlive: 500_000, writer: 'host1', repLag: 0 },
+    },
+    peerServer: { answering: true, role: 'primary', timeline: 1, lsn: '0/3000100' },
+    primaryVip: {
+      configured: true,
+      heldHere: false,
+      answeredByOtherPrimary: true,
+      heldElsewhere: true,
+    },
+    standbyVip: { configured: true, heldHere: true },
+    gateway: { configured: true, reachable: true },
+  };
+  return merge(obs, changes);
+}
+
+/** host1's view of a healthy pair: it is the primary, holding the primary VIP. */
+function primaryView(changes: ObsChanges = {}): Observation {
+  const obs: Observation = {
+    now: NOW,
+    node: 'host1',
+    peer: 'host2',
+    local: {
+      running: true,
+      answering: true,
+      role: 'primary',
+      timeline: 1,
+      lsn: '0/3000100',
+      beatCommitted: true,
+      peerReplication: { state: 'streaming', syncState: 'async' },
+      syncStandbyNames: '',
+    },
+    peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/3000000' },
+    primaryVip: {
+      configured: true,
+      heldHere: true,
+      answeredByOtherPrimary: false,
+      heldElsewhere: false,
+    },
+    standbyVip: { configured: true, heldHere: false },
+    gateway: { configured: true, reachable: true },
+  };
+  return merge(obs, changes);
+}
+
+function merge(obs: Observation, changes: ObsChanges): Observation {
+  const out = { ...obs } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(changes)) {
+    const current = out[key];
+    out[key] =
+      typeof value === 'object' && value !== null && typeof current === 'object' && current !== null
+        ? { ...current, ...value }
+        : value;
+  }
+  return out as unknown as Observation;
+}
+
+const memory = (changes: Partial<Memory> = {}): Memory => ({
+  state: 'standby',
+  misses: 0,
+  lastHeartbeatValue: 500_000,
+  primaryLastAliveAt: NOW - 1000,
+  ...changes,
+});
+/** A primary that is down as every standby check sees it. */
+const primaryGone: ObsChanges = {
+  peerServer: { answering: false, role: undefined, timeline: undefined, lsn: undefined },
+  primaryVip: { answeredByOtherPrimary: false, heldElsewhere: false },
+  local: { receiver: undefined },
+};
+
+interface Row {
+  name: string;
+  obs: Observation;
+  mem?: Partial<Memory>;
+  config?: ClusterConfig;
+  state: string;
+  rule: string;
+  actions?: string[];
+  reason?: RegExp;
+}
+
+const kinds = (actions: Action[]): string[] =>
+  actions.map((a) =>
+    'role' in a ? `${a.kind}:${a.role}` : a.kind === 'demote' ? `demote:${a.mode}` : a.kind,
+  );
+
+const rows: Row[] = [
+  // healthy pair
+  {
+    name: 'healthy standby follows, keeps its standby VIP',
+    obs: standbyView(),
+    state: 'standby',
+    rule: 'standby-following',
+    actions: [],
+    reason: /host2 follows primary host1 \(streaming, 0B behind\)/,
+  },
+  {
+    name: 'healthy standby without its standby VIP takes it',
+    obs: standbyView({ standbyVip: { heldHere: false } }),
+    state: 'standby',
+    rule: 'standby-following',
+    actions: ['take-vip:standby'],
+  },
+  {
+    name: 'healthy primary beats and keeps the VIP',
+    obs: primaryView(),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-healthy',
+    actions: ['beat'],
+    reason: /host1 is the primary and healthy; host2 streaming \(async\)/,
+  },
+  {
+    name: 'primary without the VIP takes it when nobody answers for it',
+    obs: primaryView({ primaryVip: { heldHere: false } }),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-healthy',
+    actions: ['beat', 'take-vip:primary'],
+  },
+  {
+    name: 'primary never takes a VIP another host answers for',
+    obs: primaryView({ primaryVip: { heldHere: false, heldElsewhere: true } }),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-vip-elsewhere',
+    actions: ['beat'],
+    reason: /another host answers for the primary VIP/,
+  },
+  {
+    name: 'primary holding the standby VIP drops it',
+    obs: primaryView({ standbyVip: { heldHere: true } }),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-healthy',
+    actions: ['beat', 'drop-vip:standby'],
+  },
+  {
+    name: 'primary with its standby gone keeps running (gateway answers)',
+    obs: primaryView({ peerServer: { answering: false }, local: { peerReplication: undefined } }),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-healthy',
+    actions: ['beat'],
+    reason: /no standby connected/,
+  },
+  // primary database crash (standby's view): counting misses, then failover
+  {
+    name: 'primary DB crash: first failed check',
+    obs: standbyView(primaryGone),
+    state: 'standby',
+    rule: 'standby-suspect',
+    actions: [],
+    reason: /check 1 of 3/,
+  },
+  {
+    name: 'primary DB crash: second failed check',
+    obs: standbyView(primaryGone),
+    mem: { misses: 1 },
+    state: 'standby',
+    rule: 'standby-suspect',
+    reason: /check 2 of 3/,
+  },
+  {
+    name: 'primary DB crash: third failed check -> fence and promote',
+    obs: standbyView(primaryGone),
+    mem: { misses: 2 },
+    state: 'promoting',
+    rule: 'standby-promote',
+    actions: ['promote'],
+    reason:
+      /failed 3 checks in a row, the gateway answers and the lag is 0B: fencing it, then promoting host2/,
+  },
+  {
+    name: 'a fresh heartbeat alone keeps the primary alive (direct and VIP checks failed)',
+    obs: standbyView({
+      ...primaryGone,
+      local: { heartbeat: { lastAlive: 501_000, writer: 'host1' } },
+    }),
+    mem: { misses: 2 },
+    state: 'standby',
+    rule: 'standby-following',
+  },
+  {
+    name: 'the VIP check alone keeps the primary alive',
+    obs: standbyView({
+      peerServer: { answering: false },
+      primaryVip: { answeredByOtherPrimary: true },
+    }),
+    mem: { misses: 2 },
+    state: 'standby',
+    rule: 'standby-following',
+  },
+  {
+    name: 'a stale heartbeat does not count as alive',
+    obs: standbyView({ ...primaryGone }),
+    mem: { misses: 2, lastHeartbeatValue: 500_000 },
+    state: 'promoting',
+    rule: 'standby-promote',
+  },
+  // primary host power loss: same as a crash from the standby's side
+  {
+    name: 'primary host power loss -> promote after misses',
+    obs: standbyView({
+      ...primaryGone,
+      primaryVip: { answeredByOtherPrimary: false, heldElsewhere: false },
+    }),
+    mem: { misses: 5 },
+    state: 'promoting',
+    rule: 'standby-promote',
+  },
+  // network failures
+  {
+    name: 'standby network loss: primary and gateway unreachable -> suspects itself',
+    obs: standbyView({ ...primaryGone, gateway: { reachable: false } }),
+    mem: { misses: 2 },
+    state: 'standby',
+    rule: 'standby-self-suspect',
+    actions: [],
+    reason: /cannot reach the gateway either: it suspects itself/,
+  },
+  {
+    name: 'no gateway configured -> no automatic failover',
+    obs: standbyView({ ...primaryGone, gateway: { configured: false, reachable: false } }),
+    mem: { misses: 2 },
+    config: config({ gateway: [] }),
+    state: 'standby',
+    rule: 'standby-self-suspect',
+    reason: /no gateway is configured: automatic failover is off/,
+  },
+  {
+    name: 'primary network loss (primary view): isolated, waiting',
+    obs: primaryView({ peerServer: { answering: false }, gateway: { reachable: false } }),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-isolated-wait',
+    actions: ['beat'],
+    reason: /demoting itself after 5s/,
+  },
+  {
+    name: 'primary network loss: isolated past isolation_timeout -> drop VIP and demote',
+    obs: primaryView({ peerServer: { answering: false }, gateway: { reachable: false } }),
+    mem: { state: 'primary', isolatedSince: NOW - 5000 },
+    state: 'demoted',
+    rule: 'primary-isolated-demote',
+    actions: ['drop-vip:primary', 'demote:fast'],
+  },
+  {
+    name: 'primary reaching the gateway but not the peer is not isolated',
+    obs: primaryView({ peerServer: { answering: false } }),
+    mem: { state: 'primary', isolatedSince: NOW - 60_000 },
+    state: 'primary',
+    rule: 'primary-healthy',
+  },
+  {
+    name: 'primary reaching the peer but not the gateway is not isolated',
+    obs: primaryView({ gateway: { reachable: false } }),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-healthy',
+  },
+  {
+    name: 'both networks lost: primary isolated demotes',
+    obs: primaryView({ peerServer: { answering: false }, gateway: { reachable: false } }),
+    mem: { state: 'primary', isolatedSince: NOW - 10_000 },
+    state: 'demoted',
+    rule: 'primary-isolated-demote',
+  },
+  {
+    name: 'both networks lost: standby suspects itself',
+    obs: standbyView({ ...primaryGone, gateway: { reachable: false } }),
+    mem: { misses: 9 },
+    state: 'standby',
+    rule: 'standby-self-suspect',
+  },
+  {
+    name: 'gateway down only: the pair carries on (standby)',
+    obs: standbyView({ gateway: { reachable: false } }),
+    state: 'standby',
+    rule: 'standby-following',
+  },
+  {
+    name: 'gateway down only: the pair carries on (primary)',
+    obs: primaryView({ gateway: { reachable: false } }),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-healthy',
+  },
+  {
+    name: 'demoted node still isolated stays down',
+    obs: primaryView({
+      local: { running: false, answering: false, role: undefined },
+      peerServer: { answering: false },
+      gateway: { reachable: false },
+    }),
+    mem: { state: 'demoted' },
+    state: 'demoted',
+    rule: 'down-isolated-stay-down',
+    actions: [],
+  },
+  // flapping network
+  {
+    name: 'flapping: a check that succeeds resets the count',
+    obs: standbyView(),
+    mem: { misses: 2 },
+    state: 'standby',
+    rule: 'standby-following',
+  },
+  {
+    name: 'flapping: after a reset the count starts again at 1',
+    obs: standbyView(primaryGone),
+    mem: { misses: 0 },
+    state: 'standby',
+    rule: 'standby-suspect',
+    reason: /check 1 of 3/,
+  },
+  // lag and sync mode
+  {
+    name: 'standby beyond max_lag does not promote',
+    obs: standbyView({ ...primaryGone, local: { replayBacklog: 20 * MiB } }),
+    mem: { misses: 2 },
+    state: 'standby',
+    rule: 'standby-lag-too-high',
+    actions: [],
+    reason: /20MiB behind \(failover\.max_lag 16MiB\): not promoting/,
+  },
+  {
+    name: "the primary's last view of the lag counts too",
+    obs: standbyView({
+      ...primaryGone,
+      local: { heartbeat: { lastAlive: 500_000, writer: 'host1', repLag: 17 * MiB } },
+    }),
+    mem: { misses: 2 },
+    state: 'standby',
+    rule: 'standby-lag-too-high',
+  },
+  {
+    name: 'sync mode: a degrade record makes the standby ineligible',
+    obs: standbyView({
+      ...primaryGone,
+      local: { heartbeat: { lastAlive: 500_000, writer: 'host1', syncDegradedAt: 400_000 } },
+    }),
+    mem: { misses: 2 },
+    config: config({ replication: { mode: 'sync' } }),
+    state: 'standby',
+    rule: 'standby-sync-unsafe',
+    reason: /recorded that it went async/,
+  },
+  {
+    name: 'sync mode: stream lost longer than sync_degrade_after -> ineligible',
+    obs: standbyView(primaryGone),
+    mem: { misses: 2, notStreamingSince: NOW - 11_000 },
+    config: config({ replication: { mode: 'sync' } }),
+    state: 'standby',
+    rule: 'standby-sync-unsafe',
+    reason: /longer than replication\.sync_degrade_after/,
+  },
+  {
+    name: 'sync mode: stream lost recently -> promote',
+    obs: standbyView(primaryGone),
+    mem: { misses: 2, notStreamingSince: NOW - 3000 },
+    config: config({ replication: { mode: 'sync' } }),
+    state: 'promoting',
+    rule: 'standby-promote',
+  },
+  {
+    name: 'async mode: the degrade rule does not apply',
+    obs: standbyView(primaryGone),
+    mem: { misses: 2, notStreamingSince: NOW - 60_000 },
+    state: 'promoting',
+    rule: 'standby-promote',
+  },
+  {
+    name: 'sync primary names its streaming standby',
+    obs: primaryView(),
+    mem: { state: 'primary' },
+    config: config({ replication: { mode: 'sync' } }),
+    state: 'primary',
+    rule: 'primary-healthy',
+    actions: ['beat', 'set-sync'],
+  },
+  {
+    name: 'sync primary keeps sync while the standby is briefly gone',
+    obs: primaryView({ local: { peerReplication: undefined, syncStandbyNames: '"host2"' } }),
+    mem: { state: 'primary', peerGoneSince: NOW - 3000 },
+    config: config({ replication: { mode: 'sync' } }),
+    state: 'primary',
+    rule: 'primary-healthy',
+    actions: ['beat'],
+  },
+  {
+    name: 'sync primary degrades to async (recorded) after sync_degrade_after',
+    obs: primaryView({ local: { peerReplication: undefined, syncStandbyNames: '"host2"' } }),
+    mem: { state: 'primary', peerGoneSince: NOW - 10_000 },
+    config: config({ replication: { mode: 'sync' } }),
+    state: 'primary',
+    rule: 'primary-healthy',
+    actions: ['beat', 'set-async'],
+  },
+  {
+    name: 'async primary clears a leftover synchronous_standby_names',
+    obs: primaryView({ local: { syncStandbyNames: '"host2"' } }),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-healthy',
+    actions: ['beat', 'set-async'],
+  },
+  // fencing none: wait for the old primary's self-demotion deadline
+  {
+    name: 'fencing none: waits for the self-demotion deadline',
+    obs: standbyView(primaryGone),
+    mem: { misses: 2, primaryLastAliveAt: NOW - 3000 },
+    config: config({ failover: { fencing: 'none' } }),
+    state: 'standby',
+    rule: 'standby-wait-self-demotion',
+    reason: /fencing is "none", so waiting/,
+  },
+  {
+    name: 'fencing none: promotes once the deadline has passed',
+    obs: standbyView(primaryGone),
+    mem: {
+      misses: 20,
+      primaryLastAliveAt: NOW - selfDemotionDeadlineMs(config({ failover: { fencing: 'none' } })),
+    },
+    config: config({ failover: { fencing: 'none' } }),
+    state: 'promoting',
+    rule: 'standby-promote',
+    reason: /self-demotion deadline has passed/,
+  },
+  // frozen primary (SIGSTOP)
+  {
+    name: 'frozen primary, its own supervisor: waiting while below misses x interval',
+    obs: primaryView({ local: { answering: false, role: undefined, beatCommitted: false } }),
+    mem: { state: 'primary', unhealthySince: NOW - 1000 },
+    state: 'primary',
+    rule: 'hung-wait',
+  },
+  {
+    name: 'frozen primary, its own supervisor: kills it and drops the VIP',
+    obs: primaryView({ local: { answering: false, role: undefined, beatCommitted: false } }),
+    mem: { state: 'primary', unhealthySince: NOW - 3000 },
+    state: 'demoted',
+    rule: 'primary-hung-self-fence',
+    actions: ['drop-vip:primary', 'demote:kill'],
+  },
+  {
+    name: 'frozen primary, the standby: old connections may work, new ones do not -> failover',
+    obs: standbyView(primaryGone),
+    mem: { misses: 2 },
+    state: 'promoting',
+    rule: 'standby-promote',
+  },
+  // old primary returning after failover
+  {
+    name: 'old primary down, peer now primary -> rebuild (auto_rejoin)',
+    obs: standbyView({
+      local: { running: false, answering: false, role: undefined, dataIsStandby: false },
+      peerServer: { role: 'primary', timeline: 2 },
+    }),
+    mem: { state: 'starting' },
+    state: 'rejoining',
+    rule: 'down-diverged-rejoin',
+    actions: ['rebuild'],
+  },
+  {
+    name: 'old primary down, peer primary, auto_rejoin off -> stays down',
+    obs: standbyView({
+      local: { running: false, answering: false, role: undefined, dataIsStandby: false },
+      peerServer: { role: 'primary', timeline: 2 },
+    }),
+    mem: { state: 'starting' },
+    config: config({ failover: { auto_rejoin: false } }),
+    state: 'blocked',
+    rule: 'down-diverged-blocked',
+    actions: [],
+  },
+  {
+    name: 'a node that was a standby just starts as one',
+    obs: standbyView({
+      local: { running: false, answering: false, role: undefined, dataIsStandby: true },
+    }),
+    mem: { state: 'starting' },
+    state: 'starting',
+    rule: 'down-start-standby',
+    actions: ['start-standby'],
+  },
+  {
+    name: 'never starts as a primary, even with the peer gone',
+    obs: standbyView({
+      ...primaryGone,
+      local: { running: false, answering: false, role: undefined, dataIsStandby: false },
+    }),
+    mem: { state: 'starting' },
+    state: 'starting',
+    rule: 'down-start-standby',
+    actions: ['start-standby'],
+  },
+  {
+    name: 'started as standby but cannot stream the newer timeline -> rebuild',
+    obs: standbyView({ local: { receiver: 'waiting' }, peerServer: { timeline: 2 } }),
+    mem: { state: 'standby', notStreamingSince: NOW - 3000 },
+    state: 'rejoining',
+    rule: 'standby-diverged-rejoin',
+    actions: ['rebuild'],
+  },
+  {
+    name: 'cannot stream the newer timeline, auto_rejoin off -> blocked, says so',
+    obs: standbyView({ local: { receiver: 'waiting' }, peerServer: { timeline: 2 } }),
+    mem: { state: 'standby', notStreamingSince: NOW - 3000 },
+    config: config({ failover: { auto_rejoin: false } }),
+    state: 'blocked',
+    rule: 'standby-diverged-blocked',
+    actions: [],
+    reason: /run 'skypg rebuild-standby'/,
+  },
+  {
+    name: 'a restarted old primary on an older timeline, still starting its receiver, waits',
+    obs: standbyView({ local: { receiver: 'waiting' }, peerServer: { timeline: 2 } }),
+    mem: { state: 'standby', notStreamingSince: NOW - 500 },
+    state: 'standby',
+    rule: 'standby-following',
+  },
+  {
+    name: 'two primaries: the one without the VIP yields',
+    obs: primaryView({
+      peerServer: { role: 'primary', timeline: 2 },
+      primaryVip: { heldHere: false, heldElsewhere: true },
+    }),
+    mem: { state: 'primary' },
+    state: 'demoted',
+    rule: 'primary-two-primaries-yield',
+    actions: ['demote:fast'],
+  },
+  {
+    name: 'two primaries: the one holding the VIP stays',
+    obs: primaryView({ peerServer: { role: 'primary', timeline: 2 } }),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-healthy',
+  },
+  // both databases down, then back
+  {
+    name: 'both standbys after a double crash: the one further ahead waits its misses',
+    obs: standbyView({
+      ...primaryGone,
+      peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/2000000' },
+    }),
+    mem: { misses: 0 },
+    state: 'standby',
+    rule: 'standby-suspect',
+    reason: /answers as a standby too/,
+  },
+  {
+    name: 'both standbys: the one further ahead promotes',
+    obs: standbyView({
+      ...primaryGone,
+      peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/2000000' },
+    }),
+    mem: { misses: 2 },
+    state: 'promoting',
+    rule: 'standby-promote',
+    reason: /host1 is a standby and host2 is further ahead/,
+  },
+  {
+    name: 'both standbys: the one behind waits for the other to lead',
+    obs: standbyView({
+      ...primaryGone,
+      peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/4000000' },
+    }),
+    mem: { misses: 2 },
+    state: 'standby',
+    rule: 'standby-both-standbys-wait',
+  },
+  {
+    name: 'both standbys, same position: the smaller name leads (host1 waits? no: host2 waits)',
+    obs: standbyView({
+      ...primaryGone,
+      peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/3000000' },
+    }),
+    mem: { misses: 2 },
+    state: 'standby',
+    rule: 'standby-both-standbys-wait',
+  },
+  {
+    name: 'both standbys: a higher timeline wins over a further LSN',
+    obs: standbyView({
+      ...primaryGone,
+      local: { timeline: 2, lsn: '0/1000000' },
+      peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/9000000' },
+    }),
+    mem: { misses: 2 },
+    state: 'promoting',
+    rule: 'standby-promote',
+  },
+  // fence failure / timeout: the promote action fails, the next loop retries, never promotes on its own
+  {
+    name: 'after a failed fence the next loop tries again (promote re-checks and re-fences)',
+    obs: standbyView({
+      ...primaryGone,
+      lastActionError: 'fencing host1: power is not off after 20000ms',
+    }),
+    mem: { state: 'promoting', misses: 3 },
+    state: 'promoting',
+    rule: 'standby-promote',
+    actions: ['promote'],
+  },
+  // VIP answered by an unexpected host
+  {
+    name: 'standby VIP is not taken by the primary; primary VIP held elsewhere is left alone',
+    obs: primaryView({
+      primaryVip: { heldHere: false, heldElsewhere: true },
+      peerServer: { answering: false },
+    }),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-vip-elsewhere',
+  },
+  // paused cluster
+  {
+    name: 'paused: a healthy primary keeps beating, nothing else',
+    obs: primaryView({
+      local: { pausedBy: 'dba', peerReplication: undefined },
+      primaryVip: { heldHere: false },
+    }),
+    mem: { state: 'primary' },
+    state: 'paused',
+    rule: 'paused-primary',
+    actions: ['beat'],
+    reason: /cluster paused by dba/,
+  },
+  {
+    name: 'paused: a standby whose primary failed does nothing',
+    obs: standbyView({ ...primaryGone, local: { pausedBy: 'dba' } }),
+    mem: { misses: 5 },
+    state: 'paused',
+    rule: 'paused',
+    actions: [],
+  },
+  {
+    name: 'paused: a down node is not started',
+    obs: standbyView({
+      local: { running: false, answering: false, role: undefined, pausedBy: 'dba' },
+    }),
+    state: 'paused',
+    rule: 'paused',
+    actions: [],
+  },
+  {
+    name: 'a node still starting up (running, not answering) waits',
+    obs: standbyView({ local: { answering: false, role: undefined } }),
+    mem: { state: 'starting', unhealthySince: NOW - 10_000 },
+    state: 'starting',
+    rule: 'hung-wait',
+  },
+];
+
+describe('decide(): the failover policy table', () => {
+  it('has at least 40 scenarios', () => {
+    assert.ok(rows.length >= 40, `${rows.length} rows`);
+  });
+  for (const row of rows) {
+    it(row.name, () => {
+      const decision = decide(row.obs, memory(row.mem), row.config ?? base);
+      assert.equal(decision.rule, row.rule, decision.reason);
+      assert.equal(decision.state, row.state);
+      if (row.actions) assert.deepEqual(kinds(decision.actions), row.actions);
+      if (row.reason) assert.match(decision.reason, row.reason);
+      assert.ok(decision.reason.length > 20, 'every decision says why in a sentence');
+    });
+  }
+});
+
+describe('the rule table checks itself', () => {
+  it('every rule is reached by some scenario (none is dead or shadowed)', () => {
+    const reached = new Set(
+      rows.map((row) => decide(row.obs, memory(row.mem), row.config ?? base).rule),
+    );
+    const unreached = rules.map((rule) => rule.name).filter((name) => !reached.has(name));
+    assert.deepEqual(unreached, []);
+  });
+  it('rule names are unique', () => {
+    const names = rules.map((rule) => rule.name);
+    assert.equal(new Set(names).size, names.length);
+  });
+  it('no row is ever without a match', () => {
+    for (const row of rows)
+      assert.notEqual(decide(row.obs, memory(row.mem), row.config ?? base).rule, 'no-match');
+  });
+  it('actions come in safety order: drop a VIP before demoting, fence/promote before taking a VIP', () => {
+    const order = ['drop-vip', 'demote', 'promote', 'take-vip'];
+    for (const row of rows) {
+      const actions = decide(row.obs, memory(row.mem), row.config ?? base)
+        .actions.map((a) => a.kind)
+        .filter((kind) => order.includes(kind));
+      const positions = actions.map((kind) => order.indexOf(kind));
+      assert.deepEqual(
+        positions,
+        [...positions].sort((a, b) => a - b),
+        `${row.name}: ${actions.join(', ')}`,
+      );
+    }
+  });
+  it('is pure: the same input gives the same decision, and the input is not modified', () => {
+    const obs = standbyView(primaryGone);
+    const mem = memory({ misses: 2 });
+    const before = JSON.stringify({ obs, mem });
+    const first = decide(obs, mem, base);
+    const second = decide(obs, mem, base);
+    assert.deepEqual(first, second);
+    assert.equal(JSON.stringify({ obs, mem }), before);
+  });
+  it('never promotes while the primary is seen alive, whatever the memory says', () => {
+    for (const misses of [0, 3, 100]) {
+      const decision = decide(standbyView(), memory({ misses }), base);
+      assert.ok(!decision.actions.some((a) => a.kind === 'promote'));
+    }
+  });
+});
