@@ -4,7 +4,7 @@
 import type { ClusterConfig, NodeConfig } from './config/types.js';
 import { peerOf } from './config/local-node.js';
 import { SkypgError, messageOf } from './errors.js';
-import { localTarget, withConnection, type PgSession } from './pg/connect.js';
+import { localTarget, remoteTarget, withConnection, type PgSession } from './pg/connect.js';
 import { quoteIdent } from './pg/sql.js';
 
 export const heartbeatSchema = 'skypg';
@@ -78,6 +78,12 @@ export async function initHeartbeat(
         io_checked_at timestamptz,
         io_error text
       )`);
+    // Columns added after the first release: added in place, so init also upgrades.
+    await session.query(`
+      alter table ${table}
+        add column if not exists paused_by text,
+        add column if not exists paused_at timestamptz,
+        add column if not exists sync_degraded_at timestamptz`);
     await session.query(`
       create or replace function ${heartbeatSchema}.refuse_removal() returns trigger
       language plpgsql as $$
@@ -339,4 +345,52 @@ export async function showHeartbeat(
   ).catch((error: unknown) => {
     throw notInitialized(error, config, node);
   });
+}
+
+export interface PauseResult {
+  paused: boolean;
+  /** The primary the flag was written on; the standby gets it by replication. */
+  writtenOn: string;
+  by: string | undefined;
+}
+
+/**
+ * Sets or clears the cluster-wide pause flag in the heartbeat row, on whichever node is the
+ * primary (the standby reads it from its replicated copy).
+ */
+export async function setPause(
+  config: ClusterConfig,
+  by: string | undefined,
+): Promise<PauseResult> {
+  const errors: string[] = [];
+  for (const node of config.nodes) {
+    const target = remoteTarget(node, {
+      database: config.heartbeat.database,
+      user: config.heartbeat.user,
+    });
+    try {
+      const written = await withConnection(target, async (session) => {
+        const [role] = await session.query<{ standby: boolean }>(
+          'select pg_is_in_recovery() as standby',
+        );
+        if (role?.standby !== false) return false;
+        await session.query(
+          `update ${table} set paused_by = $1, paused_at = case when $1::text is null then null else now() end where id = 1`,
+          [by ?? null],
+        );
+        return true;
+      });
+      if (written) return { paused: by !== undefined, writtenOn: node.name, by };
+      errors.push(`${node.name} is a standby`);
+    } catch (error) {
+      errors.push(`${node.name}: ${messageOf(error)}`);
+    }
+  }
+  throw new SkypgError(
+    'REFUSED',
+    `no primary answered, so the pause flag could not be ${by === undefined ? 'cleared' : 'set'} (${errors.join('; ')})`,
+    {
+      hint: 'the flag lives in the heartbeat table on the primary; with no primary, stop the supervisors instead (systemctl stop skypg)',
+    },
+  );
 }

@@ -156,7 +156,7 @@ const rows: Row[] = [
     mem: { state: 'primary' },
     state: 'primary',
     rule: 'primary-healthy',
-    actions: ['beat'],
+    actions: [],
     reason: /host1 is the primary and healthy; host2 streaming \(async\)/,
   },
   {
@@ -165,7 +165,7 @@ const rows: Row[] = [
     mem: { state: 'primary' },
     state: 'primary',
     rule: 'primary-healthy',
-    actions: ['beat', 'take-vip:primary'],
+    actions: ['take-vip:primary'],
   },
   {
     name: 'primary never takes a VIP another host answers for',
@@ -173,7 +173,7 @@ const rows: Row[] = [
     mem: { state: 'primary' },
     state: 'primary',
     rule: 'primary-vip-elsewhere',
-    actions: ['beat'],
+    actions: [],
     reason: /another host answers for the primary VIP/,
   },
   {
@@ -182,7 +182,7 @@ const rows: Row[] = [
     mem: { state: 'primary' },
     state: 'primary',
     rule: 'primary-healthy',
-    actions: ['beat', 'drop-vip:standby'],
+    actions: ['drop-vip:standby'],
   },
   {
     name: 'primary with its standby gone keeps running (gateway answers)',
@@ -190,7 +190,7 @@ const rows: Row[] = [
     mem: { state: 'primary' },
     state: 'primary',
     rule: 'primary-healthy',
-    actions: ['beat'],
+    actions: [],
     reason: /no standby connected/,
   },
   // primary database crash (standby's view): counting misses, then failover
@@ -283,7 +283,7 @@ const rows: Row[] = [
     mem: { state: 'primary' },
     state: 'primary',
     rule: 'primary-isolated-wait',
-    actions: ['beat'],
+    actions: [],
     reason: /demoting itself after 5s/,
   },
   {
@@ -426,7 +426,7 @@ const rows: Row[] = [
     config: config({ replication: { mode: 'sync' } }),
     state: 'primary',
     rule: 'primary-healthy',
-    actions: ['beat', 'set-sync'],
+    actions: ['set-sync'],
   },
   {
     name: 'sync primary keeps sync while the standby is briefly gone',
@@ -435,7 +435,7 @@ const rows: Row[] = [
     config: config({ replication: { mode: 'sync' } }),
     state: 'primary',
     rule: 'primary-healthy',
-    actions: ['beat'],
+    actions: [],
   },
   {
     name: 'sync primary degrades to async (recorded) after sync_degrade_after',
@@ -444,7 +444,7 @@ const rows: Row[] = [
     config: config({ replication: { mode: 'sync' } }),
     state: 'primary',
     rule: 'primary-healthy',
-    actions: ['beat', 'set-async'],
+    actions: ['set-async'],
   },
   {
     name: 'async primary clears a leftover synchronous_standby_names',
@@ -452,7 +452,7 @@ const rows: Row[] = [
     mem: { state: 'primary' },
     state: 'primary',
     rule: 'primary-healthy',
-    actions: ['beat', 'set-async'],
+    actions: ['set-async'],
   },
   // fencing none: wait for the old primary's self-demotion deadline
   {
@@ -674,7 +674,7 @@ const rows: Row[] = [
     mem: { state: 'primary' },
     state: 'paused',
     rule: 'paused-primary',
-    actions: ['beat'],
+    actions: [],
     reason: /cluster paused by dba/,
   },
   {

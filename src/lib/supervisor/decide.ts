@@ -97,7 +97,7 @@ export const rules: readonly Rule[] = [
     from: '*',
     when: (f) => f.paused && f.localHealthyPrimary,
     to: 'paused',
-    actions: () => [{ kind: 'beat' }],
+    actions: () => [],
     why: (f) =>
       `cluster paused by ${f.obs.local.pausedBy ?? 'an operator'}: observing only (the primary keeps beating)`,
   },
@@ -210,7 +210,7 @@ export const rules: readonly Rule[] = [
     from: '*',
     when: (f) => f.localPrimary && f.isolated,
     to: 'primary',
-    actions: () => [{ kind: 'beat' }],
+    actions: () => [],
     why: (f) =>
       `${node(f)} reaches neither ${peer(f)} nor any gateway (${formatDuration(f.isolatedForMs)}): demoting itself after ${formatDuration(f.config.failover.isolation_timeout)}`,
   },
@@ -223,7 +223,7 @@ export const rules: readonly Rule[] = [
       !f.obs.primaryVip.heldHere &&
       f.obs.primaryVip.heldElsewhere,
     to: 'primary',
-    actions: (f) => [{ kind: 'beat' }, ...syncActions(f)],
+    actions: syncActions,
     why: (f) =>
       `${node(f)} is the primary but another host answers for the primary VIP: not taking it (find that host)`,
   },
@@ -232,7 +232,7 @@ export const rules: readonly Rule[] = [
     from: '*',
     when: (f) => f.localPrimary,
     to: 'primary',
-    actions: (f) => [{ kind: 'beat' }, ...primaryVipActions(f), ...syncActions(f)],
+    actions: (f) => [...primaryVipActions(f), ...syncActions(f)],
     why: (f) => {
       const standby = f.obs.local.peerReplication;
       const follower =

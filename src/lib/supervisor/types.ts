@@ -12,7 +12,8 @@ export interface LocalObservation {
   timeline?: number;
   /** Primary: current WAL position; standby: replayed position. */
   lsn?: string;
-  /** Primary: the heartbeat beat committed in this loop (the primary's own liveness test). */
+  /** Primary: observe() wrote the heartbeat through a new connection and it committed: the
+   * primary's own liveness test, and the beat itself (one write serves both). */
   beatCommitted?: boolean;
   /** When down: the data directory has standby.signal (it was a standby). */
   dataIsStandby?: boolean;
@@ -87,7 +88,6 @@ export interface Memory {
 
 export type Action =
   | { kind: 'start-standby' }
-  | { kind: 'beat' }
   | { kind: 'take-vip'; role: 'primary' | 'standby' }
   | { kind: 'drop-vip'; role: 'primary' | 'standby' }
   | { kind: 'promote' }

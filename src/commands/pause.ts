@@ -1,0 +1,33 @@
+import { Flags } from '@oclif/core';
+import { userInfo } from 'node:os';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
+import type { PauseResult } from '../lib/heartbeat.js';
+
+export default class Pause extends SkypgCommand<PauseResult> {
+  static override summary =
+    'Stop automatic failover cluster-wide (maintenance); the supervisors keep observing.';
+  static override description =
+    'Writes the pause flag into the heartbeat row on the primary; both supervisors read it (the ' +
+    'standby from its replicated copy) and take no automatic action until `skypg resume`. ' +
+    '`status` and `check-alive` (WARNING) show it.';
+  static override examples = ['<%= config.bin %> pause --reason "kernel update on host2"'];
+  static override flags = {
+    ...clusterFlags,
+    reason: Flags.string({ summary: 'Who and why, shown in status and logs.' }),
+  };
+
+  protected async execute(): Promise<CommandResult<PauseResult>> {
+    const { flags } = await this.parse(Pause);
+    const { config } = await this.loadCluster(flags);
+    const { setPause } = await import('../lib/heartbeat.js');
+    const by =
+      flags.reason === undefined ? userInfo().username : `${userInfo().username}: ${flags.reason}`;
+    const result = await setPause(config, by);
+    return {
+      data: result,
+      text: [
+        `cluster ${config.cluster} paused (flag written on ${result.writtenOn}): automatic actions stop within one loop`,
+      ],
+    };
+  }
+}

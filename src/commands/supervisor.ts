@@ -1,0 +1,75 @@
+import { Flags } from '@oclif/core';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
+
+interface SupervisorResult {
+  node: string;
+  loops: number;
+  state?: string;
+  reason?: string;
+}
+
+export default class Supervisor extends SkypgCommand<SupervisorResult> {
+  static override summary =
+    'Run the HA supervisor for this node in the foreground (systemd): observe, decide, act, every heartbeat.interval.';
+  static override description =
+    'Each loop observes the local server, the peer, the VIPs and the gateways (concurrently, each ' +
+    'within heartbeat.timeout), decides with the failover policy (docs/failover.md), acts, ' +
+    'rewrites the state file read by check-alive and status, and logs one JSON line per decision ' +
+    'and action. SIGTERM/SIGINT stop it after the current loop without touching PostgreSQL or the ' +
+    'VIPs; SIGHUP reopens --log-file. --once runs a single loop; --dry-run logs actions without ' +
+    'doing them.';
+  static override examples = [
+    '<%= config.bin %> supervisor --log-file /var/log/skypg/supervisor.log',
+    '<%= config.bin %> supervisor --once --dry-run',
+  ];
+  static override flags = {
+    ...clusterFlags,
+    once: Flags.boolean({ summary: 'Run one loop and exit.' }),
+    'dry-run': Flags.boolean({ summary: 'Decide and log, but do nothing.' }),
+    'log-file': Flags.string({
+      summary: 'Append JSON lines here instead of stdout (reopened on SIGHUP).',
+      helpValue: 'FILE',
+    }),
+  };
+
+  protected async execute(): Promise<CommandResult<SupervisorResult>> {
+    const { flags } = await this.parse(Supervisor);
+    const cluster = await this.loadCluster(flags);
+    const node = cluster.localNode();
+    const { JsonLog } = await import('../lib/supervisor/log.js');
+    const { runSupervisor } = await import('../lib/supervisor/loop.js');
+    const log = new JsonLog(flags['log-file']);
+    const stop = new AbortController();
+    const onStop = (): void => {
+      stop.abort();
+    };
+    const onHangup = (): void => {
+      log.reopen();
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', onHangup);
+    try {
+      const summary = await runSupervisor(cluster.config, node, {
+        once: flags.once,
+        dryRun: flags['dry-run'],
+        log,
+        signal: stop.signal,
+      });
+      const decision = summary.lastDecision;
+      return {
+        data: {
+          node: node.name,
+          loops: summary.loops,
+          ...(decision ? { state: decision.state, reason: decision.reason } : {}),
+        },
+        text: flags.once && decision ? [`${node.name}: ${decision.state}: ${decision.reason}`] : [],
+      };
+    } finally {
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
+      process.off('SIGHUP', onHangup);
+      await log.close();
+    }
+  }
+}

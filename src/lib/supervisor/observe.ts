@@ -1,0 +1,228 @@
+// observe(): everything one supervisor loop needs, read concurrently, each part bounded by
+// heartbeat.timeout. A part that fails or times out is reported as "not answering", never
+// as an exception: the policy decides what a silence means.
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ClusterConfig, NodeConfig } from '../config/types.js';
+import { peerOf } from '../config/local-node.js';
+import { beat } from '../heartbeat.js';
+import { localTarget, remoteTarget, withConnection, withTimeouts } from '../pg/connect.js';
+import { lsnDistance } from '../pg/lsn.js';
+import { readReplication, readServerStatus, readWalReceiver } from '../pg/server-status.js';
+import { runningPostmaster } from '../pg/server-control.js';
+import { runProgram } from '../process/run-program.js';
+import { vipStatus } from '../vip.js';
+import type { LocalObservation, Observation, PeerObservation } from './types.js';
+
+export async function observe(
+  config: ClusterConfig,
+  node: NodeConfig,
+  now: () => number,
+): Promise<Observation> {
+  const peer = peerOf(config, node.name);
+  const timeoutMs = config.heartbeat.timeout;
+  const [local, peerServer, viaVip, gatewayReachable, standbyVipHeld, primaryVipHeld] =
+    await Promise.all([
+      observeLocal(config, node, timeoutMs),
+      observePeer(config, peer, timeoutMs),
+      primaryThroughVip(config, timeoutMs),
+      gatewayAnswers(config, timeoutMs),
+      config.vip.standby ? heldHere(config, 'standby') : Promise.resolve(false),
+      config.vip.primary ? heldHere(config, 'primary') : Promise.resolve(false),
+    ]);
+  // Whether another host answers ARP for the primary VIP costs a DAD probe: only asked when a
+  // primary without the VIP is about to take it.
+  const heldElsewhere =
+    config.vip.primary !== undefined && local.role === 'primary' && !primaryVipHeld
+      ? await vipStatus(config, 'primary').then(
+          (status) => status.otherHolders.length > 0,
+          () => true,
+        )
+      : viaVip.answered && !primaryVipHeld;
+  return {
+    now: now(),
+    node: node.name,
+    peer: peer.name,
+    local,
+    peerServer,
+    primaryVip: {
+      configured: config.vip.primary !== undefined,
+      heldHere: primaryVipHeld,
+      answeredByOtherPrimary: viaVip.primary && !primaryVipHeld,
+      heldElsewhere,
+    },
+    standbyVip: { configured: config.vip.standby !== undefined, heldHere: standbyVipHeld },
+    gateway: { configured: config.gateway.length > 0, reachable: gatewayReachable },
+  };
+}
+
+async function observeLocal(
+  config: ClusterConfig,
+  node: NodeConfig,
+  timeoutMs: number,
+): Promise<LocalObservation> {
+  const running = (await runningPostmaster(node)) !== undefined;
+  if (!running) {
+    const dataIsStandby = await access(join(node.data_dir, 'standby.signal')).then(
+      () => true,
+      () => false,
+    );
+    return { running, answering: false, dataIsStandby };
+  }
+  try {
+    const local = await withConnection(
+      withTimeouts(localTarget(node), timeoutMs),
+      async (session) => {
+        const status = await readServerStatus(session);
+        const observed: LocalObservation = {
+          running,
+          answering: true,
+          role: status.role,
+          timeline: status.timeline,
+          lsn: status.role === 'primary' ? status.currentLsn : status.replayLsn,
+        };
+        if (status.role === 'standby') {
+          observed.receiver = (await readWalReceiver(session, status.versionNum))?.status;
+          if (status.receiveLsn !== undefined && status.replayLsn !== undefined) {
+            observed.replayBacklog = lsnDistance(status.receiveLsn, status.replayLsn);
+          }
+        } else {
+          const peerName = peerOf(config, node.name).name;
+          const rows = await readReplication(session);
+          const peerRow =
+            rows.find((candidate) => candidate.applicationName === peerName) ??
+            (rows.length === 1 ? rows[0] : undefined);
+          if (peerRow)
+            observed.peerReplication = { state: peerRow.state, syncState: peerRow.syncState };
+          const [names] = await session.query<{ names: string }>(
+            "select current_setting('synchronous_standby_names') as names",
+          );
+          observed.syncStandbyNames = names?.names ?? '';
+        }
+        return observed;
+      },
+    );
+    await readHeartbeatRow(config, node, timeoutMs, local);
+    if (local.role === 'primary') {
+      // The beat is the primary's liveness test: a new connection that commits a write.
+      local.beatCommitted = await beat(config, node).then(
+        (result) => result.written,
+        () => false,
+      );
+    }
+    return local;
+  } catch {
+    return { running, answering: false };
+  }
+}
+
+interface HeartbeatSqlRow {
+  last_alive: Date;
+  writer: string;
+  rep_lag: string | null;
+  paused_by: string | null;
+  sync_degraded_at: Date | null;
+}
+
+/** The heartbeat row as replicated here: liveness of the primary, pause flag, degrade record. */
+async function readHeartbeatRow(
+  config: ClusterConfig,
+  node: NodeConfig,
+  timeoutMs: number,
+  into: LocalObservation,
+): Promise<void> {
+  const target = withTimeouts(
+    localTarget(node, { database: config.heartbeat.database }),
+    timeoutMs,
+  );
+  const rows = await withConnection(target, (session) =>
+    session.query<HeartbeatSqlRow>(
+      'select last_alive, writer, rep_lag::text, paused_by, sync_degraded_at from skypg.cluster_status where id = 1',
+    ),
+  ).catch(() => [] as HeartbeatSqlRow[]);
+  const [row] = rows;
+  if (row === undefined) return;
+  into.heartbeat = {
+    lastAlive: row.last_alive.getTime(),
+    writer: row.writer,
+    ...(row.rep_lag === null ? {} : { repLag: Number(row.rep_lag) }),
+    ...(row.sync_degraded_at === null ? {} : { syncDegradedAt: row.sync_degraded_at.getTime() }),
+  };
+  if (row.paused_by !== null) into.pausedBy = row.paused_by;
+}
+
+async function observePeer(
+  config: ClusterConfig,
+  peer: NodeConfig,
+  timeoutMs: number,
+): Promise<PeerObservation> {
+  const target = withTimeouts(
+    remoteTarget(peer, { database: config.heartbeat.database, user: config.heartbeat.user }),
+    timeoutMs,
+  );
+  try {
+    const status = await withConnection(target, readServerStatus);
+    return {
+      answering: true,
+      role: status.role,
+      timeline: status.timeline,
+      ...((status.role === 'primary' ? status.currentLsn : status.replayLsn) === undefined
+        ? {}
+        : { lsn: (status.role === 'primary' ? status.currentLsn : status.replayLsn) ?? '' }),
+    };
+  } catch {
+    return { answering: false };
+  }
+}
+
+/** A primary answers through the primary VIP (new connection, not in recovery). */
+async function primaryThroughVip(
+  config: ClusterConfig,
+  timeoutMs: number,
+): Promise<{ answered: boolean; primary: boolean }> {
+  const vip = config.vip.primary;
+  if (vip === undefined) return { answered: false, primary: false };
+  const [first] = config.nodes;
+  const target = withTimeouts(
+    {
+      ...remoteTarget(first, { database: config.heartbeat.database, user: config.heartbeat.user }),
+      host: vip.address.split('/')[0] ?? vip.address,
+    },
+    timeoutMs,
+  );
+  try {
+    const status = await withConnection(target, readServerStatus);
+    return { answered: true, primary: status.role === 'primary' };
+  } catch {
+    return { answered: false, primary: false };
+  }
+}
+
+/** Any configured gateway answers a ping within the timeout. */
+async function gatewayAnswers(config: ClusterConfig, timeoutMs: number): Promise<boolean> {
+  if (config.gateway.length === 0) return false;
+  const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
+  const answers = await Promise.all(
+    config.gateway.map((address) =>
+      runProgram('ping', ['-n', '-q', '-c', '1', '-W', seconds, address], {
+        allowFailure: true,
+        timeoutMs: timeoutMs + 1000,
+      }).then(
+        (result) => result.exitCode === 0,
+        () => false,
+      ),
+    ),
+  );
+  return answers.some(Boolean);
+}
+
+async function heldHere(config: ClusterConfig, role: 'primary' | 'standby'): Promise<boolean> {
+  const vip = config.vip[role];
+  if (vip === undefined) return false;
+  const result = await runProgram('ip', ['-o', 'addr', 'show', 'dev', vip.interface], {
+    allowFailure: true,
+    timeoutMs: 2000,
+  }).catch(() => undefined);
+  const address = vip.address.split('/')[0] ?? vip.address;
+  return result?.stdout.split('\n').some((line) => line.includes(` ${address}/`)) ?? false;
+}
