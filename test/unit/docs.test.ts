@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { configSchema } from '../../src/lib/config/schema.js';
 import { keyPaths } from '../../src/lib/config/schema-kit.js';
 import { errorCodes } from '../../src/lib/errors.js';
+import { renderRulesMarkdown } from '../../src/lib/supervisor/render-rules.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const read = (file: string): Promise<string> => readFile(join(root, file), 'utf8');
@@ -47,5 +48,13 @@ describe('documentation stays true to the code', () => {
     const readme = await read('README.md');
     const missing = (await commandIds()).filter((id) => !readme.includes(`skypg ${id}`));
     assert.deepEqual(missing, []);
+  });
+
+  it('docs/failover.md carries the current rule table (npm run docs:failover regenerates it)', async () => {
+    const doc = await read('docs/failover.md');
+    assert.ok(
+      doc.includes(renderRulesMarkdown()),
+      'docs/failover.md is out of date: run npm run docs:failover',
+    );
   });
 });

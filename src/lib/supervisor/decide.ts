@@ -46,6 +46,8 @@ export interface Facts {
 export interface Rule {
   /** Stable name, used in logs, tests and docs. */
   name: string;
+  /** What the row means, for docs/failover.md (generated from this table). */
+  doc: string;
   /** States this row applies in ('*': any). */
   from: readonly SupervisorStateName[] | '*';
   when: (facts: Facts) => boolean;
@@ -94,6 +96,7 @@ export const rules: readonly Rule[] = [
   // --- maintenance -------------------------------------------------------------------
   {
     name: 'paused-primary',
+    doc: 'Paused, and this node is a healthy primary: no action (the beat in observe continues).',
     from: '*',
     when: (f) => f.paused && f.localHealthyPrimary,
     to: 'paused',
@@ -103,6 +106,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'paused',
+    doc: 'Paused: no automatic action of any kind.',
     from: '*',
     when: (f) => f.paused,
     to: 'paused',
@@ -113,6 +117,7 @@ export const rules: readonly Rule[] = [
   // --- this node's server is down: it never starts as a primary ----------------------
   {
     name: 'down-isolated-stay-down',
+    doc: 'A primary that demoted itself stays down while it still reaches neither its peer nor a gateway.',
     from: ['demoted'],
     when: (f) =>
       f.localDown &&
@@ -126,6 +131,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'down-diverged-rejoin',
+    doc: 'Down, its data was a primary, and the peer is now the primary: rebuild as its standby (auto_rejoin).',
     from: '*',
     when: (f) =>
       f.localDown &&
@@ -139,6 +145,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'down-diverged-blocked',
+    doc: 'As above with auto_rejoin off: stay down and say so.',
     from: '*',
     when: (f) => f.localDown && f.peerIsPrimary && f.obs.local.dataIsStandby === false,
     to: 'blocked',
@@ -148,6 +155,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'down-start-standby',
+    doc: 'Down otherwise: start as a standby. A node never starts as a primary; the policy promotes it if it should lead.',
     from: '*',
     when: (f) => f.localDown,
     to: 'starting',
@@ -158,6 +166,7 @@ export const rules: readonly Rule[] = [
   // --- this node's server runs but does not answer ------------------------------------
   {
     name: 'primary-hung-self-fence',
+    doc: 'This primary refuses new connections for misses x interval: kill it and drop the VIP before the peer takes over.',
     from: ['primary', 'paused'],
     when: (f) =>
       f.localHung && f.unhealthyForMs >= f.config.heartbeat.misses * f.config.heartbeat.interval,
@@ -171,6 +180,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'hung-wait',
+    doc: 'Running but not answering (starting up, or hung for less than misses x interval): wait.',
     from: '*',
     when: (f) => f.localHung,
     to: (f) => f.mem.state,
@@ -181,6 +191,7 @@ export const rules: readonly Rule[] = [
   // --- this node is the primary ----------------------------------------------------------
   {
     name: 'primary-two-primaries-yield',
+    doc: 'Both are primaries: the one without the primary VIP (or on the older timeline) stops.',
     from: '*',
     when: (f) =>
       f.localPrimary &&
@@ -194,6 +205,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'primary-isolated-demote',
+    doc: 'Primary reaching neither peer nor any gateway for isolation_timeout: drop the VIP and stop.',
     from: '*',
     when: (f) =>
       f.localPrimary && f.isolated && f.isolatedForMs >= f.config.failover.isolation_timeout,
@@ -207,6 +219,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'primary-isolated-wait',
+    doc: 'Primary isolated for less than isolation_timeout: keep going, count.',
     from: '*',
     when: (f) => f.localPrimary && f.isolated,
     to: 'primary',
@@ -216,6 +229,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'primary-vip-elsewhere',
+    doc: 'Primary, but another host answers for the primary VIP: never take it.',
     from: '*',
     when: (f) =>
       f.localPrimary &&
@@ -229,6 +243,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'primary-healthy',
+    doc: 'Healthy primary: hold the primary VIP (take it if nobody answers for it), drop the standby VIP, manage sync mode.',
     from: '*',
     when: (f) => f.localPrimary,
     to: 'primary',
@@ -245,6 +260,7 @@ export const rules: readonly Rule[] = [
   // --- this node is a standby ----------------------------------------------------------
   {
     name: 'standby-diverged-rejoin',
+    doc: "Standby that cannot stream the peer's newer timeline for misses x interval: rebuild (auto_rejoin).",
     from: '*',
     when: (f) =>
       f.localStandby &&
@@ -259,6 +275,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-diverged-blocked',
+    doc: 'As above with auto_rejoin off: blocked until an operator rebuilds it.',
     from: '*',
     when: (f) =>
       f.localStandby &&
@@ -272,6 +289,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-following',
+    doc: 'A primary is alive (direct SQL, through the VIP, or a fresh heartbeat): follow it, hold the standby VIP.',
     from: '*',
     when: (f) => f.localStandby && f.primaryAlive,
     to: 'standby',
@@ -281,6 +299,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-suspect',
+    doc: 'Nothing showed a primary alive, fewer than heartbeat.misses times in a row: count.',
     from: '*',
     when: (f) => f.localStandby && f.misses < f.config.heartbeat.misses,
     to: 'standby',
@@ -292,6 +311,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-self-suspect',
+    doc: 'Primary failed but the gateway does not answer (or none is configured): suspect itself, no failover.',
     from: '*',
     when: (f) => f.localStandby && !f.obs.gateway.reachable,
     to: 'standby',
@@ -303,6 +323,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-both-standbys-wait',
+    doc: 'No primary and the peer is a standby further ahead (timeline, LSN, then name): let it lead.',
     from: '*',
     when: (f) => f.localStandby && f.peerIsStandby && !f.winsElection,
     to: 'standby',
@@ -312,6 +333,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-lag-too-high',
+    doc: 'Primary failed but this standby is beyond failover.max_lag: do not promote, alert.',
     from: '*',
     when: (f) => f.localStandby && !f.lagOk,
     to: 'standby',
@@ -321,6 +343,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-sync-unsafe',
+    doc: 'Sync mode: the primary may have gone async and acknowledged writes this standby lacks: do not promote.',
     from: '*',
     when: (f) => f.localStandby && f.syncUnsafe !== undefined,
     to: 'standby',
@@ -330,6 +353,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-wait-self-demotion',
+    doc: "Fencing none: wait until the old primary's self-demotion deadline has certainly passed.",
     from: '*',
     when: (f) =>
       f.localStandby &&
@@ -343,6 +367,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-promote',
+    doc: 'Primary failed (or no primary and this node leads): promote (fence first when required), then move the VIPs.',
     from: '*',
     when: (f) => f.localStandby,
     to: 'promoting',
