@@ -29,7 +29,7 @@ export default class Promote extends SkypgCommand<PromoteResult> {
     const { flags } = await this.parse(Promote);
     const cluster = await this.loadCluster(flags);
     const { promote } = await import('../lib/promote.js');
-    const { renderSteps } = await import('../lib/render-steps.js');
+    const { renderSteps } = await import('../lib/steps.js');
     const json = this.jsonEnabled();
     const result = await promote(cluster.config, cluster.localNode(), {
       dryRun: flags['dry-run'],

@@ -42,7 +42,7 @@ export default class RebuildStandby extends SkypgCommand<RebuildResult> {
     const { parseDurationFlag } = await import('../lib/flag-values.js');
     const { findNode } = await import('../lib/config/local-node.js');
     const { rebuildStandby } = await import('../lib/rebuild.js');
-    const { renderSteps } = await import('../lib/render-steps.js');
+    const { renderSteps } = await import('../lib/steps.js');
     const json = this.jsonEnabled();
     const result = await rebuildStandby(cluster.config, cluster.localNode(), {
       method: flags.method as 'auto' | 'rewind' | 'basebackup',

@@ -9,6 +9,7 @@ import { readHeartbeat } from './heartbeat.js';
 import { localTarget, remoteTarget, withConnection, withTimeouts } from './pg/connect.js';
 import { lsnDistance } from './pg/lsn.js';
 import { readServerStatus } from './pg/server-status.js';
+import { recordSteps, type StepRecord, type TimedStep } from './steps.js';
 import { vipDown, vipUp } from './vip.js';
 
 export interface PromoteOptions {
@@ -32,7 +33,7 @@ export interface PromoteResult {
   alreadyPrimary: boolean;
   preconditions: Precondition[];
   /** What was done (or, with --dry-run, would be), in order, with durations. */
-  steps: { step: string; ms: number; detail?: string }[];
+  steps: StepRecord[];
   timeline?: number;
   warnings: string[];
 }
@@ -43,28 +44,14 @@ export async function promote(
   options: PromoteOptions,
 ): Promise<PromoteResult> {
   const peer = peerOf(config, node.name);
+  const { steps, timed } = recordSteps(options.onStep);
   const result: PromoteResult = {
     node: node.name,
     dryRun: options.dryRun,
     alreadyPrimary: false,
     preconditions: [],
-    steps: [],
+    steps,
     warnings: [],
-  };
-  const timed = async <T>(
-    step: string,
-    work: () => Promise<T>,
-    detail?: (value: T) => string,
-  ): Promise<T> => {
-    options.onStep?.(step);
-    const begin = performance.now();
-    const value = await work();
-    result.steps.push({
-      step,
-      ms: Math.round(performance.now() - begin),
-      ...(detail ? { detail: detail(value) } : {}),
-    });
-    return value;
   };
   const plan = (step: string): void => {
     result.steps.push({ step, ms: 0, detail: 'planned (--dry-run)' });
@@ -187,10 +174,7 @@ export async function promote(
   return result;
 }
 
-async function moveVips(
-  config: ClusterConfig,
-  timed: <T>(step: string, work: () => Promise<T>, detail?: (value: T) => string) => Promise<T>,
-): Promise<void> {
+async function moveVips(config: ClusterConfig, timed: TimedStep): Promise<void> {
   if (config.vip.standby)
     await timed(
       'drop the standby VIP here',
@@ -236,7 +220,7 @@ async function checkOldPrimary(
   node: NodeConfig,
   peer: NodeConfig,
   options: PromoteOptions,
-  timed: <T>(step: string, work: () => Promise<T>, detail?: (value: T) => string) => Promise<T>,
+  timed: TimedStep,
 ): Promise<{ precondition: Precondition; fenceNeeded: boolean; warnings: string[] }> {
   const check = `the old primary ${peer.name} cannot write`;
   if (options.force) {
@@ -246,6 +230,22 @@ async function checkOldPrimary(
       warnings: [
         `--force: promoting without proof that ${peer.name} is down; if it is still running there will be two primaries`,
       ],
+    };
+  }
+  // A peer that answers as a standby cannot write: there is no old primary to stop (both
+  // servers came back as standbys, or a switchover). Fencing it would only lose the standby.
+  const peerRole = await withConnection(
+    withTimeouts(remoteTarget(peer), Math.max(1000, config.heartbeat.timeout)),
+    readServerStatus,
+  ).then(
+    (status) => status.role,
+    () => undefined,
+  );
+  if (peerRole === 'standby') {
+    return {
+      precondition: { check, ok: true, detail: `${peer.name} answers as a standby` },
+      fenceNeeded: false,
+      warnings: [],
     };
   }
   if (config.failover.fencing === 'required') {
@@ -281,13 +281,6 @@ async function checkOldPrimary(
     };
   }
   // fencing: none — the peer must not answer as a primary.
-  const peerRole = await withConnection(
-    withTimeouts(remoteTarget(peer), Math.max(1000, config.heartbeat.timeout)),
-    readServerStatus,
-  ).then(
-    (status) => status.role,
-    () => undefined,
-  );
   if (peerRole === 'primary') {
     return {
       precondition: {
@@ -303,10 +296,7 @@ async function checkOldPrimary(
     precondition: {
       check,
       ok: true,
-      detail:
-        peerRole === undefined
-          ? `${peer.name} does not answer (fencing: none)`
-          : `${peer.name} answers as a standby`,
+      detail: `${peer.name} does not answer (fencing: none)`,
     },
     fenceNeeded: false,
     warnings: [],

@@ -13,6 +13,7 @@ import { readWalReceiver, readServerStatus } from './pg/server-status.js';
 import { programContext, runningPostmaster, startServer, stopServer } from './pg/server-control.js';
 import { formatConninfo, writeStandbyConfig } from './pg/standby-config.js';
 import { classifyDivergence, parseHistory, type Verdict } from './pg/timeline.js';
+import { recordSteps, type StepRecord, type TimedStep } from './steps.js';
 
 export type RebuildMethod = 'auto' | 'rewind' | 'basebackup';
 
@@ -26,12 +27,6 @@ export interface RebuildOptions {
   onStep?: (step: string) => void;
 }
 
-export interface RebuildStep {
-  step: string;
-  ms: number;
-  detail?: string;
-}
-
 export interface RebuildResult {
   node: string;
   source: string;
@@ -39,7 +34,7 @@ export interface RebuildResult {
   method: 'follow' | 'rewind' | 'basebackup';
   why: string;
   timeline: number;
-  steps: RebuildStep[];
+  steps: StepRecord[];
   totalMs: number;
   /** Where the old data directory was kept (basebackup with --keep-old). */
   oldDataDir?: string;
@@ -62,23 +57,8 @@ export async function rebuildStandby(
       hint: 'name the current primary',
     });
   }
-  const steps: RebuildStep[] = [];
+  const { steps, timed } = recordSteps(options.onStep);
   const started = performance.now();
-  const timed = async <T>(
-    step: string,
-    work: () => Promise<T>,
-    detail?: (value: T) => string,
-  ): Promise<T> => {
-    options.onStep?.(step);
-    const begin = performance.now();
-    const value = await work();
-    steps.push({
-      step,
-      ms: Math.round(performance.now() - begin),
-      ...(detail ? { detail: detail(value) } : {}),
-    });
-    return value;
-  };
 
   const sourceState = await timed(`check that ${source.name} is the primary`, () =>
     readSource(source),
@@ -274,7 +254,7 @@ async function basebackup(
   node: NodeConfig,
   source: NodeConfig,
   conninfo: Parameters<typeof formatConninfo>[0],
-  timed: <T>(step: string, work: () => Promise<T>, detail?: (value: T) => string) => Promise<T>,
+  timed: TimedStep,
 ): Promise<string> {
   const context = await programContext(node);
   const fresh = `${node.data_dir}.skypg-new`;

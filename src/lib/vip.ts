@@ -41,8 +41,27 @@ export function vipConfig(config: ClusterConfig, role: VipRole): VipConfig {
   return vip;
 }
 
+/** Which VIP a result is about: the fields VipStatus and VipChange start with. */
+function identify(
+  role: VipRole,
+  vip: VipConfig,
+): Pick<VipStatus, 'role' | 'address' | 'interface'> {
+  return { role, address: vip.address, interface: vip.interface };
+}
+
 function addressOnly(vip: VipConfig): string {
   return vip.address.split('/')[0] ?? vip.address;
+}
+
+/** The program and its arguments, behind vip.command_prefix when one is configured. */
+function commandLine(config: ClusterConfig, program: string, args: string[]): [string, string[]] {
+  const [file, ...rest] = [...(config.vip.command_prefix ?? []), program, ...args];
+  return [file ?? program, rest];
+}
+
+/** The network namespace option of runProgram and startDetached, when one is asked for. */
+function inNetns(options: VipOptions): { netns?: string } {
+  return options.netns === undefined ? {} : { netns: options.netns };
 }
 
 /** Runs ip/arping, with the configured prefix in front. */
@@ -53,14 +72,9 @@ async function net(
   options: VipOptions,
   allowFailure = false,
 ): Promise<ProgramResult> {
-  const prefix = config.vip.command_prefix ?? [];
-  const [file, ...rest] = [...prefix, program, ...args];
+  const [file, rest] = commandLine(config, program, args);
   try {
-    return await runProgram(file ?? program, rest, {
-      allowFailure,
-      timeoutMs: 10_000,
-      ...(options.netns === undefined ? {} : { netns: options.netns }),
-    });
+    return await runProgram(file, rest, { allowFailure, timeoutMs: 10_000, ...inNetns(options) });
   } catch (error) {
     if (
       error instanceof SkypgError &&
@@ -136,66 +150,54 @@ async function otherHolders(
   );
 }
 
-export async function vipStatus(
+/** Every VIP operation: on one of the configured VIPs, here or in options.netns. */
+type VipOperation<Result> = (
   config: ClusterConfig,
   role: VipRole,
-  options: VipOptions = {},
-): Promise<VipStatus> {
+  options?: VipOptions,
+) => Promise<Result>;
+
+export const vipStatus: VipOperation<VipStatus> = async (config, role, options = {}) => {
   const vip = vipConfig(config, role);
   const [here, others] = await Promise.all([
     heldHere(config, vip, options),
     otherHolders(config, vip, options),
   ]);
-  return {
-    role,
-    address: vip.address,
-    interface: vip.interface,
-    heldHere: here,
-    otherHolders: others,
-  };
-}
+  return { ...identify(role, vip), heldHere: here, otherHolders: others };
+};
 
 /**
  * Takes the address: refuses if another host answers for it (unless force), adds it, and
  * starts the gratuitous ARP announcements. Idempotent: an address held here is re-announced.
  */
-export async function vipUp(
-  config: ClusterConfig,
-  role: VipRole,
-  options: VipOptions = {},
-): Promise<VipChange> {
-  const vip = vipConfig(config, role);
-  const started = performance.now();
-  const held = await heldHere(config, vip, options);
-  if (!held) {
-    const others = await otherHolders(config, vip, options);
-    if (others.length > 0 && options.force !== true) {
-      throw new SkypgError(
-        'REFUSED',
-        `another host (${others.join(', ')}) answers for ${vip.address}; not taking it`,
-        {
-          hint: `take it from that host first ('skypg vip down ${role}' there); --force takes it anyway and may cause an address conflict`,
-        },
+export const vipUp: VipOperation<VipChange> = (config, role, options = {}) =>
+  changeVip(config, role, options, async (vip, held) => {
+    if (!held) {
+      const others = await otherHolders(config, vip, options);
+      if (others.length > 0 && options.force !== true) {
+        throw new SkypgError(
+          'REFUSED',
+          `another host (${others.join(', ')}) answers for ${vip.address}; not taking it`,
+          {
+            hint: `take it from that host first ('skypg vip down ${role}' there); --force takes it anyway and may cause an address conflict`,
+          },
+        );
+      }
+      const label = vip.label === undefined ? [] : ['label', vip.label];
+      await net(
+        config,
+        'ip',
+        ['addr', 'add', vip.address, 'dev', vip.interface, ...label],
+        options,
       );
     }
-    const label = vip.label === undefined ? [] : ['label', vip.label];
-    await net(config, 'ip', ['addr', 'add', vip.address, 'dev', vip.interface, ...label], options);
-  }
-  await announce(config, vip, options);
-  return {
-    role,
-    address: vip.address,
-    interface: vip.interface,
-    changed: !held,
-    announced: config.vip.announce.count,
-    ms: Math.round(performance.now() - started),
-  };
-}
+    await announce(config, vip, options);
+    return { changed: !held, announced: config.vip.announce.count };
+  });
 
 async function announce(config: ClusterConfig, vip: VipConfig, options: VipOptions): Promise<void> {
   await requireIputilsArping(config, options);
-  const prefix = config.vip.command_prefix ?? [];
-  const args = [
+  const [file, rest] = commandLine(config, 'arping', [
     '-U',
     '-c',
     String(config.vip.announce.count),
@@ -204,31 +206,27 @@ async function announce(config: ClusterConfig, vip: VipConfig, options: VipOptio
     '-I',
     vip.interface,
     addressOnly(vip),
-  ];
-  const [file, ...rest] = [...prefix, 'arping', ...args];
-  startDetached(
-    file ?? 'arping',
-    rest,
-    options.netns === undefined ? {} : { netns: options.netns },
-  );
+  ]);
+  startDetached(file, rest, inNetns(options));
 }
 
 /** Drops the address if held here; idempotent. */
-export async function vipDown(
+export const vipDown: VipOperation<VipChange> = (config, role, options = {}) =>
+  changeVip(config, role, options, async (vip, held) => {
+    if (held) await net(config, 'ip', ['addr', 'del', vip.address, 'dev', vip.interface], options);
+    return { changed: held, announced: 0 };
+  });
+
+/** Looks whether the address is held here, lets `change` act on that, and times the whole. */
+async function changeVip(
   config: ClusterConfig,
   role: VipRole,
-  options: VipOptions = {},
+  options: VipOptions,
+  change: (vip: VipConfig, held: boolean) => Promise<Pick<VipChange, 'changed' | 'announced'>>,
 ): Promise<VipChange> {
   const vip = vipConfig(config, role);
   const started = performance.now();
   const held = await heldHere(config, vip, options);
-  if (held) await net(config, 'ip', ['addr', 'del', vip.address, 'dev', vip.interface], options);
-  return {
-    role,
-    address: vip.address,
-    interface: vip.interface,
-    changed: held,
-    announced: 0,
-    ms: Math.round(performance.now() - started),
-  };
+  const outcome = await change(vip, held);
+  return { ...identify(role, vip), ...outcome, ms: Math.round(performance.now() - started) };
 }

@@ -35,8 +35,12 @@ import { withConnection } from '../../src/lib/pg/connect.js';
 import { isPostmasterOf, readPostmasterPid } from '../../src/lib/pg/programs.js';
 import { runProgram } from '../../src/lib/process/run-program.js';
 import { runSkypg } from '../support/cli.js';
-import { netnsLabSkipReason, sweepStaleNetnsLabs, useNetnsLab } from '../support/netns.js';
-import { makeScratchDir, removeScratchDir } from '../support/scratch.js';
+import { netnsLabSkipReason, useNetnsLab } from '../support/netns.js';
+import {
+  makeScratchDir,
+  removeScratchDir,
+  sweepStaleScratchDirs as sweepStaleNetnsLabs,
+} from '../support/scratch.js';
 
 const skip = await netnsLabSkipReason();
 

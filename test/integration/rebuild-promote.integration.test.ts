@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { nodeSettingsFile } from '../../src/lib/lab/loopback-pair.js';
+import { nodeSettingsFile } from '../../src/lib/lab/lab-support.js';
 import { runSkypg, type CliRun } from '../support/cli.js';
 import { useLoopbackLab, type TestLab } from '../support/lab.js';
 import { labNode, sql, startServer, stopServer, writeWal } from '../support/lab-control.js';

@@ -32,7 +32,10 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Sweeps scratch dirs whose owning test process is gone. */
+/**
+ * Sweeps scratch dirs whose owning test process is gone, tearing down the labs in them first
+ * (either kind: postmasters, and a multi-host lab's namespaces and BMCs, outlive that process).
+ */
 export async function sweepStaleScratchDirs(): Promise<string[]> {
   const swept: string[] = [];
   for (const entry of await readdir(tmpdir())) {

@@ -193,6 +193,46 @@ const rows: Row[] = [
     actions: [],
     reason: /no standby connected/,
   },
+  {
+    name: 'a standby holding the primary VIP drops it',
+    obs: standbyView({ primaryVip: { heldHere: true } }),
+    state: 'standby',
+    rule: 'standby-following',
+    actions: ['drop-vip:primary'],
+  },
+  {
+    name: 'a crashed primary still holding the VIP drops it before starting as a standby',
+    obs: standbyView({
+      ...primaryGone,
+      local: { running: false, answering: false, role: undefined },
+      primaryVip: { heldHere: true },
+    }),
+    mem: { state: 'primary' },
+    state: 'starting',
+    rule: 'down-start-standby',
+    actions: ['drop-vip:primary', 'start-standby'],
+  },
+  {
+    name: 'no standby VIP is taken while the peer is a standby too',
+    obs: standbyView({
+      ...primaryGone,
+      standbyVip: { heldHere: false },
+      peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/2000000' },
+    }),
+    state: 'standby',
+    rule: 'standby-suspect',
+    actions: [],
+  },
+  {
+    name: 'a beat this node wrote itself (replayed after its own crash) is no evidence of the peer',
+    obs: standbyView({
+      ...primaryGone,
+      local: { heartbeat: { lastAlive: 501_000, writer: 'host2' } },
+    }),
+    mem: { misses: 2 },
+    state: 'promoting',
+    rule: 'standby-promote',
+  },
   // primary database crash (standby's view): counting misses, then failover
   {
     name: 'primary DB crash: first failed check',

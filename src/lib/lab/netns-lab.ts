@@ -7,33 +7,21 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync } from 'node:fs';
-import {
-  access,
-  appendFile,
-  chmod,
-  chown,
-  mkdir,
-  readdir,
-  readFile,
-  rm,
-  stat,
-} from 'node:fs/promises';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { access, appendFile, chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { delimiter, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SkypgError, messageOf } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
-import { withConnection, type ConnectTarget } from '../pg/connect.js';
+import type { ConnectTarget } from '../pg/connect.js';
 import {
   findPgBinDir,
   isPostmasterOf,
   readPostmasterPid,
-  runPgProgram,
   type PgProgramContext,
 } from '../pg/programs.js';
 import { isRoot, runProgram, type ProgramResult, type RunOptions } from '../process/run-program.js';
-import { labDown, stopPostmaster } from './loopback-pair.js';
-import { loadConfigFile } from '../config/load.js';
-import { initHeartbeat } from '../heartbeat.js';
+import * as labSupport from './lab-support.js';
+import { labDown } from './loopback-pair.js';
 
 export const netnsLabStateFile = 'netns-lab.json';
 export const netnsLabConfigFile = 'skypg.yaml';
@@ -60,9 +48,8 @@ const prefixLength = 24;
 const pgPort = 5432;
 const ipmiPort = 623;
 const fenceUser = 'fence';
-const replicationUser = 'replica';
-const heartbeatUser = 'sky_pg_cluster';
 const osUser = 'postgres';
+const wording: labSupport.LabWording = { title: 'skypg netns lab', member: 'host' };
 /** Our nft table in the switch namespace: heal() deletes it and nothing else. */
 const faultTable = 'skypg_fault';
 
@@ -81,28 +68,18 @@ export interface NetnsLabBmc {
   pid?: number;
 }
 
-export interface NetnsLabHost {
+export interface NetnsLabHost extends labSupport.LabServer {
   name: LabHostName;
   netns: string;
   address: string;
-  port: number;
-  dataDir: string;
-  socketDir: string;
-  logFile: string;
   /** Run (detached, inside the host's namespace) when its BMC powers it on, if present. */
   bootHook: string;
   bmc: NetnsLabBmc;
 }
 
-export interface NetnsLabState {
+export interface NetnsLabState extends labSupport.LabStateBase {
   kind: 'netns';
   id: string;
-  dir: string;
-  configPath: string;
-  passfile: string;
-  binDir: string;
-  osUser: string;
-  createdAt: string;
   /** The namespace of each lab machine (names are unique per lab: `<id>-<member>`). */
   netns: Record<LabNamespaceKey, string>;
   /** The namespaces teardown deletes (a name another lab already held is left out). */
@@ -110,12 +87,7 @@ export interface NetnsLabState {
   hosts: [NetnsLabHost, NetnsLabHost];
 }
 
-export interface NetnsLabUpOptions {
-  dir: string;
-  binDir?: string;
-  /** Progress, one short sentence per step. The library never prints. */
-  onStep?: (step: string) => void;
-}
+export type NetnsLabUpOptions = labSupport.LabBuildOptions;
 
 /** Builds the lab; on failure removes whatever it made and throws LAB_FAILED. */
 export async function netnsLabUp(options: NetnsLabUpOptions): Promise<NetnsLabState> {
@@ -123,14 +95,26 @@ export async function netnsLabUp(options: NetnsLabUpOptions): Promise<NetnsLabSt
   const step = options.onStep ?? (() => undefined);
   await assertCanBuild(dir);
   const binDir = await findPgBinDir(options.binDir);
-  const owner = await ownerIds(osUser);
-  await assertReachable(dir, owner.uid);
-  await claimDirectory(dir);
+  const owner = await labSupport.ownerIds(osUser);
+  await labSupport.assertReachable(dir, osUser, owner.uid, 'a directory');
+  await labSupport.claimDirectory(dir, {
+    stateFile: netnsLabStateFile,
+    mode: 0o711,
+    labExistsHint: 'take it down first, or pick another directory',
+    notEmptyHint: 'choose a new or empty directory',
+  });
+  // Root keeps the directory (the BMC files are root's); postgres only needs to pass through.
+  await chmod(dir, 0o711);
   try {
     const state = await planLab(dir, binDir);
     // Written first so that netnsLabDown finds everything even if a later step fails.
     await writeNetnsLabState(state);
-    await buildLab(state, owner, step);
+    step(`create namespaces ${state.id}-{lan,${labMembers.join(',')}} on ${labSubnet}`);
+    await buildNetwork(state);
+    step('start the BMCs (ipmi_sim) of host1 and host2');
+    for (const host of state.hosts) await startBmc(state, host);
+    await buildPostgres(state, owner, step);
+    await writeFileAtomic(state.configPath, labConfig(state));
     return state;
   } catch (error) {
     await netnsLabDown(dir).catch(() => undefined);
@@ -178,26 +162,6 @@ async function onPath(program: string): Promise<boolean> {
   return false;
 }
 
-async function claimDirectory(dir: string): Promise<void> {
-  const entries = await readdir(dir).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  });
-  if (entries?.includes(netnsLabStateFile)) {
-    throw new SkypgError('LAB_EXISTS', `a lab already exists in ${dir}`, {
-      hint: 'take it down first, or pick another directory',
-    });
-  }
-  if (entries !== undefined && entries.length > 0) {
-    throw new SkypgError('LAB_EXISTS', `${dir} is not empty`, {
-      hint: 'choose a new or empty directory',
-    });
-  }
-  await mkdir(dir, { recursive: true, mode: 0o711 });
-  // Root keeps the directory (the BMC files are root's); postgres only needs to pass through.
-  await chmod(dir, 0o711);
-}
-
 /** A short id no live lab uses, so namespace names never collide across concurrent labs. */
 async function pickLabId(): Promise<string> {
   const taken = await readdir('/run/netns').catch(() => [] as string[]);
@@ -220,16 +184,13 @@ async function planLab(dir: string, binDir: string): Promise<NetnsLabState> {
     bmc2: `${id}-bmc2`,
   };
   const host = (name: LabHostName, bmcMember: 'bmc1' | 'bmc2'): NetnsLabHost => {
-    const home = join(dir, name);
     const bmcDir = join(dir, `bmc-${name}`);
     return {
       name,
       netns: netns[name],
       address: labAddresses[name],
       port: pgPort,
-      dataDir: join(home, 'data'),
-      socketDir: join(home, 'socket'),
-      logFile: join(home, 'postgres.log'),
+      ...labSupport.serverPaths(dir, name),
       bootHook: join(dir, `boot-${name}.sh`),
       bmc: {
         member: bmcMember,
@@ -257,19 +218,6 @@ async function planLab(dir: string, binDir: string): Promise<NetnsLabState> {
     namespaces: [netns.lan, ...labMembers.map((member) => netns[member])],
     hosts: [host('host1', 'bmc1'), host('host2', 'bmc2')],
   };
-}
-
-async function buildLab(
-  state: NetnsLabState,
-  owner: { uid: number; gid: number },
-  step: (s: string) => void,
-): Promise<void> {
-  step(`create namespaces ${state.id}-{lan,${labMembers.join(',')}} on ${labSubnet}`);
-  await buildNetwork(state);
-  step('start the BMCs (ipmi_sim) of host1 and host2');
-  for (const host of state.hosts) await startBmc(state, host);
-  await buildPostgres(state, owner, step);
-  await writeFileAtomic(state.configPath, labConfig(state));
 }
 
 async function buildNetwork(state: NetnsLabState): Promise<void> {
@@ -495,102 +443,51 @@ exit 0
 
 async function buildPostgres(
   state: NetnsLabState,
-  owner: { uid: number; gid: number },
+  owner: labSupport.OwnerIds,
   step: (s: string) => void,
 ): Promise<void> {
   const [primary, standby] = state.hosts;
   for (const host of state.hosts) {
-    await mkdir(host.socketDir, { recursive: true, mode: 0o700 });
-    await chown(host.socketDir, owner.uid, owner.gid);
-    await chmod(dirname(host.socketDir), 0o700);
-    await chown(dirname(host.socketDir), owner.uid, owner.gid);
-    await writeFileAtomic(nodeSettingsFile(host), nodeSettings(host));
-    await chown(nodeSettingsFile(host), owner.uid, owner.gid);
+    await labSupport.makeSocketDir(host, owner);
+    await labSupport.writeNodeSettings(wording, host, owner);
   }
-  const passwords = {
-    postgres: secret(),
-    [replicationUser]: secret(),
-    [heartbeatUser]: secret(),
-  };
-  await writeFileAtomic(
-    state.passfile,
-    Object.entries(passwords)
-      .map(([user, password]) => `*:${pgPort}:*:${user}:${password}\n`)
-      .join(''),
-    0o600,
-  );
-  await chown(state.passfile, owner.uid, owner.gid);
+  const passwords = await labSupport.writePassfile(state.passfile, `*:${pgPort}`, owner);
 
   step(`initdb host1 (${state.binDir})`);
-  await runPgProgram(pgContext(state, primary), 'initdb', [
-    '-D',
-    primary.dataDir,
-    '-U',
-    'postgres',
-    '--auth-local=trust',
-    '--auth-host=scram-sha-256',
-    '-E',
-    'UTF8',
-    '--locale=C.UTF-8',
-    '--no-sync',
-    '--no-instructions',
-  ]);
-  await appendFile(join(primary.dataDir, 'postgresql.conf'), serverSettings());
+  await labSupport.initPrimary(pgContext(state, primary), primary, wording, {
+    addresses: '*',
+    why: 'a VIP added later is served without a restart',
+  });
   await appendFile(
     join(primary.dataDir, 'pg_hba.conf'),
     `
 # skypg netns lab: the LAN (the base backup copies this to the standby)
-host  replication  ${replicationUser}  ${labSubnet}  scram-sha-256
+host  replication  ${labSupport.replicationUser}  ${labSubnet}  scram-sha-256
 host  all          all      ${labSubnet}  scram-sha-256
 `,
   );
   step(`start host1 as primary on ${primary.address}:${pgPort}`);
   await startPostgresServer(state, primary);
-  // The secrets are base64url, so quoting them into SQL is safe (ALTER ROLE takes no parameters).
-  await withConnection(labSocketTarget(state, 'host1'), async (session) => {
-    await session.query(`alter role postgres password '${passwords.postgres}'`);
-    await session.query(
-      `create role ${replicationUser} replication login password '${passwords[replicationUser]}'`,
-    );
-  });
-
-  // The heartbeat is set up through the same code operators use, from the lab's configuration.
-  await writeFileAtomic(state.configPath, labConfig(state));
-  const { config } = await loadConfigFile(state.configPath);
-  step('heartbeat init on host1');
-  await initHeartbeat(config, config.nodes[0]);
-  await withConnection(labSocketTarget(state, 'host1'), (session) =>
-    session.query(`alter role ${heartbeatUser} password '${passwords[heartbeatUser]}'`),
+  const primaryTarget = labSocketTarget(state, 'host1');
+  await labSupport.setUpPrimaryRoles(
+    primaryTarget,
+    passwords,
+    { path: state.configPath, text: labConfig(state) },
+    step,
   );
 
   step('pg_basebackup host2 from host1 over the LAN');
   // Run from host2's namespace; -R writes primary_conninfo with passfile=, never a password.
   // connect_timeout lands in primary_conninfo too: without it, a reconnect to a powered-off
   // primary hangs in TCP SYN retries for minutes instead of retrying every second.
-  const conninfo = `host=${primary.address} port=${pgPort} user=${replicationUser} application_name=${standby.name} connect_timeout=2`;
-  await runPgProgram(pgContext(state, standby), 'pg_basebackup', [
-    '-d',
-    conninfo,
-    '-D',
-    standby.dataDir,
-    '-R',
-    '-X',
-    'stream',
-    '-c',
-    'fast',
-    '--no-sync',
-  ]);
+  const conninfo = `host=${primary.address} port=${pgPort} user=${labSupport.replicationUser} application_name=${standby.name} connect_timeout=2`;
+  await labSupport.cloneStandby(pgContext(state, standby), conninfo, standby);
   step(`start host2 as standby on ${standby.address}:${pgPort}`);
   await startPostgresServer(state, standby);
   step('wait until host2 streams from host1');
   await waitFor('host2 to stream from host1', 30_000, async () => {
-    const rows = await withConnection(labSocketTarget(state, 'host1'), (session) =>
-      session.query<{ state: string }>(
-        'select state from pg_stat_replication where application_name = $1',
-        [standby.name],
-      ),
-    );
-    return rows[0]?.state === 'streaming';
+    const replication = await labSupport.replicationState(primaryTarget, standby.name);
+    return replication === 'streaming';
   });
 }
 
@@ -604,54 +501,8 @@ function pgContext(state: NetnsLabState, host: NetnsLabHost): PgProgramContext {
   };
 }
 
-/**
- * Per-host settings live next to the data directory, not in it: pg_basebackup and pg_rewind
- * copy the configuration from the other host, and the hosts share this machine's filesystem,
- * so the socket directory must not travel with it (as in the loopback lab).
- */
-export function nodeSettingsFile(host: NetnsLabHost): string {
-  return join(dirname(host.dataDir), 'node.conf');
-}
-
-function nodeSettings(host: NetnsLabHost): string {
-  return `# skypg netns lab: settings of ${host.name} only
-port = ${host.port}
-unix_socket_directories = '${host.socketDir}'
-`;
-}
-
-function serverSettings(): string {
-  return `
-# skypg netns lab: replication settings
-listen_addresses = '*'             # a VIP added later is served without a restart
-wal_level = replica
-max_wal_senders = 10
-max_replication_slots = 10
-hot_standby = on
-hot_standby_feedback = on
-wal_keep_size = '256MB'
-wal_log_hints = on                 # pg_rewind needs it (or data checksums)
-wal_sender_timeout = '5s'          # the defaults (60s) hide short outages
-wal_receiver_timeout = '5s'
-wal_retrieve_retry_interval = '1s'
-wal_receiver_status_interval = '1s' # the primary learns the replay position within a second
-shared_buffers = '32MB'
-max_connections = 40
-include_if_exists = '../node.conf'  # relative to the data directory: each host's own file
-`;
-}
-
 async function startPostgresServer(state: NetnsLabState, host: NetnsLabHost): Promise<void> {
-  await runPgProgram(pgContext(state, host), 'pg_ctl', [
-    '-D',
-    host.dataDir,
-    '-l',
-    host.logFile,
-    '-w',
-    '-t',
-    '60',
-    'start',
-  ]);
+  await labSupport.startServer(pgContext(state, host), host);
 }
 
 function labConfig(state: NetnsLabState): string {
@@ -681,34 +532,21 @@ ${node(host1)}${node(host2)}vip:
   primary: { address: ${labVips.primary}, interface: eth0 }
   standby: { address: ${labVips.standby}, interface: eth0 }
 gateway: [${labAddresses.gw}]
-heartbeat: { user: ${heartbeatUser} }
-replication: { user: ${replicationUser}, mode: async }
-failover: { fencing: required }
-supervisor:
-  state_file: ${state.dir}/{node}/supervisor-state.json
-`;
+${labSupport.clusterSettingsYaml(state.dir, 'required')}`;
 }
 
 export async function writeNetnsLabState(state: NetnsLabState): Promise<void> {
-  await writeFileAtomic(join(state.dir, netnsLabStateFile), `${JSON.stringify(state, null, 2)}\n`);
+  await labSupport.writeStateFile(state, netnsLabStateFile);
 }
 
 export async function readNetnsLabState(dirInput: string): Promise<NetnsLabState> {
-  const file = join(resolve(dirInput), netnsLabStateFile);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readFile(file, 'utf8'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new SkypgError('LAB_NOT_FOUND', `no multi-host lab in ${resolve(dirInput)}`, {
-        hint: 'pass the directory the lab was built in',
-      });
-    }
-    throw new SkypgError('LAB_NOT_FOUND', `${file} is unreadable: ${messageOf(error)}`, {
-      hint: "delete its namespaces by hand ('ip netns list'), then the directory",
-    });
-  }
+  const parsed = await labSupport.readStateFile(dirInput, netnsLabStateFile, {
+    lab: 'multi-host lab',
+    missingHint: 'pass the directory the lab was built in',
+    unreadableHint: "delete its namespaces by hand ('ip netns list'), then the directory",
+  });
   if ((parsed as { kind?: unknown } | null)?.kind !== 'netns') {
+    const file = join(resolve(dirInput), netnsLabStateFile);
     throw new SkypgError('LAB_NOT_FOUND', `${file} does not describe a multi-host lab`, {
       hint: 'pass the directory the lab was built in',
     });
@@ -754,7 +592,7 @@ export async function netnsLabDown(dirInput: string): Promise<NetnsLabDownResult
     if (pid !== undefined && (await stopIpmiSim(pid, host.bmc.configFile))) stopped.add(pid);
   }
   for (const host of state.hosts) {
-    const pid = await stopPostmaster(host.dataDir, 2000);
+    const pid = await labSupport.stopPostmaster(host.dataDir, 2000);
     if (pid !== undefined) stopped.add(pid);
   }
 
@@ -840,33 +678,29 @@ function signalAll(pids: number[], signal: NodeJS.Signals): void {
 }
 
 async function isIpmiSimOf(pid: number, configFile: string): Promise<boolean> {
-  try {
-    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const zombie = / Z /.test(stat.slice(stat.lastIndexOf(')')));
-    return !zombie && /(^|\/)ipmi_sim$/.test(cmdline[0] ?? '') && cmdline.includes(configFile);
-  } catch {
-    return false;
-  }
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').then(
+    (text) => text.split('\0'),
+    () => [] as string[],
+  );
+  return (
+    (await isRunning(pid)) &&
+    /(^|\/)ipmi_sim$/.test(cmdline[0] ?? '') &&
+    cmdline.includes(configFile)
+  );
 }
 
+/** SIGTERM, then SIGKILL; true when it was this BMC's simulator (now stopped). */
 async function stopIpmiSim(pid: number, configFile: string): Promise<boolean> {
   if (!(await isIpmiSimOf(pid, configFile))) return false;
-  for (const [signal, waitMs] of [
-    ['SIGTERM', 2000],
-    ['SIGKILL', 3000],
-  ] as const) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      return true;
-    }
-    const deadline = Date.now() + waitMs;
-    while (Date.now() < deadline) {
-      if (!(await isIpmiSimOf(pid, configFile))) return true;
-      await sleep(25);
-    }
-  }
+  await labSupport.signalUntilGone(
+    pid,
+    () => isIpmiSimOf(pid, configFile),
+    [
+      ['SIGTERM', 2000],
+      ['SIGKILL', 3000],
+    ],
+    25,
+  );
   return true;
 }
 
@@ -992,13 +826,11 @@ export async function freeze(state: NetnsLabState, member: LabMember): Promise<n
 
 /** 'stopped' (T), 'gone', or 'running' (anything else), from /proc/PID/stat. */
 async function processState(pid: number): Promise<'stopped' | 'gone' | 'running'> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (stat === undefined) return 'gone';
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  return state === 'T' || state === 't'
-    ? 'stopped'
-    : state === 'Z' || state === 'X'
-      ? 'gone'
+  const state = (await procStat(pid))?.state;
+  return state === undefined || state === 'Z' || state === 'X'
+    ? 'gone'
+    : state === 'T' || state === 't'
+      ? 'stopped'
       : 'running';
 }
 
@@ -1111,16 +943,7 @@ export async function startPostgres(state: NetnsLabState, name: LabHostName): Pr
 
 /** The host's server through its Unix socket (reachable from any namespace: it is a file). */
 export function labSocketTarget(state: NetnsLabState, name: LabHostName): ConnectTarget {
-  const host = labHost(state, name);
-  return {
-    host: host.socketDir,
-    port: host.port,
-    user: 'postgres',
-    database: 'postgres',
-    passfile: state.passfile,
-    connectTimeoutMs: 3000,
-    statementTimeoutMs: 5000,
-  };
+  return labSupport.socketTarget(labHost(state, name), state.passfile);
 }
 
 // ---------------------------------------------------------------- small utilities
@@ -1151,37 +974,4 @@ function lastLine(text: string): string | undefined {
     .map((line) => line.trim())
     .filter((line) => line !== '')
     .at(-1);
-}
-
-function secret(): string {
-  return randomBytes(18).toString('base64url');
-}
-
-async function ownerIds(user: string): Promise<{ uid: number; gid: number }> {
-  const passwd = await readFile('/etc/passwd', 'utf8');
-  const line = passwd.split('\n').find((entry) => entry.startsWith(`${user}:`));
-  const [, , uid, gid] = line?.split(':') ?? [];
-  if (uid === undefined || gid === undefined) {
-    throw new SkypgError('LAB_FAILED', `OS user ${user} does not exist`, {
-      hint: 'PostgreSQL refuses to run as root; install postgresql (it creates the postgres user)',
-    });
-  }
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-/** PostgreSQL runs as postgres, which must be able to enter every directory above the lab. */
-async function assertReachable(dir: string, uid: number): Promise<void> {
-  for (let parent = dirname(dir); ; parent = dirname(parent)) {
-    const info = await stat(parent).catch(() => undefined);
-    if (info !== undefined && info.uid !== uid && (info.mode & 0o001) === 0) {
-      throw new SkypgError(
-        'LAB_FAILED',
-        `OS user ${osUser} cannot enter ${parent}, above the lab`,
-        {
-          hint: `pick a directory under /tmp or /var/tmp, or run 'chmod o+x ${parent}'`,
-        },
-      );
-    }
-    if (parent === dirname(parent)) return;
-  }
 }

@@ -1,6 +1,8 @@
 // Starting and stopping the PostgreSQL server of a configured node on this host, as its OS
 // user, with pg_ctl; and whether it is running (verified PID, not just a pid file).
+import { access } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeConfig } from '../config/types.js';
 import { effectiveOsUser } from '../process/run-program.js';
 import {
@@ -34,6 +36,7 @@ export async function runningPostmaster(node: NodeConfig): Promise<number | unde
 }
 
 export async function startServer(node: NodeConfig, timeoutMs = 60_000): Promise<void> {
+  await waitForDeadPostmaster(node, 5000);
   const context = await programContext(node);
   const args = [
     '-D',
@@ -58,4 +61,22 @@ export async function stopServer(
     ['-D', node.data_dir, '-m', mode, '-w', '-t', String(Math.ceil(timeoutMs / 1000)), 'stop'],
     timeoutMs + 5000,
   );
+}
+
+/**
+ * A killed postmaster stays a zombie until its parent reaps it (seen here: up to 2 s), and
+ * pg_ctl refuses to start while the PID in postmaster.pid still exists. Wait for it to go.
+ */
+async function waitForDeadPostmaster(node: NodeConfig, timeoutMs: number): Promise<void> {
+  const pid = await readPostmasterPid(node.data_dir);
+  if (pid === undefined) return;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const exists = await access(`/proc/${pid}`).then(
+      () => true,
+      () => false,
+    );
+    if (!exists || (await isPostmasterOf(pid, node.data_dir))) return;
+    await sleep(50);
+  }
 }

@@ -56,10 +56,16 @@ export interface Rule {
   why: (facts: Facts) => string;
 }
 
-const standbyVipActions = (f: Facts): Action[] =>
-  f.obs.standbyVip.configured && !f.obs.standbyVip.heldHere
-    ? [{ kind: 'take-vip', role: 'standby' }]
-    : [];
+/** A standby holds the standby VIP (while its peer is the primary), never the primary VIP. */
+const standbyVipActions = (f: Facts): Action[] => [
+  ...dropPrimaryVip(f),
+  ...(f.obs.standbyVip.configured && !f.obs.standbyVip.heldHere && f.peerIsPrimary
+    ? [{ kind: 'take-vip', role: 'standby' } as const]
+    : []),
+];
+
+const dropPrimaryVip = (f: Facts): Action[] =>
+  f.obs.primaryVip.heldHere ? [{ kind: 'drop-vip', role: 'primary' }] : [];
 
 const primaryVipActions = (f: Facts): Action[] => {
   const actions: Action[] = [];
@@ -139,7 +145,7 @@ export const rules: readonly Rule[] = [
       f.obs.local.dataIsStandby === false &&
       f.config.failover.auto_rejoin,
     to: 'rejoining',
-    actions: () => [{ kind: 'rebuild' }],
+    actions: (f) => [...dropPrimaryVip(f), { kind: 'rebuild' }],
     why: (f) =>
       `${node(f)} was a primary and ${peer(f)} is now the primary: rebuilding ${node(f)} as its standby`,
   },
@@ -149,7 +155,7 @@ export const rules: readonly Rule[] = [
     from: '*',
     when: (f) => f.localDown && f.peerIsPrimary && f.obs.local.dataIsStandby === false,
     to: 'blocked',
-    actions: () => [],
+    actions: dropPrimaryVip,
     why: (f) =>
       `${node(f)} was a primary and ${peer(f)} is now the primary; failover.auto_rejoin is off: staying down until an operator runs 'skypg rebuild-standby'`,
   },
@@ -159,7 +165,7 @@ export const rules: readonly Rule[] = [
     from: '*',
     when: (f) => f.localDown,
     to: 'starting',
-    actions: () => [{ kind: 'start-standby' }],
+    actions: (f) => [...dropPrimaryVip(f), { kind: 'start-standby' }],
     why: (f) =>
       `PostgreSQL on ${node(f)} is down: starting it as a standby (a node never starts as a primary; the policy promotes it if it should lead)`,
   },
@@ -269,7 +275,7 @@ export const rules: readonly Rule[] = [
       f.notStreamingForMs >= f.config.heartbeat.misses * f.config.heartbeat.interval &&
       f.config.failover.auto_rejoin,
     to: 'rejoining',
-    actions: () => [{ kind: 'rebuild' }],
+    actions: (f) => [...dropPrimaryVip(f), { kind: 'rebuild' }],
     why: (f) =>
       `${node(f)} cannot stream from ${peer(f)} on its newer timeline ${String(f.obs.peerServer.timeline)}: rebuilding it (follow, rewind or base backup)`,
   },
@@ -283,7 +289,7 @@ export const rules: readonly Rule[] = [
       f.peerNewerTimeline &&
       f.notStreamingForMs >= f.config.heartbeat.misses * f.config.heartbeat.interval,
     to: 'blocked',
-    actions: () => [],
+    actions: dropPrimaryVip,
     why: (f) =>
       `${node(f)} cannot stream from ${peer(f)} on its newer timeline; failover.auto_rejoin is off: run 'skypg rebuild-standby'`,
   },
@@ -303,7 +309,7 @@ export const rules: readonly Rule[] = [
     from: '*',
     when: (f) => f.localStandby && f.misses < f.config.heartbeat.misses,
     to: 'standby',
-    actions: () => [],
+    actions: dropPrimaryVip,
     why: (f) =>
       f.peerIsStandby
         ? `no primary: ${peer(f)} answers as a standby too (check ${f.misses} of ${f.config.heartbeat.misses})`
@@ -315,7 +321,7 @@ export const rules: readonly Rule[] = [
     from: '*',
     when: (f) => f.localStandby && !f.obs.gateway.reachable,
     to: 'standby',
-    actions: () => [],
+    actions: dropPrimaryVip,
     why: (f) =>
       f.obs.gateway.configured
         ? `primary ${peer(f)} looks failed, but ${node(f)} cannot reach the gateway either: it suspects itself, no failover`
@@ -327,7 +333,7 @@ export const rules: readonly Rule[] = [
     from: '*',
     when: (f) => f.localStandby && f.peerIsStandby && !f.winsElection,
     to: 'standby',
-    actions: () => [],
+    actions: dropPrimaryVip,
     why: (f) =>
       `no primary, and ${peer(f)} (also a standby) is further ahead: waiting for it to lead`,
   },
@@ -337,7 +343,7 @@ export const rules: readonly Rule[] = [
     from: '*',
     when: (f) => f.localStandby && !f.lagOk,
     to: 'standby',
-    actions: () => [],
+    actions: dropPrimaryVip,
     why: (f) =>
       `primary ${peer(f)} failed, but ${node(f)} is ${formatSize(f.lagBytes)} behind (failover.max_lag ${formatSize(f.config.failover.max_lag)}): not promoting; an operator may run 'skypg promote --ignore-lag'`,
   },
@@ -347,7 +353,7 @@ export const rules: readonly Rule[] = [
     from: '*',
     when: (f) => f.localStandby && f.syncUnsafe !== undefined,
     to: 'standby',
-    actions: () => [],
+    actions: dropPrimaryVip,
     why: (f) =>
       `primary ${peer(f)} failed, but ${f.syncUnsafe ?? ''}: not promoting (it may lack acknowledged writes)`,
   },
@@ -361,7 +367,7 @@ export const rules: readonly Rule[] = [
       f.config.failover.fencing === 'none' &&
       f.selfDemotionWaitMs > 0,
     to: 'standby',
-    actions: () => [],
+    actions: dropPrimaryVip,
     why: (f) =>
       `primary ${peer(f)} failed; fencing is "none", so waiting ${formatDuration(f.selfDemotionWaitMs)} more for its self-demotion deadline`,
   },
@@ -387,7 +393,9 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
   const localHung = local.running && !local.answering;
   const localHealthyPrimary = localPrimary && local.beatCommitted === true;
   const heartbeatValue = local.heartbeat?.lastAlive;
+  // Only a beat written by the peer is evidence that the peer is alive.
   const heartbeatFresh =
+    local.heartbeat?.writer === obs.peer &&
     heartbeatValue !== undefined &&
     mem.lastHeartbeatValue !== undefined &&
     heartbeatValue > mem.lastHeartbeatValue;

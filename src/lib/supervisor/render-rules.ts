@@ -26,5 +26,15 @@ export function renderRulesMarkdown(): string {
     for (const from of froms) if (from !== to) edges.add(`  ${from} --> ${to}: ${rule.name}`);
   }
   const diagram = ['```mermaid', 'stateDiagram-v2', '  [*] --> starting', ...edges, '```'];
-  return [rulesBlockStart, '', ...diagram, '', 'Rows are tried in this order; the first that matches decides.', '', ...table, '', rulesBlockEnd].join('\n');
+  return [
+    rulesBlockStart,
+    '',
+    ...diagram,
+    '',
+    'Rows are tried in this order; the first that matches decides.',
+    '',
+    ...table,
+    '',
+    rulesBlockEnd,
+  ].join('\n');
 }

@@ -1,0 +1,90 @@
+// Runs inside the lab's client namespace (spawned by test/support/cluster-watch.ts): writes a
+// numbered row through the primary VIP every WRITE_MS and samples every host's role every
+// SAMPLE_MS, printing one JSON line per acknowledged write and per sample. Stops on SIGTERM.
+import pg from 'pg';
+
+const vip = process.env['AGENT_VIP'] ?? '';
+const hosts = (process.env['AGENT_HOSTS'] ?? '').split(',').filter(Boolean);
+const port = Number(process.env['AGENT_PORT'] ?? '5432');
+const writeMs = Number(process.env['AGENT_WRITE_MS'] ?? '20');
+const sampleMs = Number(process.env['AGENT_SAMPLE_MS'] ?? '200');
+const user = process.env['AGENT_USER'] ?? 'postgres';
+
+let running = true;
+process.on('SIGTERM', () => {
+  running = false;
+});
+
+const emit = (record: object): void => {
+  process.stdout.write(`${JSON.stringify({ t: Date.now(), ...record })}\n`);
+};
+
+function client(host: string): pg.Client {
+  const connection = new pg.Client({
+    host,
+    port,
+    user,
+    database: 'postgres',
+    connectionTimeoutMillis: 500,
+    query_timeout: 1000,
+    application_name: 'skypg-test-agent',
+  });
+  connection.on('error', () => undefined);
+  return connection;
+}
+
+async function writer(): Promise<void> {
+  let id = 0;
+  let connection: pg.Client | undefined;
+  while (running) {
+    const started = Date.now();
+    id += 1;
+    try {
+      if (connection === undefined) {
+        connection = client(vip);
+        await connection.connect();
+      }
+      await connection.query('insert into agent_writes (id) values ($1)', [id]);
+      emit({ kind: 'ack', id });
+    } catch {
+      await connection?.end().catch(() => undefined);
+      connection = undefined;
+    }
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, writeMs - (Date.now() - started))),
+    );
+  }
+  await connection?.end().catch(() => undefined);
+}
+
+/** A new connection per sample: a frozen server keeps old sessions but refuses new clients. */
+async function sampleOne(host: string): Promise<'primary' | 'standby' | 'down'> {
+  const connection = client(host);
+  try {
+    await connection.connect();
+    const result = await connection.query<{ standby: boolean }>(
+      'select pg_is_in_recovery() as standby',
+    );
+    return result.rows[0]?.standby === false ? 'primary' : 'standby';
+  } catch {
+    return 'down';
+  } finally {
+    await connection.end().catch(() => undefined);
+  }
+}
+
+async function sampler(): Promise<void> {
+  while (running) {
+    const started = Date.now();
+    const roles = await Promise.all(hosts.map(sampleOne));
+    emit({
+      kind: 'sample',
+      roles: Object.fromEntries(hosts.map((host, index) => [host, roles[index]])),
+    });
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, sampleMs - (Date.now() - started))),
+    );
+  }
+}
+
+await Promise.all([writer(), sampler()]);

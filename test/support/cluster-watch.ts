@@ -1,0 +1,166 @@
+// Supervisors and a client for failover scenarios in the multi-host lab: starts a real
+// supervisor in each host namespace, and a writer + sampler in the client namespace, and
+// collects what they saw so tests can check the invariants.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  execIn,
+  setBootHook,
+  type LabHostName,
+  type NetnsLabState,
+} from '../../src/lib/lab/netns-lab.js';
+import { skypgBin } from './cli.js';
+
+const agentScript = fileURLToPath(new URL('./client-agent.ts', import.meta.url));
+
+export function supervisorLog(state: NetnsLabState, host: LabHostName): string {
+  return join(state.dir, `supervisor-${host}.log`);
+}
+
+/** What systemd would run at boot: the supervisor, detached, which then starts PostgreSQL. */
+export function supervisorBootScript(state: NetnsLabState, host: LabHostName): string {
+  return [
+    '#!/bin/bash',
+    `export SKYPG_CONFIG=${state.configPath} PGPASSFILE=${state.passfile}`,
+    `exec setsid ${process.execPath} ${skypgBin} supervisor --log-file ${supervisorLog(state, host)} </dev/null >>${supervisorLog(state, host)}.out 2>&1`,
+    '',
+  ].join('\n');
+}
+
+/** Starts both supervisors the way boot would, and makes power-on start them again. */
+export async function startSupervisors(state: NetnsLabState): Promise<void> {
+  for (const host of ['host1', 'host2'] as const) {
+    const script = supervisorBootScript(state, host);
+    await setBootHook(state, host, script);
+    const child = spawn('ip', ['netns', 'exec', state.netns[host], 'bash', '-c', script], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    child.unref();
+  }
+}
+
+export interface LogLine {
+  time: string;
+  event: string;
+  node: string;
+  state?: string;
+  rule?: string;
+  reason?: string;
+  action?: string;
+  result?: string;
+  detail?: string;
+}
+
+export async function readSupervisorLog(
+  state: NetnsLabState,
+  host: LabHostName,
+): Promise<LogLine[]> {
+  const text = await readFile(supervisorLog(state, host), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as LogLine);
+}
+
+/** The supervisor state file of a host (written every loop). */
+export async function supervisorState(
+  state: NetnsLabState,
+  host: LabHostName,
+): Promise<{ state: string; reason: string } | undefined> {
+  const file = join(state.dir, host, 'supervisor-state.json');
+  return readFile(file, 'utf8').then(
+    (text) => JSON.parse(text) as { state: string; reason: string },
+    () => undefined,
+  );
+}
+
+export interface AgentReport {
+  acked: number[];
+  /** Per sample: time and the role each host answered with (new connection). */
+  samples: { t: number; roles: Record<string, 'primary' | 'standby' | 'down'> }[];
+  ackTimes: Map<number, number>;
+}
+
+export class ClientAgent {
+  private output = '';
+  private constructor(private readonly child: ChildProcess) {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      this.output += chunk.toString();
+    });
+  }
+
+  /** Creates the table through the VIP, then starts writing and sampling. */
+  static async start(state: NetnsLabState): Promise<ClientAgent> {
+    const psql = join(state.binDir, 'psql');
+    await execIn(
+      state,
+      'client',
+      psql,
+      [
+        '-X',
+        '-q',
+        '-c',
+        'create table if not exists agent_writes (id int primary key, at timestamptz default now())',
+        'host=10.231.0.130 user=postgres dbname=postgres connect_timeout=3',
+      ],
+      { env: { PGPASSFILE: state.passfile } },
+    );
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', state.netns.client, process.execPath, '--import', 'tsx', agentScript],
+      {
+        env: {
+          ...process.env,
+          PGPASSFILE: state.passfile,
+          AGENT_VIP: '10.231.0.130',
+          AGENT_HOSTS: `${state.hosts[0].address},${state.hosts[1].address}`,
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    await sleep(500);
+    return new ClientAgent(child);
+  }
+
+  report(): AgentReport {
+    const acked: number[] = [];
+    const ackTimes = new Map<number, number>();
+    const samples: AgentReport['samples'] = [];
+    for (const line of this.output.split('\n')) {
+      if (line.trim() === '') continue;
+      const record = JSON.parse(line) as {
+        t: number;
+        kind: string;
+        id?: number;
+        roles?: Record<string, 'primary' | 'standby' | 'down'>;
+      };
+      if (record.kind === 'ack' && record.id !== undefined) {
+        acked.push(record.id);
+        ackTimes.set(record.id, record.t);
+      }
+      if (record.kind === 'sample' && record.roles)
+        samples.push({ t: record.t, roles: record.roles });
+    }
+    return { acked, samples, ackTimes };
+  }
+
+  async stop(): Promise<AgentReport> {
+    this.child.kill('SIGTERM');
+    await new Promise((resolve) => {
+      if (this.child.exitCode !== null) resolve(undefined);
+      else this.child.once('exit', resolve);
+    });
+    return this.report();
+  }
+}
+
+/** Samples where more than one host accepted a new connection as a primary. */
+export function splitBrainSamples(report: AgentReport): AgentReport['samples'] {
+  return report.samples.filter(
+    (sample) => Object.values(sample.roles).filter((role) => role === 'primary').length > 1,
+  );
+}
