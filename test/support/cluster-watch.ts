@@ -66,16 +66,21 @@ export async function readSupervisorLog(
     .map((line) => JSON.parse(line) as LogLine);
 }
 
-/** The supervisor state file of a host (written every loop). */
+/**
+ * The supervisor state of a host, if its supervisor wrote it in the last 5 s: a powered-off or
+ * frozen host leaves its last file behind, which must not count as its current state.
+ */
 export async function supervisorState(
   state: NetnsLabState,
   host: LabHostName,
 ): Promise<{ state: string; reason: string } | undefined> {
   const file = join(state.dir, host, 'supervisor-state.json');
-  return readFile(file, 'utf8').then(
-    (text) => JSON.parse(text) as { state: string; reason: string },
+  const parsed = await readFile(file, 'utf8').then(
+    (text) => JSON.parse(text) as { state: string; reason: string; updatedAt: string },
     () => undefined,
   );
+  if (parsed === undefined || Date.now() - Date.parse(parsed.updatedAt) > 5000) return undefined;
+  return parsed;
 }
 
 export interface AgentReport {

@@ -1,0 +1,207 @@
+// One failover story in the multi-host lab, told the same way for every fault: both
+// supervisors up, a client writing through the VIP and sampling every host, the fault, then
+// recovery (power the fenced host back on, heal), and the invariants checked at the end.
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TestContext } from 'node:test';
+import {
+  execIn,
+  namespacePids,
+  powerOn,
+  type LabHostName,
+  type NetnsLabState,
+} from '../../src/lib/lab/netns-lab.js';
+import {
+  ClientAgent,
+  readSupervisorLog,
+  splitBrainSamples,
+  startSupervisors,
+  supervisorState,
+  type AgentReport,
+} from './cluster-watch.js';
+import { waitUntil } from './wait.js';
+
+export interface Scenario {
+  /** Replication mode for this story (default async). */
+  mode?: 'async' | 'sync';
+  fault: (state: NetnsLabState) => Promise<void>;
+  /** Undo what the fault did to the network or processes (power is handled here). */
+  heal?: (state: NetnsLabState) => Promise<void>;
+  /** Heal this long after the fault, before waiting for writes (a story with no way out
+   * until the repair, e.g. both networks down); by default heal comes after the failover. */
+  outageMs?: number;
+  /** Which node must lead at the end, when the story has only one right ending. */
+  expectPrimary?: LabHostName;
+}
+
+export interface ScenarioResult {
+  primary: LabHostName;
+  timeToWritableMs: number | undefined;
+  acked: number;
+  lost: number[];
+  report: AgentReport;
+}
+
+const vip = '10.231.0.130';
+
+export async function holdsVip(
+  state: NetnsLabState,
+  host: LabHostName,
+  address = vip,
+): Promise<boolean> {
+  const result = await execIn(state, host, 'ip', ['-o', 'addr', 'show', 'dev', 'eth0'], {
+    allowFailure: true,
+  });
+  return result.stdout.includes(` ${address}/`);
+}
+
+async function psql(state: NetnsLabState, host: LabHostName, sql: string): Promise<string> {
+  const index = host === 'host1' ? 0 : 1;
+  const out = await execIn(
+    state,
+    host,
+    `${state.binDir}/psql`,
+    ['-X', '-At', '-h', state.hosts[index].socketDir, '-U', 'postgres', '-c', sql],
+    { asUser: state.osUser, allowFailure: true },
+  );
+  return out.stdout.trim();
+}
+
+async function untilStates(
+  state: NetnsLabState,
+  wanted: Record<LabHostName, string>,
+  timeoutMs: number,
+): Promise<void> {
+  await waitUntil(
+    `supervisors report host1 ${wanted.host1}, host2 ${wanted.host2}`,
+    async () => {
+      const [one, two] = await Promise.all([
+        supervisorState(state, 'host1'),
+        supervisorState(state, 'host2'),
+      ]);
+      return one?.state === wanted.host1 && two?.state === wanted.host2;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+function timeToWritable(report: AgentReport, faultAt: number): number | undefined {
+  const times = report.acked.map((id) => report.ackTimes.get(id) ?? 0);
+  const before = times.filter((t) => t <= faultAt);
+  const lastBefore = before.length === 0 ? faultAt : Math.max(...before);
+  // The first acknowledgement after the outage: after a gap of more than 10 write periods.
+  const first = times.find((t) => t > faultAt && t - lastBefore > 200);
+  return first === undefined ? undefined : first - faultAt;
+}
+
+export async function runScenario(
+  state: NetnsLabState,
+  t: TestContext,
+  scenario: Scenario,
+): Promise<ScenarioResult> {
+  if (scenario.mode === 'sync') {
+    const text = await readFile(state.configPath, 'utf8');
+    await writeFile(state.configPath, text.replace('mode: async', 'mode: sync'));
+  }
+  await startSupervisors(state);
+  try {
+    await untilStates(state, { host1: 'primary', host2: 'standby' }, 30_000);
+    await waitUntil('host1 holds the primary VIP', () => holdsVip(state, 'host1'), 10_000);
+    if (scenario.mode === 'sync') {
+      await waitUntil(
+        'host2 is the synchronous standby',
+        async () =>
+          (await psql(state, 'host1', 'select sync_state from pg_stat_replication')) === 'sync',
+        15_000,
+      );
+    }
+    const agent = await ClientAgent.start(state);
+    await sleep(2000);
+    const faultAt = Date.now();
+    await scenario.fault(state);
+    if (scenario.outageMs !== undefined) {
+      await sleep(scenario.outageMs);
+      await scenario.heal?.(state);
+    }
+    await waitUntil(
+      'a write is acknowledged through the VIP after the fault',
+      () => {
+        const report = agent.report();
+        return Promise.resolve(
+          report.acked.some((id) => (report.ackTimes.get(id) ?? 0) > faultAt + 100)
+            ? true
+            : undefined,
+        );
+      },
+      90_000,
+    );
+    // Who leads is what clients see: the one host answering a new connection as a primary.
+    // (A host cut off or about to be fenced may still believe it is the primary.)
+    const primary = await waitUntil(
+      'the client sees exactly one primary',
+      () => {
+        const latest = agent.report().samples.at(-1);
+        if (latest === undefined || latest.t <= faultAt) return Promise.resolve(undefined);
+        const leaders = state.hosts.filter((host) => latest.roles[host.address] === 'primary');
+        return Promise.resolve(leaders.length === 1 ? leaders[0]?.name : undefined);
+      },
+      60_000,
+    );
+    const standby: LabHostName = primary === 'host1' ? 'host2' : 'host1';
+    if (scenario.expectPrimary !== undefined) assert.equal(primary, scenario.expectPrimary);
+    if (scenario.outageMs === undefined) await scenario.heal?.(state);
+    // A fenced host is powered off: power it on; boot starts its supervisor, which rejoins.
+    if ((await namespacePids(state.netns[standby])).length === 0) await powerOn(state, standby);
+    await untilStates(
+      state,
+      primary === 'host1'
+        ? { host1: 'primary', host2: 'standby' }
+        : { host1: 'standby', host2: 'primary' },
+      120_000,
+    );
+    await waitUntil(
+      `${standby} streams from ${primary}`,
+      async () =>
+        (await psql(state, standby, 'select status from pg_stat_wal_receiver')) === 'streaming',
+      60_000,
+    );
+    await waitUntil(`${primary} holds the primary VIP`, () => holdsVip(state, primary), 10_000);
+    const report = await agent.stop();
+
+    assert.deepEqual(splitBrainSamples(report), [], 'never two writable primaries at one sample');
+    assert.equal(await holdsVip(state, standby), false, `${standby} does not hold the primary VIP`);
+    const present = new Set(
+      (await psql(state, primary, 'select id from agent_writes'))
+        .split('\n')
+        .filter(Boolean)
+        .map(Number),
+    );
+    const lost = report.acked.filter((id) => !present.has(id));
+    const result = {
+      primary,
+      timeToWritableMs: timeToWritable(report, faultAt),
+      acked: report.acked.length,
+      lost,
+      report,
+    };
+    for (const host of ['host1', 'host2'] as const) {
+      const rules = (await readSupervisorLog(state, host))
+        .filter((line) => line.event === 'decision')
+        .map((line) => line.rule);
+      t.diagnostic(`${host} decisions: ${rules.join(' > ')}`);
+    }
+    t.diagnostic(
+      `${primary} leads; time to writable ${String(result.timeToWritableMs)}ms; ${result.acked} writes acknowledged, ${lost.length} lost; ${report.samples.length} samples`,
+    );
+    return result;
+  } catch (error) {
+    for (const host of ['host1', 'host2'] as const) {
+      const lines = await readSupervisorLog(state, host);
+      process.stderr.write(`--- supervisor log of ${host} (last 40 lines)\n`);
+      for (const line of lines.slice(-40)) process.stderr.write(`${JSON.stringify(line)}\n`);
+    }
+    throw error;
+  }
+}
