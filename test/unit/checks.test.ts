@@ -229,6 +229,12 @@ describe('evaluateAlive', () => {
       expected: 'warning',
       text: /^cluster paused; /,
     },
+    {
+      name: 'blocked',
+      observation: { ...base, state: { ...state, state: 'blocked' } },
+      expected: 'critical',
+      text: /^node needs an operator; /,
+    },
   ];
   for (const { name, observation, expected, text } of cases) {
     it(name, () => {

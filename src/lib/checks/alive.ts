@@ -32,7 +32,7 @@ export interface AliveOutcome {
   text: string;
 }
 
-/** Pure: missing file, dead process or stale file are CRITICAL; a paused cluster is WARNING. */
+/** Pure: missing file, dead process, stale file or a blocked node are CRITICAL; paused is WARNING. */
 export function evaluateAlive(observation: AliveObservation, maxAgeSeconds: number): AliveOutcome {
   const { state, ageSeconds } = observation;
   if (state === undefined) {
@@ -55,6 +55,9 @@ export function evaluateAlive(observation: AliveObservation, maxAgeSeconds: numb
     };
   }
   const summary = `supervisor pid ${state.pid} ${state.state}, updated ${age} ago: ${state.reason}`;
+  // The supervisor runs, but the node stays out of service until an operator acts.
+  if (state.state === 'blocked')
+    return { state: 'critical', text: `node needs an operator; ${summary}` };
   return state.paused
     ? { state: 'warning', text: `cluster paused; ${summary}` }
     : { state: 'ok', text: summary };
