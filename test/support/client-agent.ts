@@ -2,6 +2,7 @@
 // numbered row through the primary VIP every WRITE_MS and samples every host's role every
 // SAMPLE_MS, printing one JSON line per acknowledged write and per sample. Stops on SIGTERM.
 import pg from 'pg';
+import { lookupPassword } from '../../src/lib/pg/passfile.js';
 
 const vip = process.env['AGENT_VIP'] ?? '';
 const hosts = (process.env['AGENT_HOSTS'] ?? '').split(',').filter(Boolean);

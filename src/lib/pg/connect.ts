@@ -1,6 +1,9 @@
 // Connections to PostgreSQL with a connect timeout, a statement timeout (server side) and a
 // query timeout (client side, for a server that stops answering), named application "skypg".
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
+import { nonEmpty } from '../env.js';
 import type { NodeConfig } from '../config/types.js';
 import { classifyPgError, type PgEndpoint } from './errors.js';
 import { lookupPassword } from './passfile.js';
@@ -49,11 +52,12 @@ export async function withConnection<T>(
   target: ConnectTarget,
   work: (session: PgSession) => Promise<T>,
 ): Promise<T> {
-  // Like libpq: a configured password file is the only place a password comes from (an empty
-  // one fails authentication only if the server asks); without one, pg reads PGPASSFILE/~/.pgpass.
-  const found =
-    target.passfile === undefined ? undefined : await lookupPassword(target.passfile, target);
-  const password = target.passfile === undefined ? undefined : () => Promise.resolve(found ?? '');
+  // Like libpq: the configured password file, else $PGPASSFILE, else ~/.pgpass. A password
+  // is handed over only if the server asks; none found fails authentication with a hint.
+  const passfile =
+    target.passfile ?? nonEmpty(process.env['PGPASSFILE']) ?? join(homedir(), '.pgpass');
+  const found = await lookupPassword(passfile, target);
+  const password = (): Promise<string> => Promise.resolve(found ?? '');
   const client = new pg.Client({
     host: target.host,
     port: target.port,
