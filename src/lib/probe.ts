@@ -4,7 +4,6 @@ import { isIP, Socket } from 'node:net';
 import type { ClusterConfig, VipRole } from './config/types.js';
 import { didYouMean } from './config/suggest.js';
 import { SkypgError, messageOf } from './errors.js';
-import { withConnection } from './pg/connect.js';
 
 export type ProbeTarget =
   | { kind: 'address'; host: string; port: number }
@@ -162,6 +161,8 @@ export async function probe(
   if (sql === undefined) return { ...base, reachable: true };
   const started = performance.now();
   try {
+    // Loaded only for --sql: a plain TCP probe (cron, every minute) skips the pg import.
+    const { withConnection } = await import('./pg/connect.js');
     const role = await withConnection(
       {
         host: resolved.host,
