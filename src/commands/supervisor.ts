@@ -38,7 +38,7 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
     const node = cluster.localNode();
     const { JsonLog } = await import('../lib/supervisor/log.js');
     const { runSupervisor } = await import('../lib/supervisor/loop.js');
-    const log = new JsonLog(flags['log-file']);
+    const log = new JsonLog(flags['log-file'], node.name);
     const stop = new AbortController();
     const onStop = (): void => {
       stop.abort();

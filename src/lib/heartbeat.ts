@@ -199,6 +199,9 @@ export async function beat(config: ClusterConfig, node: NodeConfig): Promise<Bea
       'select pg_is_in_recovery() as standby',
     );
     if (role?.standby === true) return { node: node.name, written: false, reason: 'standby' };
+    // The beat proves this server can write; in sync mode it must not wait for the standby, or
+    // a missing standby would make a healthy primary look dead (and block the sync degrade).
+    await session.query('set synchronous_commit = local');
     const rows = await session
       .query<HeartbeatSqlRow>(
         `with standby as (

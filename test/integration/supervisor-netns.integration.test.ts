@@ -2,7 +2,7 @@
 // procedure's acceptance tests): the database fails, the host loses power, the host's network
 // fails, the primary freezes; in async and sync mode. Each story checks the invariants.
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readPostmasterPid } from '../../src/lib/pg/programs.js';
@@ -13,7 +13,14 @@ import {
   powerOff,
   type NetnsLabState,
 } from '../../src/lib/lab/netns-lab.js';
-import { runScenario } from '../support/failover-scenario.js';
+import { ClientAgent, splitBrainSamples, startSupervisors } from '../support/cluster-watch.js';
+import {
+  printSupervisorLogs,
+  psql,
+  runScenario,
+  untilStates,
+} from '../support/failover-scenario.js';
+import { waitUntil } from '../support/wait.js';
 import { netnsLabSkipReason, useNetnsLab } from '../support/netns.js';
 
 const skip = await netnsLabSkipReason();
@@ -142,5 +149,78 @@ describe("failover story: both hosts' networks fail for 10 s", { skip }, () => {
       (result.timeToWritableMs ?? 0) >= 10_000,
       'nothing was writable while both were cut off',
     );
+  });
+});
+
+describe('sync mode: the standby is cut off longer than sync_degrade_after', { skip }, () => {
+  const lab = useNetnsLab();
+  it('writes hang only until the primary drops to async (recorded); sync comes back after the repair', async (t: TestContext) => {
+    const state = lab().state;
+    const text = await readFile(state.configPath, 'utf8');
+    await writeFile(state.configPath, text.replace('mode: async', 'mode: sync'));
+    await startSupervisors(state);
+    await untilStates(state, { host1: 'primary', host2: 'standby' }, 30_000);
+    await waitUntil(
+      'host2 is the synchronous standby',
+      async () =>
+        (await psql(state, 'host1', 'select sync_state from pg_stat_replication')) === 'sync',
+      15_000,
+    );
+    const agent = await ClientAgent.start(state);
+    await sleep(1000);
+    const cutAt = Date.now();
+    await linkDown(state, 'host2');
+    await waitUntil(
+      'writes are acknowledged again after the cut',
+      async () => {
+        if (Date.now() - cutAt > 39_000) await printSupervisorLogs(state);
+        const report = agent.report();
+        return report.acked.some((id) => (report.ackTimes.get(id) ?? 0) > cutAt + 1000)
+          ? true
+          : undefined;
+      },
+      40_000,
+    );
+    const resumedAfter =
+      Math.min(
+        ...agent
+          .report()
+          .acked.map((id) => agent.report().ackTimes.get(id) ?? Infinity)
+          .filter((at) => at > cutAt + 1000),
+      ) - cutAt;
+    assert.equal(
+      await psql(
+        state,
+        'host1',
+        'select sync_degraded_at is not null from skypg.cluster_status',
+        'sky_pg_cluster',
+      ),
+      't',
+    );
+    assert.equal(
+      await psql(state, 'host1', "select current_setting('synchronous_standby_names')"),
+      '',
+    );
+    await linkUp(state, 'host2');
+    await waitUntil(
+      'sync is back and the degrade record cleared',
+      async () => {
+        const syncState = await psql(state, 'host1', 'select sync_state from pg_stat_replication');
+        const degraded = await psql(
+          state,
+          'host1',
+          'select sync_degraded_at is null from skypg.cluster_status',
+          'sky_pg_cluster',
+        );
+        return syncState === 'sync' && degraded === 't';
+      },
+      60_000,
+    );
+    const report = await agent.stop();
+    assert.deepEqual(splitBrainSamples(report), []);
+    t.diagnostic(
+      `writes resumed ${resumedAfter}ms after the standby was cut off (sync_degrade_after 10s)`,
+    );
+    assert.ok(resumedAfter >= 9000, 'writes waited for the standby until sync_degrade_after');
   });
 });

@@ -1,7 +1,12 @@
 // pause/resume and one supervisor loop on the loopback pair: the flag travels through the
 // heartbeat row to the standby, the supervisor stands aside, check-alive says so.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { runningPostmaster } from '../../src/lib/pg/server-control.js';
+import { skypgBin } from '../support/cli.js';
 import { runSkypg } from '../support/cli.js';
 import { useLoopbackLab } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
@@ -51,5 +56,43 @@ describe('supervisor --once, pause and resume', () => {
       const run = await skypg('supervisor', '--once', '--node', 'host2');
       return /"rule":"standby-following"/.test(run.stdout) ? run : undefined;
     });
+  });
+
+  it('runs in the foreground: SIGHUP reopens the log file, SIGTERM stops it and leaves PostgreSQL running', async () => {
+    const log = join(lab().state.dir, 'supervisor.log');
+    const child = spawn(
+      process.execPath,
+      [skypgBin, 'supervisor', '--node', 'host1', '--log-file', log],
+      {
+        env: { ...process.env, SKYPG_CONFIG: lab().state.configPath },
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await waitUntil('the supervisor logs its first decision', async () =>
+        (await readFile(log, 'utf8').catch(() => '')).includes('"event":"decision"'),
+      );
+      await rename(log, `${log}.1`);
+      child.kill('SIGHUP');
+      await waitUntil(
+        'a new log file is written after SIGHUP',
+        async () => (await readFile(log, 'utf8').catch(() => '')).length > 0,
+        10_000,
+      );
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      const lines = (await readFile(log, 'utf8')).trim().split('\n');
+      assert.match(
+        lines.at(-1) ?? '',
+        /"event":"stop".*PostgreSQL and the VIPs are left as they are/,
+      );
+      assert.ok(
+        (await runningPostmaster(lab().config.nodes[0])) !== undefined,
+        'PostgreSQL still runs',
+      );
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });

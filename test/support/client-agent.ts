@@ -21,10 +21,14 @@ const emit = (record: object): void => {
 };
 
 function client(host: string): pg.Client {
+  const passfile = process.env['PGPASSFILE'] ?? '';
+  const password = async (): Promise<string> =>
+    (await lookupPassword(passfile, { host, port, database: 'postgres', user })) ?? '';
   const connection = new pg.Client({
     host,
     port,
     user,
+    password,
     database: 'postgres',
     connectionTimeoutMillis: 500,
     query_timeout: 1000,

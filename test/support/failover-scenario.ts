@@ -56,19 +56,24 @@ export async function holdsVip(
   return result.stdout.includes(` ${address}/`);
 }
 
-async function psql(state: NetnsLabState, host: LabHostName, sql: string): Promise<string> {
+export async function psql(
+  state: NetnsLabState,
+  host: LabHostName,
+  sql: string,
+  database = 'postgres',
+): Promise<string> {
   const index = host === 'host1' ? 0 : 1;
   const out = await execIn(
     state,
     host,
     `${state.binDir}/psql`,
-    ['-X', '-At', '-h', state.hosts[index].socketDir, '-U', 'postgres', '-c', sql],
+    ['-X', '-At', '-h', state.hosts[index].socketDir, '-U', 'postgres', '-d', database, '-c', sql],
     { asUser: state.osUser, allowFailure: true },
   );
   return out.stdout.trim();
 }
 
-async function untilStates(
+export async function untilStates(
   state: NetnsLabState,
   wanted: Record<LabHostName, string>,
   timeoutMs: number,
@@ -197,11 +202,16 @@ export async function runScenario(
     );
     return result;
   } catch (error) {
-    for (const host of ['host1', 'host2'] as const) {
-      const lines = await readSupervisorLog(state, host);
-      process.stderr.write(`--- supervisor log of ${host} (last 40 lines)\n`);
-      for (const line of lines.slice(-40)) process.stderr.write(`${JSON.stringify(line)}\n`);
-    }
+    await printSupervisorLogs(state);
     throw error;
+  }
+}
+
+/** The lab and its logs are gone after a failed test: print the supervisors' last lines. */
+export async function printSupervisorLogs(state: NetnsLabState): Promise<void> {
+  for (const host of ['host1', 'host2'] as const) {
+    const lines = await readSupervisorLog(state, host);
+    process.stderr.write(`--- supervisor log of ${host} (last 40 lines)\n`);
+    for (const line of lines.slice(-40)) process.stderr.write(`${JSON.stringify(line)}\n`);
   }
 }

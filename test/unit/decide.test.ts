@@ -442,7 +442,7 @@ const rows: Row[] = [
     config: config({ replication: { mode: 'sync' } }),
     state: 'standby',
     rule: 'standby-sync-unsafe',
-    reason: /longer than replication\.sync_degrade_after/,
+    reason: /last heard from host1 11s ago, longer than replication\.sync_degrade_after/,
   },
   {
     name: 'sync mode: stream lost recently -> promote',
@@ -493,6 +493,18 @@ const rows: Row[] = [
     state: 'primary',
     rule: 'primary-healthy',
     actions: ['set-async'],
+  },
+  {
+    name: 'sync mode: the last message from the primary is what counts, not when the receiver noticed',
+    obs: standbyView({
+      ...primaryGone,
+      local: { receiver: undefined, lastReceiptAt: NOW - 12_000 },
+    }),
+    mem: { misses: 2, notStreamingSince: NOW - 2000 },
+    config: config({ replication: { mode: 'sync' } }),
+    state: 'standby',
+    rule: 'standby-sync-unsafe',
+    reason: /last heard from host1 12s ago/,
   },
   // fencing none: wait for the old primary's self-demotion deadline
   {

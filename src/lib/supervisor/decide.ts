@@ -441,18 +441,18 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
 
 /**
  * In sync mode the primary drops to async only after the standby has been gone for
- * sync_degrade_after. So a standby that lost its stream longer ago than that, or that has
- * replayed a degrade record not yet cleared, may lack acknowledged writes.
+ * sync_degrade_after, counted from when the primary noticed, which is never before the last
+ * message this standby received from it. So a standby whose last message is older than that,
+ * or that has replayed a degrade record not yet cleared, may lack acknowledged writes.
  */
 function syncUnsafe(obs: Observation, mem: Memory, config: ClusterConfig): string | undefined {
   if (config.replication.mode !== 'sync') return undefined;
-  if (obs.local.heartbeat?.syncDegradedAt !== undefined)
+  if (obs.local.heartbeat?.syncDegradedAt !== undefined) {
     return `${obs.peer} recorded that it went async and this standby has not caught up since`;
-  if (
-    mem.notStreamingSince !== undefined &&
-    obs.now - mem.notStreamingSince >= config.replication.sync_degrade_after
-  ) {
-    return `${obs.node} stopped streaming ${formatDuration(obs.now - mem.notStreamingSince)} ago, longer than replication.sync_degrade_after`;
+  }
+  const lastReceipt = obs.local.lastReceiptAt ?? mem.lastReceiptAt ?? mem.notStreamingSince;
+  if (lastReceipt !== undefined && obs.now - lastReceipt >= config.replication.sync_degrade_after) {
+    return `${obs.node} last heard from ${obs.peer} ${formatDuration(obs.now - lastReceipt)} ago, longer than replication.sync_degrade_after`;
   }
   return undefined;
 }
@@ -508,6 +508,7 @@ function nextMemory(facts: Facts, state: SupervisorStateName): Memory {
       mem.notStreamingSince,
     ),
     peerGoneSince: keepSince(facts.localPrimary && !peerStreaming, mem.peerGoneSince),
+    lastReceiptAt: obs.local.lastReceiptAt ?? mem.lastReceiptAt,
   };
 }
 

@@ -4,7 +4,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 
 export interface LogEntry {
-  event: 'start' | 'decision' | 'action' | 'stop' | 'error';
+  event: 'start' | 'decision' | 'action' | 'stop' | 'error' | 'reopen';
   node: string;
   state?: string;
   rule?: string;
@@ -18,7 +18,10 @@ export interface LogEntry {
 export class JsonLog {
   private stream: WriteStream | undefined;
 
-  constructor(private readonly file: string | undefined) {
+  constructor(
+    private readonly file: string | undefined,
+    private readonly node: string,
+  ) {
     this.open();
   }
 
@@ -30,6 +33,7 @@ export class JsonLog {
   reopen(): void {
     this.stream?.end();
     this.open();
+    this.write({ event: 'reopen', node: this.node, detail: 'log file reopened (SIGHUP)' });
   }
 
   write(entry: LogEntry, now = new Date()): void {

@@ -82,7 +82,10 @@ async function observeLocal(
           lsn: status.role === 'primary' ? status.currentLsn : status.replayLsn,
         };
         if (status.role === 'standby') {
-          observed.receiver = (await readWalReceiver(session, status.versionNum))?.status;
+          const receiver = await readWalReceiver(session, status.versionNum);
+          observed.receiver = receiver?.status;
+          if (receiver?.lastMessageAt !== undefined)
+            observed.lastReceiptAt = receiver.lastMessageAt.getTime();
           if (status.receiveLsn !== undefined && status.replayLsn !== undefined) {
             observed.replayBacklog = lsnDistance(status.receiveLsn, status.replayLsn);
           }

@@ -19,6 +19,8 @@ export interface LocalObservation {
   dataIsStandby?: boolean;
   /** Standby: its WAL receiver's status ("streaming", ...), undefined when none runs. */
   receiver?: string;
+  /** Standby: when its WAL receiver last heard from the primary (this host's clock). */
+  lastReceiptAt?: number;
   /** Standby: bytes received but not replayed. */
   replayBacklog?: number;
   /** The heartbeat row as replicated here (lastAlive on the primary's clock). */
@@ -84,6 +86,8 @@ export interface Memory {
   notStreamingSince?: number;
   /** Primary: since when the peer has not been streaming (sync degrade timer). */
   peerGoneSince?: number;
+  /** Standby: the last time its WAL receiver heard from the primary (sync eligibility). */
+  lastReceiptAt?: number;
 }
 
 export type Action =
