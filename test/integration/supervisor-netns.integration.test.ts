@@ -13,7 +13,7 @@ import {
   powerOff,
   type NetnsLabState,
 } from '../../src/lib/lab/netns-lab.js';
-import { ClientAgent, splitBrainSamples, startSupervisors } from '../support/cluster-watch.js';
+import { ClientAgent, splitBrainSamples, startSupervisors } from '../../src/lib/lab/lab-cluster.js';
 import {
   printSupervisorLogs,
   psql,

@@ -19,7 +19,7 @@ import {
   startSupervisors,
   supervisorState,
   type AgentReport,
-} from './cluster-watch.js';
+} from '../../src/lib/lab/lab-cluster.js';
 import { waitUntil } from './wait.js';
 
 export interface Scenario {

@@ -1,8 +1,8 @@
-// Runs inside the lab's client namespace (spawned by test/support/cluster-watch.ts): writes a
+// Runs inside the lab's client namespace (spawned by src/lib/lab/lab-cluster.ts): writes a
 // numbered row through the primary VIP every WRITE_MS and samples every host's role every
 // SAMPLE_MS, printing one JSON line per acknowledged write and per sample. Stops on SIGTERM.
 import pg from 'pg';
-import { lookupPassword } from '../../src/lib/pg/passfile.js';
+import { lookupPassword } from './lib/pg/passfile.js';
 
 const vip = process.env['AGENT_VIP'] ?? '';
 const hosts = (process.env['AGENT_HOSTS'] ?? '').split(',').filter(Boolean);

@@ -1,20 +1,20 @@
-// Supervisors and a client for failover scenarios in the multi-host lab: starts a real
-// supervisor in each host namespace, and a writer + sampler in the client namespace, and
-// collects what they saw so tests can check the invariants.
+// Supervisors and a client in the multi-host lab: a real supervisor in each host namespace
+// (started the way boot would start it), and a writer + sampler in the client namespace, with
+// what they saw collected for `skypg lab demo` and the failover tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  execIn,
-  setBootHook,
-  type LabHostName,
-  type NetnsLabState,
-} from '../../src/lib/lab/netns-lab.js';
-import { skypgBin } from './cli.js';
+import { execIn, setBootHook, type LabHostName, type NetnsLabState } from './netns-lab.js';
 
-const agentScript = fileURLToPath(new URL('./client-agent.ts', import.meta.url));
+// Both src/lib/lab (tests, through tsx) and dist/lib/lab (the built CLI) sit three levels
+// below the repository, beside src/lab-agent.ts or dist/lab-agent.js.
+const skypgBin = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
+const fromSources = import.meta.url.endsWith('.ts');
+const agentCommand = fromSources
+  ? ['--import', 'tsx', fileURLToPath(new URL('../../lab-agent.ts', import.meta.url))]
+  : [fileURLToPath(new URL('../../lab-agent.js', import.meta.url))];
 
 export function supervisorLog(state: NetnsLabState, host: LabHostName): string {
   return join(state.dir, `supervisor-${host}.log`);
@@ -53,6 +53,7 @@ export interface LogLine {
   action?: string;
   result?: string;
   detail?: string;
+  durationMs?: number;
 }
 
 export async function readSupervisorLog(
@@ -116,7 +117,7 @@ export class ClientAgent {
     );
     const child = spawn(
       'ip',
-      ['netns', 'exec', state.netns.client, process.execPath, '--import', 'tsx', agentScript],
+      ['netns', 'exec', state.netns.client, process.execPath, ...agentCommand],
       {
         env: {
           ...process.env,

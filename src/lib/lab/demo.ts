@@ -1,0 +1,259 @@
+// `skypg lab demo`: the whole story on this machine in about a minute. A two-host lab with a
+// BMC per host and a supervisor on each, a client writing through the primary VIP; the primary
+// host hangs; the standby detects it, fences it, promotes, moves the VIP; the old primary is
+// powered back on and rejoins as a standby. Every step is reported as it happens.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SkypgError, messageOf } from '../errors.js';
+import { isRoot } from '../process/run-program.js';
+import {
+  ClientAgent,
+  readSupervisorLog,
+  splitBrainSamples,
+  startSupervisors,
+  supervisorState,
+  type LogLine,
+} from './lab-cluster.js';
+import {
+  execIn,
+  freeze,
+  netnsLabDown,
+  netnsLabUp,
+  powerOn,
+  type LabHostName,
+  type NetnsLabState,
+} from './netns-lab.js';
+
+export interface DemoMilestone {
+  /** Seconds since the fault (negative: before it). */
+  seconds: number;
+  what: string;
+}
+
+export interface DemoResult {
+  dir: string;
+  milestones: DemoMilestone[];
+  writesAcknowledged: number;
+  writesLost: number;
+  /** Samples in which the client saw two writable primaries (must be 0). */
+  splitBrainSamples: number;
+  status: string[];
+  kept: boolean;
+}
+
+export interface DemoOptions {
+  dir: string;
+  keep: boolean;
+  /** Progress, as it happens: a sentence and, after the fault, seconds since it. */
+  onProgress: (line: string) => void;
+}
+
+const vip = '10.231.0.130';
+
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await sleep(200);
+  }
+  throw new SkypgError(
+    'LAB_FAILED',
+    `the demo stopped: ${what} did not happen within ${timeoutMs / 1000}s`,
+    {
+      hint: 'run it again with --keep and look at the supervisor logs in the lab directory',
+    },
+  );
+}
+
+async function inHost(state: NetnsLabState, host: LabHostName, args: string[]): Promise<string> {
+  const result = await execIn(state, host, process.execPath, [skypgEntry(), ...args], {
+    env: { SKYPG_CONFIG: state.configPath },
+    allowFailure: true,
+  });
+  return result.stdout;
+}
+
+function skypgEntry(): string {
+  return new URL('../../../bin/run.js', import.meta.url).pathname;
+}
+
+/** "promoted host2 to timeline 2 (step A 87ms, step B (x) 2367ms, ...)" -> the steps. */
+export function promoteSteps(detail: string): { name: string; ms: number }[] {
+  const inner = /\((.*)\)\s*$/.exec(detail)?.[1] ?? '';
+  return [...inner.matchAll(/(?:^|, )(.+?) (\d+)ms/g)].map((match) => ({
+    name: match[1] ?? '',
+    ms: Number(match[2]),
+  }));
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  if (!isRoot()) {
+    throw new SkypgError(
+      'REFUSED',
+      'lab demo needs root: it builds network namespaces, moves VIPs and powers hosts off through simulated BMCs',
+      {
+        hint: "run it as root, or use 'skypg lab up' for a loopback pair without VIPs and fencing",
+      },
+    );
+  }
+  const say = options.onProgress;
+  const state = await netnsLabUp({
+    dir: options.dir,
+    onStep: (step) => {
+      say(`lab: ${step}`);
+    },
+  });
+  let agent: ClientAgent | undefined;
+  try {
+    say('start a supervisor on each host (as systemd would at boot)');
+    await startSupervisors(state);
+    await until('host1 primary and host2 standby', 30_000, async () => {
+      const [one, two] = await Promise.all([
+        supervisorState(state, 'host1'),
+        supervisorState(state, 'host2'),
+      ]);
+      return one?.state === 'primary' && two?.state === 'standby' ? true : undefined;
+    });
+    await until('host1 taking the primary VIP', 15_000, async () =>
+      (await execIn(state, 'host1', 'ip', ['-o', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(
+        ` ${vip}/`,
+      )
+        ? true
+        : undefined,
+    );
+    for (const line of (await inHost(state, 'host1', ['status'])).trimEnd().split('\n'))
+      say(`  ${line}`);
+
+    say(`start a client writing a numbered row through the primary VIP ${vip} every 20 ms`);
+    agent = await ClientAgent.start(state);
+    await sleep(2000);
+    const faultAt = Date.now();
+    say('FAULT: the primary host (host1) hangs: every process on it is frozen');
+    await freeze(state, 'host1');
+
+    const milestones: DemoMilestone[] = [];
+    const mark = (at: number, what: string): void => {
+      const seconds = Math.round((at - faultAt) / 100) / 10;
+      milestones.push({ seconds, what });
+      say(`  +${seconds.toFixed(1)}s  ${what}`);
+    };
+    const seen = new Set<string>();
+    const onLog = (line: LogLine): void => {
+      const at = Date.parse(line.time);
+      if (at < faultAt) return;
+      const first = (key: string, what: string, when = at): void => {
+        if (seen.has(key)) return;
+        seen.add(key);
+        mark(when, what);
+      };
+      if (line.rule === 'standby-suspect')
+        first('detected', `detected: host2 sees no sign of life from host1 (${line.reason ?? ''})`);
+      if (line.rule === 'standby-promote')
+        first('declared', `declared failed: ${line.reason ?? ''}`);
+      if (line.action === 'promote' && line.result === 'ok') {
+        // The action is logged when it ends; its steps and their durations give each moment.
+        let when = at - (line.durationMs ?? 0);
+        for (const step of promoteSteps(line.detail ?? '')) {
+          when += step.ms;
+          if (step.name.startsWith('fence host1'))
+            first(
+              'fenced',
+              `fenced: host1 powered off through its BMC and verified OFF (${step.ms} ms)`,
+              when,
+            );
+          if (step.name.startsWith('pg_promote'))
+            first('promoted', 'promoted: pg_promote() on host2, on a new timeline', when);
+          if (step.name.startsWith('take the primary VIP'))
+            first(
+              'vip',
+              'VIP moved: host2 took the primary VIP and announced it (gratuitous ARP)',
+              when,
+            );
+        }
+      }
+      if (line.action === 'promote' && line.result === 'failed')
+        first(`failed-${line.time}`, `promotion attempt failed, retrying: ${line.detail ?? ''}`);
+    };
+    await until('the first write accepted after the fault', 90_000, async () => {
+      for (const line of await readSupervisorLog(state, 'host2')) onLog(line);
+      const report = agent?.report();
+      const firstAck = report?.acked
+        .map((id) => report.ackTimes.get(id) ?? 0)
+        .find((t) => t > faultAt + 200);
+      if (firstAck === undefined) return undefined;
+      mark(firstAck, 'first write accepted through the VIP by the new primary');
+      return true;
+    });
+
+    say(
+      'power host1 back on: its supervisor starts, finds host2 primary, and rejoins as a standby',
+    );
+    await powerOn(state, 'host1');
+    await until('host1 streaming from host2', 120_000, async () => {
+      const one = await supervisorState(state, 'host1');
+      if (one?.state !== 'standby') return undefined;
+      const out = await execIn(
+        state,
+        'host1',
+        `${state.binDir}/psql`,
+        [
+          '-X',
+          '-At',
+          '-h',
+          state.hosts[0].socketDir,
+          '-U',
+          'postgres',
+          '-c',
+          'select status from pg_stat_wal_receiver',
+        ],
+        { asUser: state.osUser, allowFailure: true },
+      );
+      return out.stdout.trim() === 'streaming' ? true : undefined;
+    });
+    mark(Date.now(), 'host1 streams from host2 again (rewound or rebuilt as needed)');
+    const report = await agent.stop();
+    agent = undefined;
+    const present = await execIn(
+      state,
+      'host2',
+      `${state.binDir}/psql`,
+      [
+        '-X',
+        '-At',
+        '-h',
+        state.hosts[1].socketDir,
+        '-U',
+        'postgres',
+        '-c',
+        'select id from agent_writes',
+      ],
+      { asUser: state.osUser },
+    );
+    const ids = new Set(present.stdout.split('\n').filter(Boolean).map(Number));
+    const lost = report.acked.filter((id) => !ids.has(id)).length;
+    const status = (await inHost(state, 'host2', ['status'])).trimEnd().split('\n');
+    return {
+      dir: state.dir,
+      milestones,
+      writesAcknowledged: report.acked.length,
+      writesLost: lost,
+      splitBrainSamples: splitBrainSamples(report).length,
+      status,
+      kept: options.keep,
+    };
+  } catch (error) {
+    throw error instanceof SkypgError
+      ? error
+      : new SkypgError('LAB_FAILED', `the demo stopped: ${messageOf(error)}`, { cause: error });
+  } finally {
+    await agent?.stop().catch(() => undefined);
+    if (!options.keep) {
+      say('tear the lab down');
+      await netnsLabDown(state.dir);
+    }
+  }
+}
