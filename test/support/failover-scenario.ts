@@ -14,6 +14,7 @@ import {
 } from '../../src/lib/lab/netns-lab.js';
 import {
   ClientAgent,
+  labPsql,
   readSupervisorLog,
   splitBrainSamples,
   startSupervisors,
@@ -56,22 +57,8 @@ export async function holdsVip(
   return result.stdout.includes(` ${address}/`);
 }
 
-export async function psql(
-  state: NetnsLabState,
-  host: LabHostName,
-  sql: string,
-  database = 'postgres',
-): Promise<string> {
-  const index = host === 'host1' ? 0 : 1;
-  const out = await execIn(
-    state,
-    host,
-    `${state.binDir}/psql`,
-    ['-X', '-At', '-h', state.hosts[index].socketDir, '-U', 'postgres', '-d', database, '-c', sql],
-    { asUser: state.osUser, allowFailure: true },
-  );
-  return out.stdout.trim();
-}
+/** psql on a lab host (kept under this name for the stories). */
+export const psql = labPsql;
 
 export async function untilStates(
   state: NetnsLabState,

@@ -7,6 +7,7 @@ import { SkypgError, messageOf } from '../errors.js';
 import { isRoot } from '../process/run-program.js';
 import {
   ClientAgent,
+  labPsql,
   readSupervisorLog,
   splitBrainSamples,
   startSupervisors,
@@ -196,44 +197,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await until('host1 streaming from host2', 120_000, async () => {
       const one = await supervisorState(state, 'host1');
       if (one?.state !== 'standby') return undefined;
-      const out = await execIn(
-        state,
-        'host1',
-        `${state.binDir}/psql`,
-        [
-          '-X',
-          '-At',
-          '-h',
-          state.hosts[0].socketDir,
-          '-U',
-          'postgres',
-          '-c',
-          'select status from pg_stat_wal_receiver',
-        ],
-        { asUser: state.osUser, allowFailure: true },
-      );
-      return out.stdout.trim() === 'streaming' ? true : undefined;
+      const receiver = await labPsql(state, 'host1', 'select status from pg_stat_wal_receiver');
+      return receiver === 'streaming' ? true : undefined;
     });
     mark(Date.now(), 'host1 streams from host2 again (rewound or rebuilt as needed)');
     const report = await agent.stop();
     agent = undefined;
-    const present = await execIn(
-      state,
-      'host2',
-      `${state.binDir}/psql`,
-      [
-        '-X',
-        '-At',
-        '-h',
-        state.hosts[1].socketDir,
-        '-U',
-        'postgres',
-        '-c',
-        'select id from agent_writes',
-      ],
-      { asUser: state.osUser },
-    );
-    const ids = new Set(present.stdout.split('\n').filter(Boolean).map(Number));
+    const present = await labPsql(state, 'host2', 'select id from agent_writes');
+    const ids = new Set(present.split('\n').filter(Boolean).map(Number));
     const lost = report.acked.filter((id) => !ids.has(id)).length;
     const status = (await inHost(state, 'host2', ['status'])).trimEnd().split('\n');
     return {

@@ -170,3 +170,21 @@ export function splitBrainSamples(report: AgentReport): AgentReport['samples'] {
     (sample) => Object.values(sample.roles).filter((role) => role === 'primary').length > 1,
   );
 }
+
+/** psql on a lab host, through its own socket as the superuser: one value per line. */
+export async function labPsql(
+  state: NetnsLabState,
+  host: LabHostName,
+  sql: string,
+  database = 'postgres',
+): Promise<string> {
+  const socketDir = state.hosts[host === 'host1' ? 0 : 1].socketDir;
+  const out = await execIn(
+    state,
+    host,
+    join(state.binDir, 'psql'),
+    ['-X', '-At', '-h', socketDir, '-U', 'postgres', '-d', database, '-c', sql],
+    { asUser: state.osUser, allowFailure: true },
+  );
+  return out.stdout.trim();
+}
