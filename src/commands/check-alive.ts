@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
-import { clusterFlags, type CommandResult } from '../lib/base-command.js';
-import { NagiosCommand } from '../lib/nagios-command.js';
+import type { CommandResult } from '../lib/base-command.js';
+import { NagiosCommand, checkClusterFlags } from '../lib/nagios-command.js';
 import type { CheckState } from '../lib/nagios.js';
 
 interface AliveCheckResult {
@@ -27,12 +27,7 @@ export default class CheckAlive extends NagiosCommand<AliveCheckResult> {
     '<%= config.bin %> check-alive --max-age 10s',
   ];
   static override flags = {
-    config: Flags.string({
-      summary: clusterFlags.config.summary,
-      description: clusterFlags.config.description,
-      helpValue: 'FILE',
-    }),
-    node: clusterFlags.node,
+    ...checkClusterFlags,
     'max-age': Flags.string({
       summary: 'Oldest acceptable state file (default: 3 x heartbeat.interval).',
       helpValue: 'DURATION',

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
-import { clusterFlags, type CommandResult } from '../lib/base-command.js';
-import { NagiosCommand } from '../lib/nagios-command.js';
+import type { CommandResult } from '../lib/base-command.js';
+import { NagiosCommand, checkClusterFlags } from '../lib/nagios-command.js';
 import type { CheckState } from '../lib/nagios.js';
 
 interface LagCheckResult {
@@ -29,12 +29,7 @@ export default class CheckLag extends NagiosCommand<LagCheckResult> {
     '<%= config.bin %> check-lag --json',
   ];
   static override flags = {
-    config: Flags.string({
-      summary: clusterFlags.config.summary,
-      description: clusterFlags.config.description,
-      helpValue: 'FILE',
-    }),
-    node: clusterFlags.node,
+    ...checkClusterFlags,
     warning: Flags.string({
       char: 'w',
       summary: 'Byte lag range for WARNING (default: half of failover.max_lag).',

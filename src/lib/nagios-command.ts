@@ -1,8 +1,19 @@
 // Base of the Nagios/NRPE checks: one status line on stdout (Nagios ignores stderr), and every
 // error, including bad arguments, is UNKNOWN (exit 3) as the Monitoring Plugins rules say.
-import { SkypgCommand } from './base-command.js';
+import { Flags } from '@oclif/core';
+import { SkypgCommand, clusterFlags } from './base-command.js';
 import type { SkypgError } from './errors.js';
 import { NagiosCode } from './exit-codes.js';
+
+/** --config and --node as elsewhere, but --config has no -c: in a check, -c is --critical. */
+export const checkClusterFlags = {
+  config: Flags.string({
+    summary: clusterFlags.config.summary,
+    description: clusterFlags.config.description,
+    helpValue: 'FILE',
+  }),
+  node: clusterFlags.node,
+};
 
 export abstract class NagiosCommand<T extends object> extends SkypgCommand<T> {
   /** The service label at the start of the line, e.g. SKYPG_LAG. */
