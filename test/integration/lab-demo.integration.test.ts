@@ -5,14 +5,22 @@ import { describe, it } from 'node:test';
 import { runProgram } from '../../src/lib/process/run-program.js';
 import { runSkypg } from '../support/cli.js';
 import { netnsLabSkipReason } from '../support/netns.js';
-import { sweepStaleScratchDirs } from '../support/scratch.js';
+import { join } from 'node:path';
+import { makeScratchDir, removeScratchDir, sweepStaleScratchDirs } from '../support/scratch.js';
 
 const skip = await netnsLabSkipReason();
 
 describe('skypg lab demo', { skip }, () => {
   it('tells the failover story end to end and exits 0', async () => {
     await sweepStaleScratchDirs();
-    const run = await runSkypg(['lab', 'demo'], { timeoutMs: 300_000 });
+    // In a scratch dir, so that even a killed run is swept (namespaces, BMCs, supervisors).
+    const scratch = await makeScratchDir();
+    let run;
+    try {
+      run = await runSkypg(['lab', 'demo', '--dir', join(scratch, 'lab')], { timeoutMs: 300_000 });
+    } finally {
+      await removeScratchDir(scratch);
+    }
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
     for (const milestone of [
       'detected:',

@@ -31,8 +31,10 @@ export default class LabDemo extends SkypgCommand<DemoResult> {
     const json = this.jsonEnabled();
     const started = Date.now();
     let dir = flags.dir;
+    let madeParent: string | undefined;
     if (dir === undefined) {
       const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'skypg-demo-'));
+      madeParent = parent;
       // PostgreSQL runs as its own OS user and must be able to enter the lab's parent.
       await fs.chmod(parent, 0o711);
       dir = path.join(parent, 'lab');
@@ -44,6 +46,8 @@ export default class LabDemo extends SkypgCommand<DemoResult> {
         if (!json) this.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
       },
     });
+    if (madeParent !== undefined && !flags.keep)
+      await fs.rm(madeParent, { recursive: true, force: true });
     const clean = result.splitBrainSamples === 0;
     return {
       data: result,

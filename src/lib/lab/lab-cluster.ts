@@ -155,11 +155,15 @@ export class ClientAgent {
   }
 
   async stop(): Promise<AgentReport> {
-    this.child.kill('SIGTERM');
-    await new Promise((resolve) => {
-      if (this.child.exitCode !== null) resolve(undefined);
+    const exited = new Promise((resolve) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) resolve(undefined);
       else this.child.once('exit', resolve);
     });
+    this.child.kill('SIGTERM');
+    // It finishes its current write and sample; if that hangs, it is killed.
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
     return this.report();
   }
 }
