@@ -130,6 +130,12 @@ async function heldHere(
   return result.stdout.split('\n').some((line) => line.includes(` ${address}/`));
 }
 
+/** Is the VIP of this role on this host? (false when that VIP is not configured) */
+export async function vipHeldHere(config: ClusterConfig, role: VipRole): Promise<boolean> {
+  const vip = config.vip[role];
+  return vip === undefined ? false : heldHere(config, vip, {});
+}
+
 /** Duplicate address detection: MACs of other hosts answering for the address. */
 async function otherHolders(
   config: ClusterConfig,

@@ -11,7 +11,7 @@ import { lsnDistance } from '../pg/lsn.js';
 import { readReplication, readServerStatus, readWalReceiver } from '../pg/server-status.js';
 import { runningPostmaster } from '../pg/server-control.js';
 import { runProgram } from '../process/run-program.js';
-import { vipStatus } from '../vip.js';
+import { vipHeldHere, vipStatus } from '../vip.js';
 import type { LocalObservation, Observation, PeerObservation } from './types.js';
 
 export async function observe(
@@ -27,8 +27,12 @@ export async function observe(
       observePeer(config, peer, timeoutMs),
       primaryThroughVip(config, timeoutMs),
       gatewayAnswers(config, timeoutMs),
-      config.vip.standby ? heldHere(config, 'standby') : Promise.resolve(false),
-      config.vip.primary ? heldHere(config, 'primary') : Promise.resolve(false),
+      config.vip.standby
+        ? vipHeldHere(config, 'standby').catch(() => false)
+        : Promise.resolve(false),
+      config.vip.primary
+        ? vipHeldHere(config, 'primary').catch(() => false)
+        : Promise.resolve(false),
     ]);
   // Whether another host answers ARP for the primary VIP costs a DAD probe: only asked when a
   // primary without the VIP is about to take it.
@@ -217,15 +221,4 @@ async function gatewayAnswers(config: ClusterConfig, timeoutMs: number): Promise
     ),
   );
   return answers.some(Boolean);
-}
-
-async function heldHere(config: ClusterConfig, role: 'primary' | 'standby'): Promise<boolean> {
-  const vip = config.vip[role];
-  if (vip === undefined) return false;
-  const result = await runProgram('ip', ['-o', 'addr', 'show', 'dev', vip.interface], {
-    allowFailure: true,
-    timeoutMs: 2000,
-  }).catch(() => undefined);
-  const address = vip.address.split('/')[0] ?? vip.address;
-  return result?.stdout.split('\n').some((line) => line.includes(` ${address}/`)) ?? false;
 }
