@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { isPostmasterOf, readPostmasterPid } from '../../src/lib/pg/programs.js';
 import { runSkypg } from '../support/cli.js';
-import { makeScratchDir, removeScratchDir, sweepStaleScratchDirs } from '../support/scratch.js';
+import { useScratchDir } from '../support/scratch.js';
 
 interface LabJson {
   dir: string;
@@ -14,25 +14,25 @@ interface LabJson {
 }
 
 describe('skypg lab (built binary)', () => {
-  let scratch: string;
-  before(async () => {
-    await sweepStaleScratchDirs();
-    scratch = await makeScratchDir();
-  });
-  after(async () => {
-    await removeScratchDir(scratch);
-  });
+  const scratch = useScratchDir();
 
   it('up builds a primary and a streaming standby, status shows them, down leaves nothing', async () => {
-    const dir = join(scratch, 'lab');
-    const up = await runSkypg(['lab', 'up', '--dir', dir, '--json']);
+    const dir = join(scratch(), 'lab');
+    const up = await runSkypg(['lab', 'up', '--loopback', '--dir', dir, '--json']);
     assert.equal(up.code, 0, up.stderr);
-    const lab = JSON.parse(up.stdout) as LabJson;
+    const lab = (JSON.parse(up.stdout) as { kind: string; state: LabJson }).state;
 
     const status = await runSkypg(['lab', 'status', '--dir', dir]);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^host1 +127\.0\.0\.1:\d+ +primary +1 /m);
     assert.match(status.stdout, /^host2 +127\.0\.0\.1:\d+ +standby +1 +\S+ +0B/m);
+
+    // Faults, heal and logs need real machines: the loopback pair refuses them, changing nothing.
+    for (const args of [['fault', 'kill'], ['heal'], ['logs']]) {
+      const refused = await runSkypg(['lab', ...args, '--dir', dir]);
+      assert.equal(refused.code, 1, `lab ${args.join(' ')}`);
+      assert.match(refused.stderr, /^skypg: lab \w+ needs the multi-host lab, .* \(hint: .*lab up/);
+    }
 
     const check = await runSkypg(['config', 'check', '-c', lab.configPath]);
     assert.equal(check.code, 0, check.stderr);
@@ -53,10 +53,10 @@ describe('skypg lab (built binary)', () => {
   });
 
   it('a second lab up in the same directory is refused with one line, and status of no lab fails cleanly', async () => {
-    const dir = join(scratch, 'twice');
-    const first = await runSkypg(['lab', 'up', '--dir', dir]);
+    const dir = join(scratch(), 'twice');
+    const first = await runSkypg(['lab', 'up', '--loopback', '--dir', dir]);
     assert.equal(first.code, 0, first.stderr);
-    const second = await runSkypg(['lab', 'up', '--dir', dir]);
+    const second = await runSkypg(['lab', 'up', '--loopback', '--dir', dir]);
     assert.equal(second.code, 1);
     assert.match(second.stderr, /^skypg: a lab already exists in .* \(hint: /);
     await runSkypg(['lab', 'down', '--dir', dir]);

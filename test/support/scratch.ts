@@ -3,6 +3,7 @@
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { anyLabDown as labDown } from '../../src/lib/lab/netns-lab.js';
 
 const prefix = 'skypg-test-';
@@ -47,4 +48,20 @@ export async function sweepStaleScratchDirs(): Promise<string[]> {
     swept.push(dir);
   }
   return swept;
+}
+
+/** A scratch dir for one describe block: stale ones swept first, this one always removed. */
+export function useScratchDir(): () => string {
+  let scratch: string | undefined;
+  before(async () => {
+    await sweepStaleScratchDirs();
+    scratch = await makeScratchDir();
+  });
+  after(async () => {
+    if (scratch !== undefined) await removeScratchDir(scratch);
+  });
+  return () => {
+    if (scratch === undefined) throw new Error('no scratch dir (did before() fail?)');
+    return scratch;
+  };
 }

@@ -20,7 +20,7 @@ export default class LabDown extends SkypgCommand<LabDownResult> {
     // Either kind of lab: the loopback pair, or the multi-host lab of `lab demo --keep`.
     const result = { dir, ...(await anyLabDown(dir)) };
     const text = result.removed
-      ? `lab in ${result.dir} removed (stopped postmaster PIDs: ${result.stoppedPids.join(', ') || 'none running'})`
+      ? `lab in ${result.dir} removed (stopped PIDs: ${result.stoppedPids.join(', ') || 'none running'})`
       : `no lab in ${result.dir}: nothing to do`;
     return { data: result, text: [text] };
   }

@@ -10,7 +10,6 @@ import {
   labPsql,
   readSupervisorLog,
   splitBrainSamples,
-  startSupervisors,
   supervisorState,
   type LogLine,
 } from './lab-cluster.js';
@@ -18,11 +17,11 @@ import {
   execIn,
   freeze,
   netnsLabDown,
-  netnsLabUp,
   powerOn,
   type LabHostName,
   type NetnsLabState,
 } from './netns-lab.js';
+import { sandboxUp } from './sandbox.js';
 
 export interface DemoMilestone {
   /** Seconds since the fault (negative: before it). */
@@ -102,30 +101,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     );
   }
   const say = options.onProgress;
-  const state = await netnsLabUp({
+  const lab = await sandboxUp({
     dir: options.dir,
+    loopback: false,
     onStep: (step) => {
       say(`lab: ${step}`);
     },
   });
+  if (lab.kind !== 'netns') throw new Error('sandboxUp built a loopback pair as root');
+  const state = lab.state;
   let agent: ClientAgent | undefined;
   try {
-    say('start a supervisor on each host (as systemd would at boot)');
-    await startSupervisors(state);
-    await until('host1 primary and host2 standby', 30_000, async () => {
-      const [one, two] = await Promise.all([
-        supervisorState(state, 'host1'),
-        supervisorState(state, 'host2'),
-      ]);
-      return one?.state === 'primary' && two?.state === 'standby' ? true : undefined;
-    });
-    await until('host1 taking the primary VIP', 15_000, async () =>
-      (await execIn(state, 'host1', 'ip', ['-o', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(
-        ` ${vip}/`,
-      )
-        ? true
-        : undefined,
-    );
     for (const line of (await inHost(state, 'host1', ['status'])).trimEnd().split('\n'))
       say(`  ${line}`);
 
