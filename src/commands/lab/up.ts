@@ -74,7 +74,7 @@ export default class LabUp extends SkypgCommand<AnyLab> {
         `lab up in ${lab.state.dir}: host1 primary on 127.0.0.1:${host1.port}, host2 standby on 127.0.0.1:${host2.port}`,
         isRoot()
           ? 'This is the loopback pair (--loopback): no VIPs, fencing, faults or supervisors.'
-          : `This is the loopback pair: ${rootOnlyFeatures}; run lab up as root for them.`,
+          : `This is the loopback pair, ${rootOnlyFeatures} (run lab up as root for those).`,
         '',
         'Use it:',
         `  export SKYPG_CONFIG=${lab.state.configPath}`,

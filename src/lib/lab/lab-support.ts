@@ -84,9 +84,13 @@ export async function claimDirectory(
   dir: string,
   options: { stateFile: string; mode: number; labExistsHint: string; notEmptyHint: string },
 ): Promise<void> {
+  const cannot = (error: unknown): SkypgError =>
+    new SkypgError('LAB_FAILED', `cannot use ${dir} for the lab: ${messageOf(error)}`, {
+      hint: 'pick a --dir that you may create and write, e.g. under /tmp',
+    });
   const entries = await readdir(dir).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    throw cannot(error);
   });
   if (entries?.includes(options.stateFile)) {
     throw new SkypgError('LAB_EXISTS', `a lab already exists in ${dir}`, {
@@ -96,7 +100,9 @@ export async function claimDirectory(
   if (entries !== undefined && entries.length > 0) {
     throw new SkypgError('LAB_EXISTS', `${dir} is not empty`, { hint: options.notEmptyHint });
   }
-  await mkdir(dir, { recursive: true, mode: options.mode });
+  await mkdir(dir, { recursive: true, mode: options.mode }).catch((error: unknown) => {
+    throw cannot(error);
+  });
 }
 
 /**

@@ -43,10 +43,10 @@ export const labFaults = ['kill', 'poweroff', 'partition', 'freeze'] as const;
 export type LabFault = (typeof labFaults)[number];
 export const labHostNames: readonly LabHostName[] = ['host1', 'host2'];
 
-/** Why features of the multi-host lab are missing from the loopback pair (said by `lab up`). */
+/** What the loopback pair lacks and why (said by `lab up` when not root). */
 export const rootOnlyFeatures =
-  'VIPs, fencing through simulated BMCs, network faults and the supervisors need root: they ' +
-  'live in network namespaces, which only root can create';
+  'without VIPs, fencing, network faults or supervisors: those live in network namespaces, ' +
+  'which only root can create';
 
 /** The lab in `dir`, whichever kind it is; LAB_NOT_FOUND when there is none. */
 export async function readAnyLab(dirInput: string): Promise<AnyLab> {
