@@ -1,8 +1,9 @@
 // The docs must not drift from the code: every config key, error code and command is documented.
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { commandIds } from '../../scripts/command-reference.js';
 import { configSchema } from '../../src/lib/config/schema.js';
 import { keyPaths } from '../../src/lib/config/schema-kit.js';
 import { errorCodes } from '../../src/lib/errors.js';
@@ -10,14 +11,6 @@ import { renderRulesMarkdown } from '../../src/lib/supervisor/render-rules.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const read = (file: string): Promise<string> => readFile(join(root, file), 'utf8');
-
-async function commandIds(): Promise<string[]> {
-  const dir = join(root, 'src', 'commands');
-  const entries = await readdir(dir, { recursive: true });
-  return entries
-    .filter((entry) => entry.endsWith('.ts'))
-    .map((entry) => relative(dir, join(dir, entry)).replace(/\.ts$/, '').split('/').join(' '));
-}
 
 describe('documentation stays true to the code', () => {
   it('docs/configuration.md names every configuration key', async () => {
