@@ -136,10 +136,33 @@ export function formatErrorLine(error: SkypgError): string {
   return `skypg: ${error.message}${hint}`;
 }
 
+/** oclif's missing-argument error lists the arguments on later lines: name them in one. */
+function missingArguments(error: Errors.CLIError): string | undefined {
+  const args = (error as { args?: unknown }).args;
+  if (!Array.isArray(args) || !error.message.startsWith('Missing')) return undefined;
+  const named = (args as { name?: string; options?: string[] }[]).filter(
+    (arg) => arg.name !== undefined,
+  );
+  if (named.length === 0) return undefined;
+  return named
+    .map((arg) =>
+      arg.options === undefined
+        ? (arg.name ?? '').toUpperCase()
+        : `${(arg.name ?? '').toUpperCase()} (one of ${arg.options.join(', ')})`,
+    )
+    .join(', ');
+}
+
 function toSkypgError(error: Error): SkypgError {
   if (isSkypgError(error)) return error;
   // oclif's parser errors (unknown flag, missing argument, bad option value) carry `parse`.
   if (error instanceof Errors.CLIError && 'parse' in error) {
+    const missing = missingArguments(error);
+    if (missing !== undefined) {
+      return new SkypgError('USAGE', `missing argument ${missing}`, {
+        hint: 'see --help for the arguments this command takes',
+      });
+    }
     const firstLine = error.message.split('\n')[0] ?? error.message;
     return new SkypgError('USAGE', firstLine.replace(/\.$/, ''), {
       hint: 'see --help for the flags and arguments this command takes',

@@ -234,12 +234,16 @@ async function checkOldPrimary(
   }
   // A peer that answers as a standby cannot write: there is no old primary to stop (both
   // servers came back as standbys, or a switchover). Fencing it would only lose the standby.
+  let peerError: unknown;
   const peerRole = await withConnection(
     withTimeouts(remoteTarget(peer), Math.max(1000, config.heartbeat.timeout)),
     readServerStatus,
   ).then(
     (status) => status.role,
-    () => undefined,
+    (error: unknown) => {
+      peerError = error;
+      return undefined;
+    },
   );
   if (peerRole === 'standby') {
     return {
@@ -287,6 +291,21 @@ async function checkOldPrimary(
         check,
         ok: false,
         detail: `${peer.name} still answers as a primary: promoting now would make two primaries`,
+      },
+      fenceNeeded: false,
+      warnings: [],
+    };
+  }
+  // Only silence proves anything without fencing: a server that answers but refuses the login
+  // or the query (pg_hba, password, permissions) may well be a running primary.
+  const silent =
+    peerError instanceof SkypgError && ['PG_REFUSED', 'PG_TIMEOUT'].includes(peerError.code);
+  if (!silent) {
+    return {
+      precondition: {
+        check,
+        ok: false,
+        detail: `${peer.name} answered but its role could not be read (${messageOf(peerError)}), so it may still be a primary`,
       },
       fenceNeeded: false,
       warnings: [],

@@ -96,6 +96,11 @@ describe('skypg CLI (built binary)', () => {
       expect: /^skypg: Nonexistent flag: --bogus/,
     },
     {
+      name: 'a missing argument',
+      args: () => ['vip', 'up'],
+      expect: /^skypg: missing argument ROLE \(one of primary, standby\) \(hint: /,
+    },
+    {
       name: 'an unknown command',
       args: () => ['config', 'chek'],
       expect: /^skypg: unknown command "config chek" \(did you mean "config check"\?\)/,

@@ -57,6 +57,27 @@ describe('clean failover: promote the standby, the old primary follows', () => {
     assert.equal((await role(lab(), 'host2')).standby, true);
   });
 
+  it('promote refuses (fencing: none) when the old primary answers but refuses the login', async () => {
+    // A wrong superuser password for host1 only: the server is up, skypg just cannot read its role.
+    const host1 = lab().state.nodes[0];
+    const passfile = join(lab().state.dir, 'pgpass-wrong-host1');
+    const original = await readFile(lab().state.passfile, 'utf8');
+    await writeFile(passfile, `127.0.0.1:${host1.port}:*:postgres:wrong\n${original}`, {
+      mode: 0o600,
+    });
+    const configPath = join(lab().state.dir, 'skypg-wrong-host1.yaml');
+    const config = await readFile(lab().state.configPath, 'utf8');
+    assert.ok(config.includes(lab().state.passfile));
+    await writeFile(configPath, config.replace(lab().state.passfile, passfile));
+    const refused = await skypg(lab(), ['promote', '--node', 'host2'], configPath);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(
+      refused.stderr,
+      /^skypg: not promoting host2: the old primary host1 cannot write: host1 answered but its role could not be read \(.*\), so it may still be a primary/m,
+    );
+    assert.equal((await role(lab(), 'host2')).standby, true);
+  });
+
   it('promote on the primary only ensures the VIPs', async () => {
     const run = await skypg(lab(), ['promote', '--node', 'host1']);
     assert.equal(run.code, 0, run.stderr);
