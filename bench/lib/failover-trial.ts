@@ -90,24 +90,25 @@ export async function runTrial(
   const agent = await ClientAgent.start(state);
   let report: AgentReport | undefined;
   const result = emptyResult(fault, mode, trial, oldPrimary);
+  let faultAt: number | undefined;
   try {
     await until('the client to write through the VIP', 15_000, () =>
       Promise.resolve(agent.report().acked.length > 0 ? true : undefined),
     );
     await sleep(2000);
-    const faultAt = Date.now();
+    const at = Date.now();
+    faultAt = at;
     await injectFault(state, fault, oldPrimary);
     const writableAt = await until(
       'a write acknowledged through the VIP after the fault',
       writableTimeoutMs,
-      () => Promise.resolve(writableAfter(agent.report(), faultAt)),
+      () => Promise.resolve(writableAfter(agent.report(), at)),
     );
     result.writableMs = writableAt;
     // The leader is the one host the client sees answering a new connection as a primary.
     const newPrimary = await until('the client to see exactly one primary', 60_000, () => {
       const latest = agent.report().samples.at(-1);
-      if (latest === undefined || latest.t <= faultAt + writableAt)
-        return Promise.resolve(undefined);
+      if (latest === undefined || latest.t <= at + writableAt) return Promise.resolve(undefined);
       const leaders = state.hosts.filter((host) => latest.roles[host.address] === 'primary');
       return Promise.resolve(leaders.length === 1 ? leaders[0]?.name : undefined);
     });
@@ -122,7 +123,7 @@ export async function runTrial(
     );
     result.acked = acked.length;
     result.lost = acked.filter((id) => !present.has(id));
-    Object.assign(result, failoverMilestones(await allLogs(state), faultAt, newPrimary));
+    Object.assign(result, failoverMilestones(await allLogs(state), at, newPrimary));
 
     const repairAt = Date.now();
     await repair(state, fault, oldPrimary);
@@ -133,6 +134,9 @@ export async function runTrial(
     report = await agent.stop();
   } catch (error) {
     result.error = error instanceof Error ? error.message : String(error);
+    // What the supervisors did instead, for the JSON report.
+    if (faultAt !== undefined)
+      result.events = failoverMilestones(await allLogs(state), faultAt, '').events;
   } finally {
     report ??= await agent.stop();
     result.samples = report.samples.length;

@@ -272,9 +272,12 @@ async function checkOldPrimary(
   );
   if (config.failover.fencing === 'required' && peer.fence !== undefined) {
     const queryStarted = performance.now();
-    const status: Promise<FenceResult | Error> = fenceNode(peer, 'status').catch(
-      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-    );
+    let queryMs = 0;
+    const status: Promise<FenceResult | Error> = fenceNode(peer, 'status')
+      .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))
+      .finally(() => {
+        queryMs = Math.round(performance.now() - queryStarted);
+      });
     const isOff = (value: FenceResult | Error): boolean =>
       !(value instanceof Error) && value.power === 'off';
     type FirstProof = { off: true } | { off: false; role: ServerRole | undefined };
@@ -294,10 +297,8 @@ async function checkOldPrimary(
       };
     }
     const power = await status;
-    const statusStep = {
-      step: `query ${peer.name}'s fence device`,
-      ms: Math.round(performance.now() - queryStarted),
-    };
+    // Its own duration; the peer's check, run beside it, may have taken longer.
+    const statusStep = { step: `query ${peer.name}'s fence device`, ms: queryMs };
     if (isOff(power)) {
       return {
         precondition: { check, ok: true, detail: `${peer.name} is powered off (fence status OFF)` },
