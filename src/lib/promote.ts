@@ -8,7 +8,7 @@ import { fenceNode, type FenceResult } from './fence/fence.js';
 import { readHeartbeat } from './heartbeat.js';
 import { localTarget, remoteTarget, withConnection, withTimeouts } from './pg/connect.js';
 import { lsnDistance } from './pg/lsn.js';
-import { readServerStatus } from './pg/server-status.js';
+import { readServerStatus, type ServerRole } from './pg/server-status.js';
 import { recordSteps, type StepRecord, type TimedStep } from './steps.js';
 import { vipDown, vipUp } from './vip.js';
 
@@ -101,7 +101,8 @@ export async function promote(
     );
 
   // 3. The old primary must be unable to write.
-  const fencedCheck = await checkOldPrimary(config, node, peer, options, timed);
+  const fencedCheck = await checkOldPrimary(config, node, peer, options);
+  if (fencedCheck.statusStep) result.steps.push(fencedCheck.statusStep);
   result.preconditions.push(fencedCheck.precondition);
   result.warnings.push(...fencedCheck.warnings);
 
@@ -161,7 +162,7 @@ export async function promote(
   );
   result.timeline = timeline;
   try {
-    await moveVips(config, timed);
+    await moveVips(config, timed, fencedCheck.fenceNeeded || fencedCheck.poweredOff);
   } catch (error) {
     throw new SkypgError(
       'PARTIAL',
@@ -174,7 +175,18 @@ export async function promote(
   return result;
 }
 
-async function moveVips(config: ClusterConfig, timed: TimedStep): Promise<void> {
+/**
+ * Once the old primary is verified powered off, the other host that could answer for the
+ * primary VIP cannot: duplicate address detection only guards against a stray holder, whose
+ * kernel answers ARP within milliseconds, so it listens briefly.
+ */
+const dadAfterFenceMs = 200;
+
+async function moveVips(
+  config: ClusterConfig,
+  timed: TimedStep,
+  oldPrimaryOff = false,
+): Promise<void> {
   if (config.vip.standby)
     await timed(
       'drop the standby VIP here',
@@ -184,7 +196,12 @@ async function moveVips(config: ClusterConfig, timed: TimedStep): Promise<void> 
   if (config.vip.primary)
     await timed(
       'take the primary VIP here',
-      () => vipUp(config, 'primary'),
+      () =>
+        vipUp(
+          config,
+          'primary',
+          oldPrimaryOff ? { dadTimeoutMs: Math.min(dadAfterFenceMs, config.vip.dad_timeout) } : {},
+        ),
       (change) => (change.changed ? 'taken and announced' : 'already held; re-announced'),
     );
 }
@@ -215,18 +232,28 @@ async function readLag(
   return { bytes, detail: `${formatSize(backlog)} received but not replayed; ${primaryView}` };
 }
 
+interface OldPrimaryCheck {
+  precondition: Precondition;
+  fenceNeeded: boolean;
+  /** The fence device reported the old primary powered off. */
+  poweredOff: boolean;
+  /** The fence status query, when its answer was used (it runs beside the peer's check). */
+  statusStep?: StepRecord;
+  warnings: string[];
+}
+
 async function checkOldPrimary(
   config: ClusterConfig,
   node: NodeConfig,
   peer: NodeConfig,
   options: PromoteOptions,
-  timed: TimedStep,
-): Promise<{ precondition: Precondition; fenceNeeded: boolean; warnings: string[] }> {
+): Promise<OldPrimaryCheck> {
   const check = `the old primary ${peer.name} cannot write`;
   if (options.force) {
     return {
       precondition: { check, ok: true, detail: 'NOT VERIFIED: --force' },
       fenceNeeded: false,
+      poweredOff: false,
       warnings: [
         `--force: promoting without proof that ${peer.name} is down; if it is still running there will be two primaries`,
       ],
@@ -234,8 +261,10 @@ async function checkOldPrimary(
   }
   // A peer that answers as a standby cannot write: there is no old primary to stop (both
   // servers came back as standbys, or a switchover). Fencing it would only lose the standby.
+  // A dead peer costs the whole connect timeout, so the fence device is asked at the same time:
+  // a verified power OFF is proof enough without waiting for the peer's answer.
   let peerError: unknown;
-  const peerRole = await withConnection(
+  const peerRole = withConnection(
     withTimeouts(remoteTarget(peer), Math.max(1000, config.heartbeat.timeout)),
     readServerStatus,
   ).then(
@@ -245,47 +274,79 @@ async function checkOldPrimary(
       return undefined;
     },
   );
-  if (peerRole === 'standby') {
-    return {
-      precondition: { check, ok: true, detail: `${peer.name} answers as a standby` },
-      fenceNeeded: false,
-      warnings: [],
-    };
-  }
-  if (config.failover.fencing === 'required') {
-    if (peer.fence === undefined) {
+  if (config.failover.fencing === 'required' && peer.fence !== undefined) {
+    const queryStarted = performance.now();
+    let queryMs = 0;
+    const status: Promise<FenceResult | Error> = fenceNode(peer, 'status')
+      .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))
+      .finally(() => {
+        queryMs = Math.round(performance.now() - queryStarted);
+      });
+    const isOff = (value: FenceResult | Error): boolean =>
+      !(value instanceof Error) && value.power === 'off';
+    type FirstProof = { off: true } | { off: false; role: ServerRole | undefined };
+    const roleProof = (): Promise<FirstProof> =>
+      peerRole.then((role) => ({ off: false as const, role }));
+    const first: FirstProof = await Promise.race([
+      roleProof(),
+      status.then((value) => (isOff(value) ? { off: true as const } : roleProof())),
+    ]);
+    // A standby peer needs no fence device (which may not even answer): not waited for.
+    if (!first.off && first.role === 'standby') {
       return {
-        precondition: {
-          check,
-          ok: false,
-          detail: `fencing is required but ${peer.name} has no fence device`,
-        },
+        precondition: { check, ok: true, detail: `${peer.name} answers as a standby` },
         fenceNeeded: false,
+        poweredOff: false,
         warnings: [],
       };
     }
-    const status: FenceResult | Error = await timed(`query ${peer.name}'s fence device`, () =>
-      fenceNode(peer, 'status'),
-    ).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
-    if (!(status instanceof Error) && status.power === 'off') {
+    const power = await status;
+    // Its own duration; the peer's check, run beside it, may have taken longer.
+    const statusStep = { step: `query ${peer.name}'s fence device`, ms: queryMs };
+    if (isOff(power)) {
       return {
         precondition: { check, ok: true, detail: `${peer.name} is powered off (fence status OFF)` },
         fenceNeeded: false,
+        poweredOff: true,
+        statusStep,
         warnings: [],
       };
     }
     const detail =
-      status instanceof Error
-        ? `fence device unreachable: ${status.message}`
+      power instanceof Error
+        ? `fence device unreachable: ${power.message}`
         : `${peer.name} is powered on: it will be fenced first`;
     return {
-      precondition: { check, ok: !(status instanceof Error), detail },
-      fenceNeeded: !(status instanceof Error),
+      precondition: { check, ok: !(power instanceof Error), detail },
+      fenceNeeded: !(power instanceof Error),
+      poweredOff: false,
+      statusStep,
+      warnings: [],
+    };
+  }
+  const role = await peerRole;
+  if (role === 'standby') {
+    return {
+      precondition: { check, ok: true, detail: `${peer.name} answers as a standby` },
+      fenceNeeded: false,
+      poweredOff: false,
+      warnings: [],
+    };
+  }
+  if (config.failover.fencing === 'required') {
+    return {
+      precondition: {
+        check,
+        ok: false,
+        detail: `fencing is required but ${peer.name} has no fence device`,
+      },
+      fenceNeeded: false,
+      poweredOff: false,
       warnings: [],
     };
   }
   // fencing: none — the peer must not answer as a primary.
-  if (peerRole === 'primary') {
+  if (role === 'primary') {
     return {
       precondition: {
         check,
@@ -293,6 +354,7 @@ async function checkOldPrimary(
         detail: `${peer.name} still answers as a primary: promoting now would make two primaries`,
       },
       fenceNeeded: false,
+      poweredOff: false,
       warnings: [],
     };
   }
@@ -308,6 +370,7 @@ async function checkOldPrimary(
         detail: `${peer.name} answered but its role could not be read (${messageOf(peerError)}), so it may still be a primary`,
       },
       fenceNeeded: false,
+      poweredOff: false,
       warnings: [],
     };
   }
@@ -318,6 +381,7 @@ async function checkOldPrimary(
       detail: `${peer.name} does not answer (fencing: none)`,
     },
     fenceNeeded: false,
+    poweredOff: false,
     warnings: [],
   };
 }

@@ -29,6 +29,8 @@ export interface VipOptions {
   force?: boolean;
   /** Run inside this network namespace (tests drive hosts from outside). */
   netns?: string;
+  /** Listen this long for another holder instead of vip.dad_timeout (promote, after a fence). */
+  dadTimeoutMs?: number;
 }
 
 export function vipConfig(config: ClusterConfig, role: VipRole): VipConfig {
@@ -71,10 +73,11 @@ async function net(
   args: string[],
   options: VipOptions,
   allowFailure = false,
+  timeoutMs = 10_000,
 ): Promise<ProgramResult> {
   const [file, rest] = commandLine(config, program, args);
   try {
-    return await runProgram(file, rest, { allowFailure, timeoutMs: 10_000, ...inNetns(options) });
+    return await runProgram(file, rest, { allowFailure, timeoutMs, ...inNetns(options) });
   } catch (error) {
     if (
       error instanceof SkypgError &&
@@ -143,14 +146,19 @@ async function otherHolders(
   options: VipOptions,
 ): Promise<string[]> {
   await requireIputilsArping(config, options);
-  const seconds = String(Math.max(1, Math.ceil(config.vip.dad_timeout / 1000)));
+  // arping -D exits at the first reply, but its deadline is whole seconds: a shorter listen
+  // stops it at the deadline, which then means that nobody answered in time.
+  const listenMs = options.dadTimeoutMs ?? config.vip.dad_timeout;
+  const seconds = String(Math.max(1, Math.ceil(listenMs / 1000)));
   const result = await net(
     config,
     'arping',
     ['-D', '-c', '1', '-w', seconds, '-I', vip.interface, addressOnly(vip)],
     options,
     true,
+    listenMs < 1000 * Number(seconds) ? listenMs : 10_000,
   );
+  if (result.timedOut) return [];
   return [...result.stdout.matchAll(/reply from \S+ \[([0-9A-Fa-f:]+)\]/g)].map((match) =>
     (match[1] ?? '').toLowerCase(),
   );

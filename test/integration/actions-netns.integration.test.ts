@@ -15,6 +15,7 @@ import {
 import { runSkypg, skypgBin, type CliRun } from '../support/cli.js';
 import { netnsLabSkipReason, useNetnsLab } from '../support/netns.js';
 import { waitUntil } from '../support/wait.js';
+import { vipStatus } from '../../src/lib/vip.js';
 
 const skip = await netnsLabSkipReason();
 
@@ -84,6 +85,13 @@ describe('vip and fence on real hosts', { skip }, () => {
       refused.stderr.includes(await macOf(state, 'host1')),
       'the refusal names host1 by MAC',
     );
+
+    // The short listen promote uses after a verified fence still hears a live holder.
+    const shortListen = await vipStatus(lab().config, 'primary', {
+      netns: state.netns.host2,
+      dadTimeoutMs: 200,
+    });
+    assert.deepEqual(shortListen.otherHolders, [await macOf(state, 'host1')]);
 
     const again = await on(state, 'host1', ['vip', 'up', 'primary']);
     assert.match(again.stdout, /already held here/);

@@ -1,0 +1,105 @@
+// npm run bench:failover [-- --trials N] [--fault kill|poweroff|partition|all] [--mode async|sync]
+// [--json FILE] [--dir DIR] [--update-docs]: failover times in the multi-host lab, both
+// supervisors at default settings, a client writing through the primary VIP every 20 ms.
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { startSupervisors } from '../src/lib/lab/lab-cluster.js';
+import type { NetnsLabState } from '../src/lib/lab/netns-lab.js';
+import { replaceDocsBlock } from './measure.js';
+import {
+  faultDescriptions,
+  faults,
+  runSeries,
+  type Fault,
+  type Mode,
+  type TrialResult,
+} from './lib/failover-trial.js';
+import { formatSummary, summarise, trialHeader, trialRow } from './lib/failover-report.js';
+import {
+  buildLab,
+  describeMachine,
+  labParent,
+  machineLine,
+  removeLabParent,
+  tearDown,
+} from './lib/lab-run.js';
+
+const { values } = parseArgs({
+  options: {
+    trials: { type: 'string', default: '10' },
+    fault: { type: 'string', default: 'all' },
+    mode: { type: 'string', default: 'async' },
+    json: { type: 'string' },
+    dir: { type: 'string' },
+    'update-docs': { type: 'boolean' },
+  },
+});
+const trials = Number(values.trials);
+if (!Number.isInteger(trials) || trials < 1) throw new Error('--trials takes a positive integer');
+const chosen: Fault[] =
+  values.fault === 'all'
+    ? [...faults]
+    : faults.includes(values.fault as Fault)
+      ? [values.fault as Fault]
+      : [];
+if (chosen.length === 0) throw new Error('--fault takes kill, poweroff, partition or all');
+if (values.mode !== 'async' && values.mode !== 'sync')
+  throw new Error('--mode takes async or sync');
+const mode: Mode = values.mode;
+
+const dirs = await labParent(values.dir);
+const results: TrialResult[] = [];
+let machine;
+try {
+  for (const fault of chosen) {
+    console.log(`\n${fault}: ${faultDescriptions[fault]} (${mode} replication, ${trials} trials)`);
+    console.log(trialHeader());
+    let next = 1;
+    let labs = 0;
+    while (next <= trials && labs < 3) {
+      labs += 1;
+      // A fresh lab per fault, and again after a failed trial (the pair may be broken).
+      const state: NetnsLabState = await buildLab(dirs.parent, mode);
+      machine ??= await describeMachine(state.binDir);
+      try {
+        await startSupervisors(state);
+        const series = await runSeries(state, {
+          fault,
+          mode,
+          firstTrial: next,
+          lastTrial: trials,
+          onTrial: (result) => {
+            console.log(trialRow(result));
+          },
+        });
+        results.push(...series.results);
+        next += series.results.length;
+      } finally {
+        await tearDown(state);
+      }
+    }
+  }
+} finally {
+  await removeLabParent(dirs);
+}
+if (machine === undefined) throw new Error('no lab was built');
+
+const title = `failover in the multi-host lab, ${mode} replication, supervisors at default settings; ${machineLine(machine)}`;
+const summary = formatSummary(results);
+console.log(`\n${title}\n${summary}`);
+if (values.json !== undefined) {
+  const report = { machine, mode, trials, faults: chosen, results, summary: summarise(results) };
+  await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`wrote ${values.json}`);
+}
+if (values['update-docs'] === true) {
+  const rows = [trialHeader(), ...results.map(trialRow)].join('\n');
+  await replaceDocsBlock(`failover-${mode}`, `${title}\n\n${summary}\n\n${rows}`);
+}
+const broken = results.filter(
+  (result) => result.error !== undefined || result.splitBrainSamples > 0,
+);
+if (broken.length > 0) {
+  console.error(`${broken.length} trials failed or saw two writable primaries`);
+  process.exitCode = 1;
+}

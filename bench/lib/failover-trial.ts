@@ -1,0 +1,198 @@
+// One failover trial in the multi-host lab: a healthy pair, a client writing through the
+// primary VIP, one fault on the primary, then what the client and the supervisors saw, and the
+// old primary's rejoin, timed. It ends with a healthy pair again (possibly the other way round).
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ClientAgent,
+  labPsql,
+  readSupervisorLog,
+  splitBrainSamples,
+  type AgentReport,
+} from '../../src/lib/lab/lab-cluster.js';
+import {
+  killPostgres,
+  linkDown,
+  linkUp,
+  powerOff,
+  powerOn,
+  type LabHostName,
+  type NetnsLabState,
+} from '../../src/lib/lab/netns-lab.js';
+import { isPoweredOff, until, waitHealthy } from './lab-run.js';
+import { failoverMilestones, type FailoverMilestones, type HostLogLine } from './milestones.js';
+
+export const faults = ['kill', 'poweroff', 'partition'] as const;
+export type Fault = (typeof faults)[number];
+export type Mode = 'async' | 'sync';
+
+export const faultDescriptions: Record<Fault, string> = {
+  kill: 'kill -9 of the primary postmaster',
+  poweroff: 'power-off of the primary host through its BMC',
+  partition: "the primary host's network cable pulled at the switch",
+};
+
+export interface TrialResult extends FailoverMilestones {
+  fault: Fault;
+  mode: Mode;
+  trial: number;
+  oldPrimary: LabHostName;
+  newPrimary?: LabHostName;
+  /** First write acknowledged through the VIP after the outage, as the client saw it. */
+  writableMs?: number;
+  acked: number;
+  /** Acknowledged ids missing on the new primary. */
+  lost: number[];
+  samples: number;
+  /** Samples in which two hosts accepted a new connection as a primary (must be 0). */
+  splitBrainSamples: number;
+  /** From the repair (power on / cable back) until the old primary streams again. */
+  rejoinMs?: number;
+  error?: string;
+}
+
+const writableTimeoutMs = 90_000;
+const rejoinTimeoutMs = 180_000;
+
+async function injectFault(state: NetnsLabState, fault: Fault, host: LabHostName): Promise<void> {
+  if (fault === 'kill') await killPostgres(state, host);
+  else if (fault === 'poweroff') await powerOff(state, host, { from: 'client' });
+  else await linkDown(state, host);
+}
+
+/** Undoes the fault and any fencing it caused: cable back, power on (boot starts skypg). */
+async function repair(state: NetnsLabState, fault: Fault, host: LabHostName): Promise<void> {
+  if (fault === 'partition') await linkUp(state, host);
+  if (await isPoweredOff(state, host)) await powerOn(state, host, { from: 'client' });
+}
+
+/** After the outage: the first acknowledgement that follows a gap of 10 write periods. */
+export function writableAfter(report: AgentReport, faultAt: number): number | undefined {
+  const times = report.acked.map((id) => report.ackTimes.get(id) ?? 0);
+  const before = times.filter((t) => t <= faultAt);
+  const lastBefore = before.length === 0 ? faultAt : Math.max(...before);
+  const first = times.find((t) => t > faultAt && t - lastBefore > 200);
+  return first === undefined ? undefined : first - faultAt;
+}
+
+async function allLogs(state: NetnsLabState): Promise<HostLogLine[]> {
+  const lines: HostLogLine[] = [];
+  for (const host of ['host1', 'host2'] as const)
+    for (const line of await readSupervisorLog(state, host)) lines.push({ ...line, host });
+  return lines;
+}
+
+export async function runTrial(
+  state: NetnsLabState,
+  options: { fault: Fault; mode: Mode; trial: number; primary: LabHostName },
+): Promise<TrialResult> {
+  const { fault, mode, trial, primary: oldPrimary } = options;
+  await labPsql(state, oldPrimary, 'truncate table agent_writes').catch(() => undefined);
+  const agent = await ClientAgent.start(state);
+  let report: AgentReport | undefined;
+  const result = emptyResult(fault, mode, trial, oldPrimary);
+  let faultAt: number | undefined;
+  try {
+    await until('the client to write through the VIP', 15_000, () =>
+      Promise.resolve(agent.report().acked.length > 0 ? true : undefined),
+    );
+    await sleep(2000);
+    const at = Date.now();
+    faultAt = at;
+    await injectFault(state, fault, oldPrimary);
+    const writableAt = await until(
+      'a write acknowledged through the VIP after the fault',
+      writableTimeoutMs,
+      () => Promise.resolve(writableAfter(agent.report(), at)),
+    );
+    result.writableMs = writableAt;
+    // The leader is the one host the client sees answering a new connection as a primary.
+    const newPrimary = await until('the client to see exactly one primary', 60_000, () => {
+      const latest = agent.report().samples.at(-1);
+      if (latest === undefined || latest.t <= at + writableAt) return Promise.resolve(undefined);
+      const leaders = state.hosts.filter((host) => latest.roles[host.address] === 'primary');
+      return Promise.resolve(leaders.length === 1 ? leaders[0]?.name : undefined);
+    });
+    result.newPrimary = newPrimary;
+    // Acknowledged before the query: every one of them must be there.
+    const acked = agent.report().acked;
+    const present = new Set(
+      (await labPsql(state, newPrimary, 'select id from agent_writes'))
+        .split('\n')
+        .filter(Boolean)
+        .map(Number),
+    );
+    result.acked = acked.length;
+    result.lost = acked.filter((id) => !present.has(id));
+    Object.assign(result, failoverMilestones(await allLogs(state), at, newPrimary));
+
+    const repairAt = Date.now();
+    await repair(state, fault, oldPrimary);
+    await waitHealthy(state, mode, rejoinTimeoutMs);
+    result.rejoinMs = Date.now() - repairAt;
+    // Writes in the last moments of the trial were checked above; the rest keep the sampler
+    // honest until the pair is whole again.
+    report = await agent.stop();
+  } catch (error) {
+    result.error = error instanceof Error ? error.message : String(error);
+    // What the supervisors did instead, for the JSON report.
+    if (faultAt !== undefined)
+      result.events = failoverMilestones(await allLogs(state), faultAt, '').events;
+  } finally {
+    report ??= await agent.stop();
+    result.samples = report.samples.length;
+    result.splitBrainSamples = splitBrainSamples(report).length;
+  }
+  return result;
+}
+
+function emptyResult(
+  fault: Fault,
+  mode: Mode,
+  trial: number,
+  oldPrimary: LabHostName,
+): TrialResult {
+  return {
+    fault,
+    mode,
+    trial,
+    oldPrimary,
+    acked: 0,
+    lost: [],
+    samples: 0,
+    splitBrainSamples: 0,
+    failedPromotions: 0,
+    promoteSteps: [],
+    events: [],
+  };
+}
+
+/** Runs the trials of one fault on one lab; a failed trial ends the series (the pair may be
+ * broken), and the caller builds a new lab for what is left. */
+export async function runSeries(
+  state: NetnsLabState,
+  options: {
+    fault: Fault;
+    mode: Mode;
+    firstTrial: number;
+    lastTrial: number;
+    onTrial: (result: TrialResult) => void;
+  },
+): Promise<{ results: TrialResult[]; failed: boolean }> {
+  const results: TrialResult[] = [];
+  for (let trial = options.firstTrial; trial <= options.lastTrial; trial += 1) {
+    const primary = await waitHealthy(state, options.mode, rejoinTimeoutMs).catch(
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
+    const result =
+      primary instanceof Error
+        ? {
+            ...emptyResult(options.fault, options.mode, trial, 'host1'),
+            error: `no healthy pair to start from: ${primary.message}`,
+          }
+        : await runTrial(state, { ...options, trial, primary });
+    results.push(result);
+    options.onTrial(result);
+    if (result.error !== undefined) return { results, failed: true };
+  }
+  return { results, failed: false };
+}
