@@ -12,6 +12,8 @@ export interface ConnectTarget extends PgEndpoint {
   passfile: string | undefined;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  /** A physical replication connection (as the walreceiver makes): replication commands only. */
+  replication?: boolean;
 }
 
 /** The small surface of a connection that the rest of skypg uses. */
@@ -70,6 +72,8 @@ export async function withConnection<T>(
     // The server-side timeout cannot fire on a frozen server; this one fires in the client.
     query_timeout: target.statementTimeoutMs + 500,
     keepAlive: true,
+    // node-postgres sends `replication` in the startup packet; its types do not declare it.
+    ...((target.replication === true ? { replication: 'true' } : {}) as object),
   });
   // A connection that dies between queries emits 'error'; the pending query reports it.
   client.on('error', () => undefined);
