@@ -47,7 +47,7 @@ export async function checkFence(context: DoctorContext, node: NodeConfig): Prom
     return {
       ...base,
       status: 'fail',
-      found: `${node.fence.agent} status failed: ${messageOf(error)}`,
+      found: messageOf(error),
       fix: `check ${node.fence.password_file ?? 'the credentials'}, the user's power rights (IPMI OPERATOR) and the device address; test with skypg fence ${node.name} --action status`,
     };
   }
@@ -86,13 +86,15 @@ export async function checkVip(context: DoctorContext, role: VipRole): Promise<C
         ?.name ?? 'an unknown server',
     (error: unknown) => `nobody (${messageOf(error)})`,
   );
+  const here = context.local;
   if (answered !== owner.name) {
     problems.push(`through ${address} answers ${answered}, not the ${role} ${owner.name}`);
-    fixes.push(
-      `skypg vip up ${role}   # on ${owner.name} (after 'skypg vip down ${role}' on any other holder)`,
-    );
+    // On another node, the local look below names the fix for this host.
+    if (here === undefined || here === owner)
+      fixes.push(
+        `skypg vip up ${role}   # on ${owner.name} (after 'skypg vip down ${role}' on any other holder)`,
+      );
   }
-  const here = context.local;
   if (here !== undefined) {
     try {
       const status = await vipStatus(context.config, role);

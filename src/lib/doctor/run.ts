@@ -202,7 +202,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       );
     } catch (error) {
       fixes.push({ action: fix.describe, result: 'failed', note: messageOf(error) });
-      progress(`failed: ${fix.describe.split('\n')[0] ?? ''}: ${messageOf(error)}`);
+      progress(`failed (${messageOf(error)}): ${fix.describe}`);
     }
   }
   progress('checking again after the fixes');

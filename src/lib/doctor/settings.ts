@@ -83,8 +83,10 @@ export function evaluateSettings(config: ClusterConfig, input: SettingsInput): S
     'wal_log_hints',
     hints || checksums,
     checksums
-      ? 'data checksums are on (pg_rewind can run)'
-      : `wal_log_hints = ${get('wal_log_hints') ?? '?'} and no data checksums: pg_rewind cannot run`,
+      ? 'data checksums on'
+      : hints
+        ? 'wal_log_hints = on'
+        : `wal_log_hints = ${get('wal_log_hints') ?? '?'} and no data checksums: pg_rewind cannot run`,
     'fail',
     'on',
   );
