@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
 import type { CheckResult } from '../lib/doctor/checklist.js';
 import type { AppliedFix } from '../lib/doctor/run.js';
+import { SkypgError } from '../lib/errors.js';
 import { NagiosCode } from '../lib/exit-codes.js';
 
 interface DoctorResult {
@@ -32,7 +33,6 @@ export default class Doctor extends SkypgCommand<DoctorResult> {
     ...clusterFlags,
     all: Flags.boolean({
       summary: 'Check both nodes from a machine that need not be one (local checks only if it is).',
-      exclusive: ['node'],
     }),
     fix: Flags.boolean({ summary: 'Apply the safe online fixes (shown first), then check again.' }),
   };
@@ -46,6 +46,11 @@ export default class Doctor extends SkypgCommand<DoctorResult> {
     const { runDoctor } = await import('../lib/doctor/run.js');
     const { doctorExitCode, renderChecklist, resultJson } =
       await import('../lib/doctor/checklist.js');
+    if (flags.all && flags.node !== undefined) {
+      throw new SkypgError('USAGE', '--all and --node exclude each other', {
+        hint: '--node NAME says which node this machine is; --all checks from anywhere',
+      });
+    }
     const cluster = await this.loadCluster(flags);
     let local;
     if (flags.all) {
@@ -55,7 +60,14 @@ export default class Doctor extends SkypgCommand<DoctorResult> {
         local = undefined; // checked from elsewhere: the local checks are skipped
       }
     } else {
-      local = cluster.localNode();
+      try {
+        local = cluster.localNode();
+      } catch (error) {
+        if (!(error instanceof SkypgError) || error.code !== 'NODE_UNRESOLVED') throw error;
+        throw new SkypgError(error.code, error.message, {
+          hint: `${error.hint ?? 'pass --node NAME'}; or --all to check from a machine that is not a node`,
+        });
+      }
     }
     const report = await runDoctor({
       config: cluster.config,

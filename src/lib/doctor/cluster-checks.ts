@@ -13,7 +13,13 @@ import {
 } from '../supervisor/state-file.js';
 import { vipStatus } from '../vip.js';
 import type { CheckResult } from './checklist.js';
-import { adminTarget, heartbeatRemote, nodeWithRole, type DoctorContext } from './context.js';
+import {
+  adminTarget,
+  heartbeatRemote,
+  nodeWithRole,
+  readTarget,
+  type DoctorContext,
+} from './context.js';
 import { walLink } from './host-checks.js';
 
 /** The fence device answers `status` with ON, with the configured credentials (never `off`). */
@@ -304,7 +310,7 @@ export async function checkLayout(
   const { config } = context;
   const layouts = await Promise.all(
     config.nodes.map(async (node, index) => {
-      const spaces = await withConnection(heartbeatRemote(config, node), (session) =>
+      const spaces = await withConnection(readTarget(context, node), (session) =>
         session.query<{ spcname: string; location: string }>(
           "select spcname, pg_tablespace_location(oid) as location from pg_tablespace where spcname not in ('pg_default', 'pg_global') order by spcname",
         ),
@@ -316,30 +322,30 @@ export async function checkLayout(
   const [a, b] = layouts;
   if (a === undefined || b === undefined)
     return { ...base, status: 'skip', found: 'two nodes needed' };
+  if (a.spaces === undefined || b.spaces === undefined) {
+    return { ...base, status: 'skip', found: 'cannot compare: a server did not answer' };
+  }
   const problems: string[] = [];
-  const notes: string[] = [];
-  const show = (wal: string | null | undefined): string =>
-    wal === null ? 'a directory' : wal === undefined ? 'unknown' : `-> ${wal}`;
+  const show = (wal: string | null): string => (wal === null ? 'a directory' : `-> ${wal}`);
+  let walText: string;
   if (a.wal === undefined || b.wal === undefined) {
-    notes.push(
-      `pg_wal of ${(a.wal === undefined ? a : b).node.name} unknown (its supervisor reports it; run doctor there)`,
-    );
+    const [known, unknown] = a.wal === undefined ? [b, a] : [a, b];
+    walText = `pg_wal ${known.wal === undefined ? 'unknown' : show(known.wal)} on ${known.node.name}, unknown on ${unknown.node.name} (its supervisor reports it; run doctor there)`;
   } else if (a.wal !== b.wal) {
+    walText = '';
     problems.push(
       `pg_wal is ${show(a.wal)} on ${a.node.name} but ${show(b.wal)} on ${b.node.name}`,
     );
-  }
-  if (a.spaces === undefined || b.spaces === undefined) {
-    notes.push('tablespaces of a node could not be read');
   } else {
-    const where = (list: { spcname: string; location: string }[]) =>
-      new Map(list.map((s) => [s.spcname, s.location]));
-    const [ma, mb] = [where(a.spaces), where(b.spaces)];
-    for (const [name, location] of ma) {
-      if (mb.has(name) && mb.get(name) !== location)
-        problems.push(
-          `tablespace ${name} is ${location} on ${a.node.name} but ${mb.get(name) ?? ''} on ${b.node.name}`,
-        );
+    walText = `pg_wal ${show(a.wal)} on both`;
+  }
+  const elsewhere = new Map(b.spaces.map((space) => [space.spcname, space.location]));
+  for (const { spcname, location } of a.spaces) {
+    const other = elsewhere.get(spcname);
+    if (other !== undefined && other !== location) {
+      problems.push(
+        `tablespace ${spcname} is ${location} on ${a.node.name} but ${other} on ${b.node.name}`,
+      );
     }
   }
   if (problems.length > 0) {
@@ -350,10 +356,9 @@ export async function checkLayout(
       fix: 'make the symlinks in both data directories point to the same paths (a rebuild copies them as they are on the primary)',
     };
   }
-  const count = a.spaces?.length ?? 0;
   return {
     ...base,
     status: 'ok',
-    found: `pg_wal ${show(a.wal ?? b.wal)} on both; ${count} tablespace(s) at the same paths${notes.length === 0 ? '' : `; ${notes.join('; ')}`}`,
+    found: `${walText}; ${a.spaces.length} tablespace(s) at the same paths`,
   };
 }

@@ -12,6 +12,8 @@ export interface NodeSurvey {
   startedAt?: string;
   /** Why the survey could not reach it. */
   error?: string;
+  /** The connection that reached it. */
+  target?: ConnectTarget;
 }
 
 export interface DoctorContext {
@@ -37,24 +39,42 @@ export function heartbeatRemote(config: ClusterConfig, node: NodeConfig): Connec
   return remoteTarget(node, { database: config.heartbeat.database, user: config.heartbeat.user });
 }
 
-export async function surveyNodes(config: ClusterConfig): Promise<Map<string, NodeSurvey>> {
+/**
+ * Role and postmaster start of each server, through the heartbeat role over TCP (what the
+ * peer uses), else the superuser connection (before `heartbeat init` there is no heartbeat
+ * role yet). The connection that worked serves the read-only checks of that node.
+ */
+export async function surveyNodes(
+  config: ClusterConfig,
+  local: NodeConfig | undefined,
+): Promise<Map<string, NodeSurvey>> {
   const entries = await Promise.all(
     config.nodes.map(async (node): Promise<[string, NodeSurvey]> => {
-      try {
-        const survey = await withConnection(heartbeatRemote(config, node), async (session) => {
-          const status = await readServerStatus(session);
-          const [row] = await session.query<{ started: string }>(
-            'select pg_postmaster_start_time()::text as started',
-          );
-          return { role: status.role, ...(row === undefined ? {} : { startedAt: row.started }) };
-        });
-        return [node.name, survey];
-      } catch (error) {
-        return [node.name, { error: messageOf(error) }];
+      const admin = node === local ? localTarget(node) : remoteTarget(node);
+      const errors: string[] = [];
+      for (const target of [heartbeatRemote(config, node), admin]) {
+        try {
+          const survey = await withConnection(target, async (session) => {
+            const status = await readServerStatus(session);
+            const [row] = await session.query<{ started: string }>(
+              'select pg_postmaster_start_time()::text as started',
+            );
+            return { role: status.role, ...(row === undefined ? {} : { startedAt: row.started }) };
+          });
+          return [node.name, { ...survey, target }];
+        } catch (error) {
+          errors.push(messageOf(error));
+        }
       }
+      return [node.name, { error: [...new Set(errors)].join('; ') }];
     }),
   );
   return new Map(entries);
+}
+
+/** The connection the survey reached a node with (read-only checks use it). */
+export function readTarget(context: DoctorContext, node: NodeConfig): ConnectTarget {
+  return context.survey.get(node.name)?.target ?? heartbeatRemote(context.config, node);
 }
 
 export function nodeWithRole(context: DoctorContext, role: ServerRole): NodeConfig | undefined {

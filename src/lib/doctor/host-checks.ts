@@ -10,7 +10,7 @@ import { withConnection } from '../pg/connect.js';
 import { findPassword } from '../pg/passfile.js';
 import { isRoot, runProgram } from '../process/run-program.js';
 import type { CheckResult } from './checklist.js';
-import { heartbeatRemote, nodeWithRole, type DoctorContext } from './context.js';
+import { nodeWithRole, readTarget, type DoctorContext } from './context.js';
 import { loginTests } from './pg-checks.js';
 
 const local = (id: string, node: NodeConfig) => ({ id, node: node.name, scope: 'local' as const });
@@ -282,7 +282,7 @@ export async function checkFreeSpace(
       status: 'skip',
       found: 'no primary answered, so the size of a rebuild is unknown',
     };
-  const [row] = await withConnection(heartbeatRemote(context.config, primary), (session) =>
+  const [row] = await withConnection(readTarget(context, primary), (session) =>
     session.query<{ bytes: string }>(
       `select ((select sum(pg_database_size(oid)) from pg_database)
              + (select coalesce(sum(size), 0) from pg_ls_waldir()))::text as bytes`,

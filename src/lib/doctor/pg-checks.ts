@@ -1,7 +1,6 @@
 // Doctor checks answered by the servers themselves: settings, pg_hba rules, roles, real
 // logins, and the clocks of both hosts.
 import { chmod, chown, readFile, stat } from 'node:fs/promises';
-import { networkInterfaces } from 'node:os';
 import type { NodeConfig } from '../config/types.js';
 import { SkypgError, messageOf } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
@@ -12,6 +11,7 @@ import type { CheckResult, FixAction } from './checklist.js';
 import {
   adminTarget,
   heartbeatRemote,
+  readTarget,
   nodeWithRole,
   peerNode,
   unreachable,
@@ -41,7 +41,7 @@ export async function checkSettings(
   const { config } = context;
   const peer = peerNode(context, node);
   // The heartbeat role has pg_monitor, which may read every setting.
-  const { rows, hasSlot } = await withConnection(heartbeatRemote(config, node), async (session) => {
+  const { rows, hasSlot } = await withConnection(readTarget(context, node), async (session) => {
     const settings = await session.query<SettingRow>(
       'select name, setting, context, pending_restart from pg_settings',
     );
@@ -501,7 +501,7 @@ export async function checkClocks(context: DoctorContext): Promise<CheckResult> 
   const base = { id: 'clock', scope: 'network' as const };
   const samples = await Promise.all(
     [a, b].map((node) =>
-      clockOffset(heartbeatRemote(config, node)).catch((error: unknown) => messageOf(error)),
+      clockOffset(readTarget(context, node)).catch((error: unknown) => messageOf(error)),
     ),
   );
   const [sa, sb] = samples;
@@ -531,11 +531,4 @@ export async function checkClocks(context: DoctorContext): Promise<CheckResult> 
           fix: 'synchronise both hosts with NTP (chrony or systemd-timesyncd): timedatectl set-ntp true',
         }),
   };
-}
-
-/** This host's addresses (samehost in pg_hba, and "is this address here"). */
-export function hostAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((list) =>
-    (list ?? []).map((entry) => entry.address),
-  );
 }

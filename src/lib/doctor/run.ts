@@ -93,7 +93,7 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     config,
     local,
     version: options.version,
-    survey: await surveyNodes(config),
+    survey: await surveyNodes(config, local),
   };
   const configResult: CheckResult = {
     id: 'config',
@@ -102,7 +102,7 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     found:
       options.configWarnings.length === 0
         ? `${options.configPath} is valid`
-        : `${options.configPath} is valid but gives up safety: ${options.configWarnings.join('; ')}`,
+        : `${options.configPath} is valid but gives up safety: ${options.configWarnings.map((w) => w.replace(/^warning: /, '')).join('; ')}`,
     ...(options.configWarnings.length === 0
       ? {}
       : { fix: 'skypg config check   # shows each warning with its line' }),
