@@ -20,6 +20,7 @@ import {
   readTarget,
   type DoctorContext,
 } from './context.js';
+import { addressOnly } from './hba.js';
 import { walLink } from './host-checks.js';
 
 /** The fence device answers `status` with ON, with the configured credentials (never `off`). */
@@ -58,8 +59,6 @@ export async function checkFence(context: DoctorContext, node: NodeConfig): Prom
     };
   }
 }
-
-const addressOnly = (address: string): string => address.split('/')[0] ?? address;
 
 /**
  * The primary VIP on the primary and nobody else; the standby VIP on the standby. Through the

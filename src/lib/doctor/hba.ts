@@ -147,14 +147,19 @@ export function ipv4ToNumber(text: string): number | undefined {
   );
 }
 
-const addressOnly = (address: string): string => address.split('/')[0] ?? address;
+/** `10.0.0.5/24` -> `10.0.0.5`. */
+export const addressOnly = (address: string): string => address.split('/')[0] ?? address;
+
+/** The configured VIPs, without prefix length. */
+export function vipAddresses(config: ClusterConfig): string[] {
+  return [config.vip.primary, config.vip.standby].flatMap((vip) =>
+    vip === undefined ? [] : [addressOnly(vip.address)],
+  );
+}
 
 /** Every address a connection to a node may come from: both nodes and both VIPs (the seed's rule). */
 export function clientAddresses(config: ClusterConfig): string[] {
-  const vips = [config.vip.primary, config.vip.standby].flatMap((vip) =>
-    vip === undefined ? [] : [addressOnly(vip.address)],
-  );
-  return [...config.nodes.map((node) => node.address), ...vips];
+  return [...config.nodes.map((node) => node.address), ...vipAddresses(config)];
 }
 
 /**
@@ -166,7 +171,7 @@ export function connectionsTo(config: ClusterConfig, node: NodeConfig): HbaConne
   const { heartbeat, replication } = config;
   const superuser = node.postgres.superuser;
   const peer = config.nodes.find((candidate) => candidate !== node);
-  const vips = clientAddresses(config).slice(config.nodes.length);
+  const vips = vipAddresses(config);
   const connections: HbaConnection[] = [];
   for (const address of clientAddresses(config)) {
     connections.push(

@@ -1,12 +1,10 @@
 // Doctor checks of the machine doctor runs on (scope "local"): files, programs, processes,
 // the init system and the disk. They can only be made on the node itself.
 import { access, readdir, readFile, readlink, stat, statfs } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
-import { nonEmpty } from '../env.js';
 import { messageOf } from '../errors.js';
-import { withConnection } from '../pg/connect.js';
+import { passfileOf, withConnection } from '../pg/connect.js';
 import { findPassword } from '../pg/passfile.js';
 import { isRoot, runProgram } from '../process/run-program.js';
 import type { CheckResult } from './checklist.js';
@@ -15,18 +13,11 @@ import { loginTests } from './pg-checks.js';
 
 const local = (id: string, node: NodeConfig) => ({ id, node: node.name, scope: 'local' as const });
 
-/** The password file libpq and skypg use here: configured, else $PGPASSFILE, else ~/.pgpass. */
-export function passfilePath(node: NodeConfig): string {
-  return (
-    node.postgres.passfile ?? nonEmpty(process.env['PGPASSFILE']) ?? join(homedir(), '.pgpass')
-  );
-}
-
 export async function checkPassfile(
   context: DoctorContext,
   node: NodeConfig,
 ): Promise<CheckResult> {
-  const file = passfilePath(node);
+  const file = passfileOf(node.postgres.passfile);
   const base = local('passfile', node);
   const info = await stat(file).catch(() => undefined);
   if (info === undefined) {

@@ -1,6 +1,6 @@
 // Doctor checks answered by the servers themselves: settings, pg_hba rules, roles, real
 // logins, and the clocks of both hosts.
-import { chmod, chown, readFile, stat } from 'node:fs/promises';
+import { chmod, chown, readFile, realpath, stat } from 'node:fs/promises';
 import type { NodeConfig } from '../config/types.js';
 import { SkypgError, messageOf } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
@@ -18,6 +18,7 @@ import {
   type DoctorContext,
 } from './context.js';
 import {
+  addressOnly,
   clientAddresses,
   connectionsTo,
   describeConnection,
@@ -25,10 +26,9 @@ import {
   hbaLineFor,
   type HbaConnection,
   type HbaRule,
+  vipAddresses,
 } from './hba.js';
 import { alterSystemSql, evaluateSettings, type SettingRow } from './settings.js';
-
-const addressOnly = (address: string): string => address.split('/')[0] ?? address;
 
 // ---------------------------------------------------------------- settings
 
@@ -56,7 +56,7 @@ export async function checkSettings(
     settings,
     role: survey.role,
     nodeAddress: node.address,
-    vips: clientAddresses(config).slice(config.nodes.length),
+    vips: vipAddresses(config),
     peerName: peer.name,
     hasSlot,
   });
@@ -165,7 +165,7 @@ export async function checkHba(context: DoctorContext, node: NodeConfig): Promis
       fix: `let ${node.postgres.superuser} log in from here (skypg needs it for pg_rewind), or run skypg doctor on ${node.name}`,
     };
   }
-  const nodeVips = clientAddresses(config).slice(config.nodes.length);
+  const nodeVips = vipAddresses(config);
   const hbaContext = {
     memberOf: (user: string, role: string) => snapshot.memberships.get(user)?.has(role) ?? false,
     serverAddresses: [node.address, ...nodeVips],
@@ -232,7 +232,9 @@ function hbaFix(
   return {
     describe: `${node.name}: add ${lines.length} line(s) at the top of ${file} and reload:\n${lines.map((line) => `  ${line}`).join('\n')}`,
     apply: async () => {
-      const [text, info] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+      // Debian's pg_hba.conf may be a symlink: write the file it points to, not over the link.
+      const path = await realpath(file);
+      const [text, info] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
       const all = text.split('\n');
       const firstRule = all.findIndex((line) => line.trim() !== '' && !line.trim().startsWith('#'));
       const at = firstRule === -1 ? all.length : firstRule;
@@ -241,9 +243,9 @@ function hbaFix(
         ...lines,
       ];
       all.splice(at, 0, ...block);
-      await writeFileAtomic(file, all.join('\n'), info.mode & 0o777);
-      await chown(file, info.uid, info.gid);
-      await chmod(file, info.mode & 0o777);
+      await writeFileAtomic(path, all.join('\n'), info.mode & 0o777);
+      await chown(path, info.uid, info.gid);
+      await chmod(path, info.mode & 0o777);
       await withConnection(adminTarget(context, node), async (session) => {
         const errors = await session.query<{ line_number: number; error: string }>(
           'select line_number, error from pg_hba_file_rules where error is not null',

@@ -46,6 +46,7 @@ export async function runSupervisor(
   const statePath = stateFilePath(config, node.name);
   const startedAt = new Date().toISOString();
   const pidStartTicks = (await processStartTicks('self')) ?? 0;
+  const hash = configHash(config);
   let memory: Memory = initialMemory;
   let lastActionError: string | undefined;
   let previous: Decision | undefined;
@@ -125,7 +126,7 @@ export async function runSupervisor(
           : `${decision.reason}; last action failed: ${lastActionError}`,
       paused: decision.state === 'paused',
       ...(options.version === undefined ? {} : { skypgVersion: options.version }),
-      configHash: configHash(config),
+      configHash: hash,
       pgWal: await readlink(join(node.data_dir, 'pg_wal')).catch(() => null),
     }).catch((error: unknown) => {
       log.write({
