@@ -130,6 +130,18 @@ describe('skypg doctor in the multi-host lab', { skip }, () => {
         check(report, id);
       }
     }
+    // From a machine that is not a node, --all checks what the network shows.
+    const outside = await runSkypg(['doctor', '--all', '--json'], {
+      netns: lab().state.netns.client,
+      env: env(),
+    });
+    const fromClient = JSON.parse(outside.stdout) as DoctorJson;
+    assert.equal(outside.code, 0, JSON.stringify(problems(fromClient)));
+    assert.equal(fromClient.node, null);
+    assert.ok(
+      fromClient.results.filter((r) => r.scope === 'local').every((r) => r.status === 'skip'),
+    );
+    assert.equal(check(fromClient, 'vip-primary').status, 'ok');
     const text = await skypg('host1', 'doctor');
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /^OK +hba host1 +.*admits all/m);
