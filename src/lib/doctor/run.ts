@@ -26,6 +26,7 @@ import {
   checkSupervisor,
   checkSupervisorIdentity,
   checkVip,
+  type SupervisorCheck,
 } from './cluster-checks.js';
 import { notOnNode, surveyNodes, type DoctorContext } from './context.js';
 
@@ -55,6 +56,21 @@ export interface DoctorReport {
 
 const checkTimeoutMs = 15_000;
 
+/** Rejects when `work` has not settled within the timeout. */
+async function withinTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`did not finish within ${timeoutMs / 1000}s`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Runs one check within its timeout; a throw or a timeout is a FAIL of that check. */
 async function bounded(
   id: string,
@@ -63,14 +79,8 @@ async function bounded(
   timeoutMs: number,
   check: () => Promise<CheckResult | CheckResult[]>,
 ): Promise<CheckResult[]> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`did not finish within ${timeoutMs / 1000}s`));
-    }, timeoutMs);
-  });
   try {
-    const result = await Promise.race([check(), timeout]);
+    const result = await withinTimeout(check(), timeoutMs);
     return Array.isArray(result) ? result : [result];
   } catch (error) {
     return [
@@ -82,8 +92,6 @@ async function bounded(
         found: messageOf(error),
       },
     ];
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -114,23 +122,24 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     local === undefined
       ? Promise.resolve([notOnNode(id)])
       : bounded(id, local.name, 'local', checkTimeoutMs, () => check(local));
-  const perNode = (
-    id: string,
-    check: (node: NodeConfig) => Promise<CheckResult>,
-    timeoutMs = checkTimeoutMs,
-  ) => config.nodes.map((node) => bounded(id, node.name, 'network', timeoutMs, () => check(node)));
-  const supervisors = config.nodes.map((node) => checkSupervisor(context, node));
+  const perNode = (id: string, check: (node: NodeConfig) => Promise<CheckResult>) =>
+    config.nodes.map((node) =>
+      bounded(id, node.name, 'network', checkTimeoutMs, () => check(node)),
+    );
+  // The identity and layout checks compare what both supervisors recorded.
   const supervisorResults = Promise.all(
-    supervisors.map((check) =>
-      check.catch((error: unknown) => ({
-        result: {
-          id: 'supervisor',
-          scope: 'network' as const,
-          status: 'fail' as const,
-          found: messageOf(error),
-        },
-        state: undefined,
-      })),
+    config.nodes.map((node) =>
+      withinTimeout(checkSupervisor(context, node), checkTimeoutMs).catch(
+        (error: unknown): SupervisorCheck => ({
+          result: {
+            id: 'supervisor',
+            node: node.name,
+            scope: node === local ? 'local' : 'network',
+            status: 'fail',
+            found: messageOf(error),
+          },
+        }),
+      ),
     ),
   );
   const groups = await Promise.all([
