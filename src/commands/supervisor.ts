@@ -55,6 +55,7 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
         dryRun: flags['dry-run'],
         log,
         signal: stop.signal,
+        version: this.config.version,
       });
       const decision = summary.lastDecision;
       return {

@@ -12,6 +12,8 @@ export interface ConnectTarget extends PgEndpoint {
   passfile: string | undefined;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  /** A physical replication connection (as the walreceiver makes): replication commands only. */
+  replication?: boolean;
 }
 
 /** The small surface of a connection that the rest of skypg uses. */
@@ -47,16 +49,18 @@ export function withTimeouts(target: ConnectTarget, timeoutMs: number): ConnectT
   return { ...target, connectTimeoutMs: timeoutMs, statementTimeoutMs: timeoutMs };
 }
 
+/** Like libpq: the configured password file, else $PGPASSFILE, else ~/.pgpass. */
+export function passfileOf(configured: string | undefined): string {
+  return configured ?? nonEmpty(process.env['PGPASSFILE']) ?? join(homedir(), '.pgpass');
+}
+
 /** Opens a connection, runs `work`, and always closes it; errors come out classified. */
 export async function withConnection<T>(
   target: ConnectTarget,
   work: (session: PgSession) => Promise<T>,
 ): Promise<T> {
-  // Like libpq: the configured password file, else $PGPASSFILE, else ~/.pgpass. A password
-  // is handed over only if the server asks; none found fails authentication with a hint.
-  const passfile =
-    target.passfile ?? nonEmpty(process.env['PGPASSFILE']) ?? join(homedir(), '.pgpass');
-  const found = await lookupPassword(passfile, target);
+  // A password is handed over only if the server asks; none found fails authentication with a hint.
+  const found = await lookupPassword(passfileOf(target.passfile), target);
   const password = (): Promise<string> => Promise.resolve(found ?? '');
   const client = new pg.Client({
     host: target.host,
@@ -70,6 +74,8 @@ export async function withConnection<T>(
     // The server-side timeout cannot fire on a frozen server; this one fires in the client.
     query_timeout: target.statementTimeoutMs + 500,
     keepAlive: true,
+    // node-postgres sends `replication` in the startup packet; its types do not declare it.
+    ...((target.replication === true ? { replication: 'true' } : {}) as object),
   });
   // A connection that dies between queries emits 'error'; the pending query reports it.
   client.on('error', () => undefined);

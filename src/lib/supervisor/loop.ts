@@ -1,6 +1,9 @@
 // The supervisor loop: observe -> decide -> act -> state file -> log, once per
 // heartbeat.interval, until asked to stop. Stopping never touches PostgreSQL or the VIPs.
+import { readlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { configHash } from '../config/hash.js';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { messageOf } from '../errors.js';
 import { act } from './act.js';
@@ -16,6 +19,8 @@ export interface LoopOptions {
   log: JsonLog;
   /** Aborted by SIGTERM/SIGINT: the loop ends after the current iteration. */
   signal: AbortSignal;
+  /** skypg's version, recorded in the state file for `skypg doctor`. */
+  version?: string;
 }
 
 export interface LoopSummary {
@@ -41,6 +46,7 @@ export async function runSupervisor(
   const statePath = stateFilePath(config, node.name);
   const startedAt = new Date().toISOString();
   const pidStartTicks = (await processStartTicks('self')) ?? 0;
+  const hash = configHash(config);
   let memory: Memory = initialMemory;
   let lastActionError: string | undefined;
   let previous: Decision | undefined;
@@ -119,6 +125,9 @@ export async function runSupervisor(
           ? decision.reason
           : `${decision.reason}; last action failed: ${lastActionError}`,
       paused: decision.state === 'paused',
+      ...(options.version === undefined ? {} : { skypgVersion: options.version }),
+      configHash: hash,
+      pgWal: await readlink(join(node.data_dir, 'pg_wal')).catch(() => null),
     }).catch((error: unknown) => {
       log.write({
         event: 'error',

@@ -22,6 +22,11 @@ export interface SupervisorState {
   /** One human sentence: what was decided in the last loop and why. */
   reason: string;
   paused: boolean;
+  /** skypg version of the supervisor, the configuration's hash (config/hash.ts), and where the
+   * data directory's pg_wal points (null: not a symlink); `skypg doctor` compares both nodes'. */
+  skypgVersion?: string;
+  configHash?: string;
+  pgWal?: string | null;
 }
 
 export function stateFilePath(config: ClusterConfig, nodeName: string): string {
@@ -47,6 +52,11 @@ export async function readSupervisorState(path: string): Promise<SupervisorState
       `cannot read the supervisor state file ${path}: ${messageOf(error)}`,
     );
   }
+  return parseSupervisorState(text, path);
+}
+
+/** Checks the text of a state file (read here, or from the peer through PostgreSQL). */
+export function parseSupervisorState(text: string, path: string): SupervisorState {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
