@@ -29,6 +29,9 @@ export interface VipOptions {
   force?: boolean;
   /** Run inside this network namespace (tests drive hosts from outside). */
   netns?: string;
+  /** Skip duplicate address detection: the caller has proof that the only other holder let it
+   * go (a switchover's old primary dropped it before it stopped). Saves dad_timeout. */
+  knownReleased?: boolean;
 }
 
 export function vipConfig(config: ClusterConfig, role: VipRole): VipConfig {
@@ -179,7 +182,7 @@ export const vipStatus: VipOperation<VipStatus> = async (config, role, options =
 export const vipUp: VipOperation<VipChange> = (config, role, options = {}) =>
   changeVip(config, role, options, async (vip, held) => {
     if (!held) {
-      const others = await otherHolders(config, vip, options);
+      const others = options.knownReleased === true ? [] : await otherHolders(config, vip, options);
       if (others.length > 0 && options.force !== true) {
         throw new SkypgError(
           'REFUSED',
