@@ -230,9 +230,10 @@ export async function switchover(
     if (config.vip.standby) await vipDown(config, 'standby');
     if (config.vip.primary) await vipUp(config, 'primary', { knownReleased: true });
   })();
+  const signal = { sent: false };
   const promotion = timed(
     `promote ${node.name}`,
-    () => promoteHere(node),
+    () => promoteHere(node, signal),
     (tli) => `timeline ${tli}`,
   );
   const [vipOutcome, promoteOutcome] = await Promise.allSettled([
@@ -244,9 +245,20 @@ export async function switchover(
       (status) => status.role,
       () => undefined,
     );
-    if (role !== 'primary') {
+    if (role !== 'primary' && !signal.sent) {
       if (config.vip.primary) await vipDown(config, 'primary').catch(() => undefined);
       return rollBack(config, node, source, steps, timed, messageOf(promoteOutcome.reason));
+    }
+    if (role !== 'primary') {
+      // Asked to promote, not confirmed: it may still promote, so the old primary must not.
+      throw new SkypgError(
+        'PARTIAL',
+        `${node.name} was asked to promote but did not confirm it (${messageOf(promoteOutcome.reason)}); ${source.name} is a standby with every write`,
+        {
+          hint: `watch 'skypg status': once ${node.name} answers as the primary, run 'skypg vip up primary' on it if it does not hold the VIP; if it never does, 'skypg promote' on ${source.name}`,
+          details: renderSteps(steps),
+        },
+      );
     }
   }
   const windowEnd = Date.now();
@@ -301,7 +313,11 @@ async function checkHere(node: NodeConfig): Promise<Precondition> {
     return await withConnection(localTarget(node), async (session) => {
       const status = await readServerStatus(session);
       if (status.role !== 'standby')
-        return { check, ok: false, detail: `${node.name} is already a primary` };
+        return {
+          check,
+          ok: false,
+          detail: `${node.name} is the primary: run 'skypg switchover' on the standby that is to become the primary`,
+        };
       const receiver = await readWalReceiver(session, status.versionNum);
       return receiver?.status === 'streaming'
         ? { check, ok: true, detail: `streaming on timeline ${status.timeline}` }
@@ -504,8 +520,9 @@ async function waitPastCheckpoint(
 }
 
 /** pg_promote without its own wait (it checks every 100 ms); polled here every few ms. */
-async function promoteHere(node: NodeConfig): Promise<number> {
+async function promoteHere(node: NodeConfig, signal: { sent: boolean }): Promise<number> {
   return withConnection({ ...localTarget(node), statementTimeoutMs: 65_000 }, async (session) => {
+    signal.sent = true;
     await session.query('select pg_promote(false)');
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
