@@ -141,6 +141,13 @@ export async function switchover(
     ok: lag.ok || options.force,
     detail: `${formatSize(lag.bytes)} not replayed${lag.ok ? '' : ` after ${formatDuration(options.timeoutMs)}`}${!lag.ok && options.force ? ' (--force: the swap waits for the replay)' : ''}`,
   });
+  // The supervisors stand aside for --timeout; the command must promote well before that.
+  const standAsideMargin = config.heartbeat.misses * config.heartbeat.interval + 1000;
+  check({
+    check: '--timeout leaves time for the swap',
+    ok: options.timeoutMs - standAsideMargin >= 5000,
+    detail: `the supervisors stand aside for ${formatDuration(options.timeoutMs)}; the promotion must come ${formatDuration(standAsideMargin)} before that, and at least 5s is needed`,
+  });
   if (options.dryRun) {
     for (const step of plan(config, node, source))
       steps.push({ step, ms: 0, detail: 'planned (--dry-run)' });
@@ -166,8 +173,7 @@ export async function switchover(
   );
   // Never promote once the supervisors may have stopped standing aside: they count their
   // timeout from when they saw the flag, which is after commandStart.
-  const promoteBy =
-    commandStart + flagTimeoutMs - config.heartbeat.misses * config.heartbeat.interval - 1000;
+  const promoteBy = commandStart + flagTimeoutMs - standAsideMargin;
   const abort = async (why: string, hint: string): Promise<never> => {
     await withFlagSession(config, source, clearSwitchoverFlag).catch(() => undefined);
     throw new SkypgError('REFUSED', `not switching over to ${node.name}: ${why}`, {
@@ -178,7 +184,7 @@ export async function switchover(
   try {
     await timed(
       `${node.name} replays the flag`,
-      () => waitForReplay(node, flag.lsn, Math.min(deadline, promoteBy)),
+      () => waitForReplay(node, flag.lsn, promoteBy),
       (lsn) => `replayed ${lsn}`,
     );
     await timed(`${node.name}'s supervisor stands aside`, () =>
@@ -195,10 +201,10 @@ export async function switchover(
   await timed(`ask ${source.name}'s supervisor to hand over`, () =>
     withFlagSession(config, source, (session) => setSwitchoverPhase(session, 'handover')),
   );
-  const handover = await waitForHandover(config, source, deadline, timed);
+  const handover = await waitForHandover(config, source, promoteBy, timed);
   if (handover.kind === 'still-primary') {
     return abort(
-      `${source.name}'s supervisor did not hand over within ${formatDuration(options.timeoutMs)}`,
+      `${source.name}'s supervisor did not hand over in time (--timeout ${formatDuration(options.timeoutMs)})`,
       `is the supervisor running on ${source.name} ('skypg check-alive' there)?`,
     );
   }
@@ -215,6 +221,10 @@ export async function switchover(
   const windowStart = handover.lastPrimaryAt;
   const checkpoint = handover.checkpoint;
   try {
+    if (Date.now() >= promoteBy)
+      throw new Error(
+        `the switchover ran out of time (--timeout ${formatDuration(flagTimeoutMs)})`,
+      );
     await timed(
       `${node.name} replayed ${source.name}'s shutdown checkpoint ${checkpoint.lsn}`,
       () => waitPastCheckpoint(node, checkpoint, Math.min(Date.now() + replayWaitMs, promoteBy)),
@@ -511,6 +521,7 @@ async function waitPastCheckpoint(
     const status = await withConnection(localTarget(node), readServerStatus);
     // The same history: this standby streamed from that primary until it stopped (checked).
     last = status.replayLsn ?? '?';
+    if (Date.now() >= deadline) break;
     if (status.replayLsn !== undefined && parseLsn(status.replayLsn) > at) return status.replayLsn;
     await sleep(pollMs / 2);
   } while (Date.now() < deadline);

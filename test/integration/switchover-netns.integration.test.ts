@@ -126,6 +126,12 @@ describe('skypg switchover in the multi-host lab', { skip }, () => {
             : { host1: 'standby', host2: 'primary' },
           60_000,
         );
+        await waitUntil('the client writes through the VIP', () => {
+          const report = agent?.report();
+          return Promise.resolve(
+            report?.acked.some((id) => (report.ackTimes.get(id) ?? 0) > Date.now() - 200),
+          );
+        });
         const startedAt = Date.now();
         const run = await on(state, to, ['switchover', '--to', to, '--json']);
         assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
@@ -134,10 +140,11 @@ describe('skypg switchover in the multi-host lab', { skip }, () => {
         assert.equal(result.final.standbyStreaming, true);
         assert.equal(await holdsVip(state, to), true, `${to} holds the primary VIP`);
         assert.equal(await holdsVip(state, from), false);
+        const endedAt = Date.now();
         await waitUntil('a write is acknowledged after the switchover', () => {
           const report = agent?.report();
           return Promise.resolve(
-            report?.acked.some((id) => (report.ackTimes.get(id) ?? 0) > Date.now() - 500),
+            report?.acked.some((id) => (report.ackTimes.get(id) ?? 0) > endedAt),
           );
         });
         t.diagnostic(
