@@ -31,6 +31,9 @@ export interface VipOptions {
   netns?: string;
   /** Listen this long for another holder instead of vip.dad_timeout (promote, after a fence). */
   dadTimeoutMs?: number;
+  /** Skip duplicate address detection: the caller has proof that the only other holder let it
+   * go (a switchover's old primary dropped it before it stopped). Saves dad_timeout. */
+  knownReleased?: boolean;
 }
 
 export function vipConfig(config: ClusterConfig, role: VipRole): VipConfig {
@@ -187,7 +190,7 @@ export const vipStatus: VipOperation<VipStatus> = async (config, role, options =
 export const vipUp: VipOperation<VipChange> = (config, role, options = {}) =>
   changeVip(config, role, options, async (vip, held) => {
     if (!held) {
-      const others = await otherHolders(config, vip, options);
+      const others = options.knownReleased === true ? [] : await otherHolders(config, vip, options);
       if (others.length > 0 && options.force !== true) {
         throw new SkypgError(
           'REFUSED',

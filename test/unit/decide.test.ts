@@ -110,6 +110,14 @@ const memory = (changes: Partial<Memory> = {}): Memory => ({
   primaryLastAliveAt: NOW - 1000,
   ...changes,
 });
+/** The switchover flag written at 400_000 (primary's clock) with a 30 s timeout. */
+const switchoverFlag = (phase: 'prepare' | 'handover') => ({
+  to: 'host2',
+  by: 'dba',
+  startedAt: 400_000,
+  timeoutMs: 30_000,
+  phase,
+});
 /** A primary that is down as every standby check sees it. */
 const primaryGone: ObsChanges = {
   peerServer: { answering: false, role: undefined, timeline: undefined, lsn: undefined },
@@ -744,6 +752,68 @@ const rows: Row[] = [
     }),
     state: 'paused',
     rule: 'paused',
+    actions: [],
+  },
+  // planned switchover (skypg switchover)
+  {
+    name: 'switchover, phase prepare: the primary stands aside (no VIP or sync management)',
+    obs: primaryView({
+      local: { switchover: switchoverFlag('prepare') },
+      primaryVip: { heldHere: false },
+    }),
+    mem: { state: 'primary' },
+    state: 'switchover',
+    rule: 'switchover-stand-aside',
+    actions: [],
+    reason: /switchover to host2 by dba in progress \(prepare\): standing aside/,
+  },
+  {
+    name: 'switchover, phase handover: the healthy primary hands over',
+    obs: primaryView({ local: { switchover: switchoverFlag('handover') } }),
+    mem: { state: 'switchover' },
+    state: 'switchover',
+    rule: 'switchover-hand-over',
+    actions: ['hand-over'],
+    reason: /dropping the primary VIP, shutting down cleanly and restarting host1 as a standby/,
+  },
+  {
+    name: 'switchover: the standby whose primary is down does not count, fence or promote',
+    obs: standbyView({ ...primaryGone, local: { switchover: switchoverFlag('handover') } }),
+    mem: { misses: 5, state: 'switchover' },
+    state: 'switchover',
+    rule: 'switchover-stand-aside',
+    actions: [],
+  },
+  {
+    name: 'switchover: the old primary, restarted as a standby, stands aside until the flag is cleared',
+    obs: standbyView({
+      ...primaryGone,
+      local: { switchover: switchoverFlag('handover'), receiver: 'waiting' },
+      standbyVip: { heldHere: false },
+    }),
+    mem: { state: 'switchover', switchoverSeen: { startedAt: 400_000, seenAt: NOW - 5000 } },
+    state: 'switchover',
+    rule: 'switchover-stand-aside',
+    actions: [],
+  },
+  {
+    name: 'switchover timed out on this node: the usual rules apply again',
+    obs: standbyView({ ...primaryGone, local: { switchover: switchoverFlag('handover') } }),
+    mem: {
+      state: 'switchover',
+      misses: 2,
+      switchoverSeen: { startedAt: 400_000, seenAt: NOW - 60_000 },
+    },
+    state: 'promoting',
+    rule: 'standby-promote',
+    actions: ['promote'],
+  },
+  {
+    name: 'a flag naming this node as the target does not make a primary hand over',
+    obs: primaryView({ local: { switchover: { ...switchoverFlag('handover'), to: 'host1' } } }),
+    mem: { state: 'primary' },
+    state: 'switchover',
+    rule: 'switchover-stand-aside',
     actions: [],
   },
   {

@@ -5,7 +5,13 @@ import { peerOf } from '../config/local-node.js';
 import { SkypgError, messageOf } from '../errors.js';
 import { heartbeatTarget } from '../heartbeat.js';
 import { localTarget, withConnection } from '../pg/connect.js';
-import { runningPostmaster, startServer, stopServer } from '../pg/server-control.js';
+import { isCleanShutdown, readControlData } from '../pg/controldata.js';
+import {
+  programContext,
+  runningPostmaster,
+  startServer,
+  stopServer,
+} from '../pg/server-control.js';
 import { writeStandbyConfig } from '../pg/standby-config.js';
 import { quoteIdent, quoteLiteral } from '../pg/sql.js';
 import { promote } from '../promote.js';
@@ -81,6 +87,8 @@ async function perform(config: ClusterConfig, node: NodeConfig, action: Action):
       });
       return `stopped PostgreSQL on ${node.name}`;
     }
+    case 'hand-over':
+      return handOver(config, node);
     case 'rebuild': {
       const result = await rebuildStandby(config, node, {
         method: 'auto',
@@ -125,4 +133,26 @@ async function setSynchronousNames(node: NodeConfig, names: string): Promise<voi
     const [reloaded] = await session.query<{ ok: boolean }>('select pg_reload_conf() as ok');
     if (reloaded?.ok !== true) throw new SkypgError('COMMAND_FAILED', 'pg_reload_conf() failed');
   });
+}
+
+/**
+ * Switchover, on the old primary. A fast shutdown refuses new work, writes the shutdown
+ * checkpoint and waits until the standby has flushed all WAL; only then does the primary VIP go
+ * (the standby may stream through it). Restarted as a standby (of the primary VIP), it is never
+ * a primary again by itself, and `skypg switchover` reads its shutdown checkpoint through SQL.
+ */
+async function handOver(config: ClusterConfig, node: NodeConfig): Promise<string> {
+  await stopServer(node, 'fast', 30_000);
+  if (config.vip.primary) await vipDown(config, 'primary');
+  const control = await readControlData(await programContext(node), node.data_dir);
+  if (!isCleanShutdown(control)) {
+    throw new SkypgError(
+      'PARTIAL',
+      `${node.name} stopped but its control file says "${control.clusterState}": left stopped`,
+    );
+  }
+  const peer = peerOf(config, node.name);
+  await writeStandbyConfig(node.data_dir, standbyConninfo(config, node, peer));
+  await startServer(node);
+  return `handed over: shut down cleanly at checkpoint ${control.checkpointLsn} (timeline ${control.checkpointTimeline}), primary VIP dropped, restarted as a standby of ${peer.name}`;
 }

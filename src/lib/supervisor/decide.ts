@@ -4,7 +4,14 @@
 import type { ClusterConfig } from '../config/types.js';
 import { formatDuration, formatSize } from '../config/units.js';
 import { parseLsn } from '../pg/lsn.js';
-import type { Action, Decision, Memory, Observation, SupervisorStateName } from './types.js';
+import type {
+  Action,
+  Decision,
+  Memory,
+  Observation,
+  SupervisorStateName,
+  SwitchoverFlag,
+} from './types.js';
 
 /** Everything the rules test, derived once per loop from the observation and memory. */
 export interface Facts {
@@ -12,6 +19,8 @@ export interface Facts {
   mem: Memory;
   config: ClusterConfig;
   paused: boolean;
+  /** A planned switchover is in progress and has not timed out here. */
+  switchover: SwitchoverFlag | undefined;
   localPrimary: boolean;
   localStandby: boolean;
   localDown: boolean;
@@ -119,6 +128,28 @@ export const rules: readonly Rule[] = [
     actions: () => [],
     why: (f) =>
       `cluster paused by ${f.obs.local.pausedBy ?? 'an operator'}: observing only, no automatic action`,
+  },
+  // --- planned switchover (skypg switchover): not a failure ------------------------------
+  {
+    name: 'switchover-hand-over',
+    doc: 'Switchover to the peer, phase handover, and this node is the healthy primary: drop the primary VIP, stop cleanly, restart as a standby.',
+    from: '*',
+    when: (f) =>
+      f.switchover?.phase === 'handover' && f.switchover.to === peer(f) && f.localHealthyPrimary,
+    to: 'switchover',
+    actions: () => [{ kind: 'hand-over' }],
+    why: (f) =>
+      `switchover to ${peer(f)} by ${f.switchover?.by ?? 'an operator'}: dropping the primary VIP, shutting down cleanly and restarting ${node(f)} as a standby`,
+  },
+  {
+    name: 'switchover-stand-aside',
+    doc: 'A switchover is in progress (until cleared or timed out): no automatic action, it is not a failure.',
+    from: '*',
+    when: (f) => f.switchover !== undefined,
+    to: 'switchover',
+    actions: () => [],
+    why: (f) =>
+      `switchover to ${f.switchover?.to ?? '?'} by ${f.switchover?.by ?? 'an operator'} in progress (${f.switchover?.phase ?? ''}): standing aside, no automatic action`,
   },
   // --- this node's server is down: it never starts as a primary ----------------------
   {
@@ -412,6 +443,7 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
     mem,
     config,
     paused: local.pausedBy !== undefined,
+    switchover: activeSwitchover(obs, mem),
     localPrimary,
     localStandby,
     localDown,
@@ -437,6 +469,20 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
     selfDemotionWaitMs: selfDemotionWait(obs, config, primaryLastAliveAt),
     winsElection: winsElection(obs),
   };
+}
+
+/** The switchover flag, while it is younger than its timeout by this node's own clock. */
+function activeSwitchover(obs: Observation, mem: Memory): SwitchoverFlag | undefined {
+  const flag = obs.local.switchover;
+  if (flag === undefined) return undefined;
+  const seenAt = switchoverSeenAt(obs, mem) ?? obs.now;
+  return obs.now - seenAt < flag.timeoutMs ? flag : undefined;
+}
+
+function switchoverSeenAt(obs: Observation, mem: Memory): number | undefined {
+  const flag = obs.local.switchover;
+  if (flag === undefined) return undefined;
+  return mem.switchoverSeen?.startedAt === flag.startedAt ? mem.switchoverSeen.seenAt : obs.now;
 }
 
 /**
@@ -509,7 +555,20 @@ function nextMemory(facts: Facts, state: SupervisorStateName): Memory {
     ),
     peerGoneSince: keepSince(facts.localPrimary && !peerStreaming, mem.peerGoneSince),
     lastReceiptAt: obs.local.lastReceiptAt ?? mem.lastReceiptAt,
+    ...switchoverMemory(obs, mem),
   };
+}
+
+/** Remembers when this node first saw the current switchover flag (its timeout counts from then). */
+function switchoverMemory(obs: Observation, mem: Memory): Pick<Memory, 'switchoverSeen'> {
+  const flag = obs.local.switchover;
+  const seenAt = switchoverSeenAt(obs, mem);
+  if (flag !== undefined && seenAt !== undefined)
+    return { switchoverSeen: { startedAt: flag.startedAt, seenAt } };
+  // While the server is down the row cannot be read: keep the memory until it can be.
+  return mem.switchoverSeen === undefined || obs.local.answering
+    ? {}
+    : { switchoverSeen: mem.switchoverSeen };
 }
 
 /** The failover policy: one pure decision per loop. */

@@ -11,6 +11,7 @@ import { lsnDistance } from '../pg/lsn.js';
 import { readReplication, readServerStatus, readWalReceiver } from '../pg/server-status.js';
 import { runningPostmaster } from '../pg/server-control.js';
 import { runProgram } from '../process/run-program.js';
+import { parseSwitchoverFlag, switchoverFlagSql } from '../switchover-flag.js';
 import { vipHeldHere, vipStatus } from '../vip.js';
 import type { LocalObservation, Observation, PeerObservation } from './types.js';
 
@@ -129,6 +130,7 @@ interface HeartbeatSqlRow {
   rep_lag: string | null;
   paused_by: string | null;
   sync_degraded_at: Date | null;
+  switchover: string | null;
 }
 
 /** The heartbeat row as replicated here: liveness of the primary, pause flag, degrade record. */
@@ -144,7 +146,7 @@ async function readHeartbeatRow(
   );
   const rows = await withConnection(target, (session) =>
     session.query<HeartbeatSqlRow>(
-      'select last_alive, writer, rep_lag::text, paused_by, sync_degraded_at from skypg.cluster_status where id = 1',
+      `select last_alive, writer, rep_lag::text, paused_by, sync_degraded_at, ${switchoverFlagSql} as switchover from skypg.cluster_status s where id = 1`,
     ),
   ).catch(() => [] as HeartbeatSqlRow[]);
   const [row] = rows;
@@ -156,6 +158,8 @@ async function readHeartbeatRow(
     ...(row.sync_degraded_at === null ? {} : { syncDegradedAt: row.sync_degraded_at.getTime() }),
   };
   if (row.paused_by !== null) into.pausedBy = row.paused_by;
+  const switchover = parseSwitchoverFlag(row.switchover);
+  if (switchover !== undefined) into.switchover = switchover;
 }
 
 async function observePeer(

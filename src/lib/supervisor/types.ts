@@ -36,6 +36,21 @@ export interface LocalObservation {
   syncStandbyNames?: string;
   /** The cluster-wide pause flag, as replicated here. */
   pausedBy?: string;
+  /** A planned switchover in progress (skypg switchover), as replicated here. */
+  switchover?: SwitchoverFlag;
+}
+
+/** The switchover record of the heartbeat row (docs/operations.md, "Planned switchover"). */
+export interface SwitchoverFlag {
+  /** The node that becomes the primary. */
+  to: string;
+  by: string;
+  /** When it was written (the primary's clock): identifies this switchover. */
+  startedAt: number;
+  /** How long supervisors stand aside, counted on their own clock from when they first saw it. */
+  timeoutMs: number;
+  /** 'prepare': stand aside; 'handover': the primary's supervisor hands over. */
+  phase: 'prepare' | 'handover';
 }
 
 export interface PeerObservation {
@@ -68,7 +83,15 @@ export interface Observation {
 }
 
 export type SupervisorStateName =
-  'starting' | 'standby' | 'primary' | 'promoting' | 'demoted' | 'rejoining' | 'blocked' | 'paused';
+  | 'starting'
+  | 'standby'
+  | 'primary'
+  | 'promoting'
+  | 'demoted'
+  | 'rejoining'
+  | 'blocked'
+  | 'paused'
+  | 'switchover';
 
 export interface Memory {
   state: SupervisorStateName;
@@ -88,6 +111,8 @@ export interface Memory {
   peerGoneSince?: number;
   /** Standby: the last time its WAL receiver heard from the primary (sync eligibility). */
   lastReceiptAt?: number;
+  /** The switchover flag last seen (its startedAt) and when this node first saw it. */
+  switchoverSeen?: { startedAt: number; seenAt: number };
 }
 
 export type Action =
@@ -98,7 +123,9 @@ export type Action =
   | { kind: 'demote'; mode: 'fast' | 'kill' }
   | { kind: 'rebuild' }
   | { kind: 'set-sync' }
-  | { kind: 'set-async'; recordDegrade: boolean };
+  | { kind: 'set-async'; recordDegrade: boolean }
+  /** Switchover, on the old primary: drop the primary VIP, stop cleanly, restart as a standby. */
+  | { kind: 'hand-over' };
 
 export interface Decision {
   state: SupervisorStateName;

@@ -1,0 +1,100 @@
+// npm run bench:switchover [-- --runs N]: the write-unavailability window of `skypg switchover`
+// as a client sees it. In the multi-host lab (root), with both supervisors running, a client in
+// its own namespace inserts a row through the primary VIP every 20 ms; each run switches over to
+// the standby (alternating), and the window is the longest gap between two acknowledged writes
+// around it. Prints every run and the median.
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ClientAgent, startSupervisors, supervisorState } from '../src/lib/lab/lab-cluster.js';
+import {
+  execIn,
+  netnsLabDown,
+  netnsLabUp,
+  type LabHostName,
+  type NetnsLabState,
+} from '../src/lib/lab/netns-lab.js';
+import type { SwitchoverResult } from '../src/lib/switchover.js';
+import { percentile } from './measure.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '6' } } });
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 5) throw new Error('--runs takes an integer of at least 5');
+
+const bin = join(import.meta.dirname, '..', 'bin', 'run.js');
+
+async function waitFor(what: string, ready: () => Promise<boolean>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await ready().catch(() => false)) return;
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function settled(state: NetnsLabState, primary: LabHostName): Promise<void> {
+  const standby: LabHostName = primary === 'host1' ? 'host2' : 'host1';
+  await waitFor(
+    `${primary} primary and ${standby} standby`,
+    async () =>
+      (await supervisorState(state, primary))?.state === 'primary' &&
+      (await supervisorState(state, standby))?.state === 'standby',
+    60_000,
+  );
+}
+
+function longestGap(ackTimes: number[], from: number, to: number): number {
+  const times = ackTimes.filter((t) => t >= from && t <= to).sort((a, b) => a - b);
+  let gap = 0;
+  for (let index = 1; index < times.length; index += 1)
+    gap = Math.max(gap, (times[index] ?? 0) - (times[index - 1] ?? 0));
+  return gap;
+}
+
+const scratch = await mkdtemp(join(tmpdir(), 'skypg-bench-'));
+await chmod(scratch, 0o711);
+const labDir = join(scratch, 'lab');
+try {
+  const state = await netnsLabUp({ dir: labDir });
+  await startSupervisors(state);
+  await settled(state, 'host1');
+  const agent = await ClientAgent.start(state);
+  const windows: number[] = [];
+  let primary: LabHostName = 'host1';
+  for (let run = 1; run <= runs; run += 1) {
+    const target: LabHostName = primary === 'host1' ? 'host2' : 'host1';
+    await settled(state, primary);
+    await sleep(1000);
+    const before = Date.now();
+    const result = await execIn(
+      state,
+      target,
+      process.execPath,
+      [bin, 'switchover', '--node', target, '--json'],
+      { env: { SKYPG_CONFIG: state.configPath }, timeoutMs: 120_000, allowFailure: true },
+    );
+    if (result.exitCode !== 0) throw new Error(`run ${run}: ${result.stdout}${result.stderr}`);
+    const parsed = JSON.parse(result.stdout) as SwitchoverResult;
+    await sleep(1500);
+    const report = agent.report();
+    const ackTimes = report.acked.map((id) => report.ackTimes.get(id) ?? 0);
+    const window = longestGap(ackTimes, before, Date.now());
+    windows.push(window);
+    console.log(
+      `run ${run}: ${primary} -> ${target}: client saw writes refused for ${window} ms (command: ${String(parsed.writesRefusedMs)} ms; total ${parsed.totalMs} ms)`,
+    );
+    primary = target;
+  }
+  const final = await agent.stop();
+  const sorted = [...windows].sort((a, b) => a - b);
+  console.log(
+    `\nswitchover write-unavailability window over ${runs} runs (client inserting every 20 ms through the primary VIP; ${final.acked.length} writes acknowledged): median ${percentile(sorted, 0.5)} ms, min ${sorted[0] ?? NaN} ms, max ${sorted.at(-1) ?? NaN} ms; node ${process.version}, ${cpus().length} cores, ${new Date().toISOString().slice(0, 10)}`,
+  );
+} finally {
+  await netnsLabDown(labDir).catch((error: unknown) => {
+    console.error(`lab teardown failed: ${String(error)}`);
+  });
+  await rm(scratch, { recursive: true, force: true });
+}
