@@ -134,6 +134,8 @@ interface Row {
   rule: string;
   actions?: string[];
   reason?: RegExp;
+  /** Fields the decision's memory must have (what the next loop will compare against). */
+  memory?: Partial<Memory>;
 }
 
 const kinds = (actions: Action[]): string[] =>
@@ -242,6 +244,27 @@ const rows: Row[] = [
     rule: 'standby-promote',
   },
   // primary database crash (standby's view): counting misses, then failover
+  {
+    name: 'a beat that arrives while the peer refuses connections is not counted: it was written before the crash',
+    obs: standbyView({
+      ...primaryGone,
+      peerServer: { answering: false, refused: true },
+      local: { heartbeat: { lastAlive: 501_000, writer: 'host1' } },
+    }),
+    state: 'standby',
+    rule: 'standby-suspect',
+    reason: /check 1 of 3/,
+  },
+  {
+    name: 'a fresh beat while the peer only times out still counts (it may be busy, not dead)',
+    obs: standbyView({
+      ...primaryGone,
+      local: { heartbeat: { lastAlive: 501_000, writer: 'host1' } },
+    }),
+    mem: { misses: 2 },
+    state: 'standby',
+    rule: 'standby-following',
+  },
   {
     name: 'primary DB crash: first failed check',
     obs: standbyView(primaryGone),
@@ -649,7 +672,7 @@ const rows: Row[] = [
   },
   // both databases down, then back
   {
-    name: 'both standbys after a double crash: the one further ahead waits its misses',
+    name: 'both standbys after a double crash: the first look only records the positions',
     obs: standbyView({
       ...primaryGone,
       peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/2000000' },
@@ -657,7 +680,18 @@ const rows: Row[] = [
     mem: { misses: 0 },
     state: 'standby',
     rule: 'standby-suspect',
-    reason: /answers as a standby too/,
+    reason: /answers as a standby too \(waiting until both positions hold still/,
+    memory: { electionPositions: '1:0/3000000|1:0/2000000' },
+  },
+  {
+    name: 'both standbys: positions still moving (one was replaying) -> no election yet, whatever the misses',
+    obs: standbyView({
+      ...primaryGone,
+      peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/2000000' },
+    }),
+    mem: { misses: 5, electionPositions: '1:0/3000000|1:0/1800000' },
+    state: 'standby',
+    rule: 'standby-suspect',
   },
   {
     name: 'both standbys: the one further ahead promotes',
@@ -665,7 +699,7 @@ const rows: Row[] = [
       ...primaryGone,
       peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/2000000' },
     }),
-    mem: { misses: 2 },
+    mem: { misses: 1, electionPositions: '1:0/3000000|1:0/2000000' },
     state: 'promoting',
     rule: 'standby-promote',
     reason: /host1 is a standby and host2 is further ahead/,
@@ -676,7 +710,7 @@ const rows: Row[] = [
       ...primaryGone,
       peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/4000000' },
     }),
-    mem: { misses: 2 },
+    mem: { misses: 1, electionPositions: '1:0/3000000|1:0/4000000' },
     state: 'standby',
     rule: 'standby-both-standbys-wait',
   },
@@ -686,7 +720,7 @@ const rows: Row[] = [
       ...primaryGone,
       peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/3000000' },
     }),
-    mem: { misses: 2 },
+    mem: { misses: 1, electionPositions: '1:0/3000000|1:0/3000000' },
     state: 'standby',
     rule: 'standby-both-standbys-wait',
   },
@@ -697,7 +731,7 @@ const rows: Row[] = [
       local: { timeline: 2, lsn: '0/1000000' },
       peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/9000000' },
     }),
-    mem: { misses: 2 },
+    mem: { misses: 1, electionPositions: '2:0/1000000|1:0/9000000' },
     state: 'promoting',
     rule: 'standby-promote',
   },
@@ -836,6 +870,8 @@ describe('decide(): the failover policy table', () => {
       assert.equal(decision.state, row.state);
       if (row.actions) assert.deepEqual(kinds(decision.actions), row.actions);
       if (row.reason) assert.match(decision.reason, row.reason);
+      for (const [key, value] of Object.entries(row.memory ?? {}))
+        assert.deepEqual(decision.memory[key as keyof Memory], value, `memory.${key}`);
       assert.ok(decision.reason.length > 20, 'every decision says why in a sentence');
     });
   }

@@ -289,7 +289,7 @@ function normalize(raw: RawConfig): ClusterConfig {
         count: raw.vip?.announce.count ?? 5,
         intervalSeconds: Number((raw.vip?.announce.interval ?? '1s').replace('s', '')),
       },
-      dad_timeout: raw.vip?.dad_timeout ?? 1000,
+      dad_timeout: raw.vip?.dad_timeout ?? 500,
       command_prefix: raw.vip?.command_prefix,
     },
     gateway: raw.gateway,

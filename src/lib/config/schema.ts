@@ -114,7 +114,7 @@ export const configSchema = s.object({
             .default('1s'),
         })
         .default({ count: 5, interval: '1s' }),
-      dad_timeout: s.duration(100).default(1000),
+      dad_timeout: s.duration(100).default(500),
       command_prefix: s.array(s.string(), { min: 1 }).optional(),
     })
     .optional(),

@@ -50,6 +50,10 @@ export interface Facts {
   selfDemotionWaitMs: number;
   /** Both standbys: this node has the better claim to lead (timeline, LSN, then name). */
   winsElection: boolean;
+  /** Both standbys: each one's timeline and position, as one comparable key. */
+  electionPositions: string | undefined;
+  /** Both standbys, and their positions are the same as in the previous loop. */
+  positionsSettled: boolean;
 }
 
 export interface Rule {
@@ -336,14 +340,19 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-suspect',
-    doc: 'Nothing showed a primary alive, fewer than heartbeat.misses times in a row: count.',
+    doc:
+      'Nothing showed a primary alive, fewer than heartbeat.misses times in a row: count. If the ' +
+      'peer answers as a standby there is certainly no primary: only wait until both positions ' +
+      'hold still for a loop, so both nodes elect from the same numbers.',
     from: '*',
-    when: (f) => f.localStandby && f.misses < f.config.heartbeat.misses,
+    when: (f) =>
+      f.localStandby &&
+      (f.peerIsStandby ? !f.positionsSettled : f.misses < f.config.heartbeat.misses),
     to: 'standby',
     actions: dropPrimaryVip,
     why: (f) =>
       f.peerIsStandby
-        ? `no primary: ${peer(f)} answers as a standby too (check ${f.misses} of ${f.config.heartbeat.misses})`
+        ? `no primary: ${peer(f)} answers as a standby too (waiting until both positions hold still for a loop)`
         : `nothing showed primary ${peer(f)} alive (check ${f.misses} of ${f.config.heartbeat.misses}: direct, VIP, heartbeat)`,
   },
   {
@@ -424,8 +433,11 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
   const localHung = local.running && !local.answering;
   const localHealthyPrimary = localPrimary && local.beatCommitted === true;
   const heartbeatValue = local.heartbeat?.lastAlive;
-  // Only a beat written by the peer is evidence that the peer is alive.
+  // Only a beat written by the peer is evidence that the peer is alive, and not when its host
+  // refuses connections: no PostgreSQL runs there, so a beat arriving now was written before
+  // it died (replication delivers the last beats after the fact).
   const heartbeatFresh =
+    peerServer.refused !== true &&
     local.heartbeat?.writer === obs.peer &&
     heartbeatValue !== undefined &&
     mem.lastHeartbeatValue !== undefined &&
@@ -435,6 +447,7 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
   const primaryAlive = peerIsPrimary || obs.primaryVip.answeredByOtherPrimary || heartbeatFresh;
   const misses = localStandby && !primaryAlive ? mem.misses + 1 : 0;
   const isolated = !peerServer.answering && obs.gateway.configured && !obs.gateway.reachable;
+  const electionPositions = electionKey(obs, localStandby && peerIsStandby);
   const since = (start: number | undefined): number => (start === undefined ? 0 : obs.now - start);
   const lagBytes = Math.max(local.replayBacklog ?? 0, local.heartbeat?.repLag ?? 0);
   const primaryLastAliveAt = primaryAlive ? obs.now : mem.primaryLastAliveAt;
@@ -468,7 +481,18 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
     syncUnsafe: syncUnsafe(obs, mem, config),
     selfDemotionWaitMs: selfDemotionWait(obs, config, primaryLastAliveAt),
     winsElection: winsElection(obs),
+    electionPositions,
+    positionsSettled:
+      electionPositions !== undefined && electionPositions === mem.electionPositions,
   };
+}
+
+/** Both standbys: "timeline:LSN" of this node and of the peer, or undefined otherwise. */
+function electionKey(obs: Observation, bothStandbys: boolean): string | undefined {
+  if (!bothStandbys) return undefined;
+  const position = (timeline: number | undefined, lsn: string | undefined): string =>
+    `${String(timeline ?? '?')}:${lsn ?? '?'}`;
+  return `${position(obs.local.timeline, obs.local.lsn)}|${position(obs.peerServer.timeline, obs.peerServer.lsn)}`;
 }
 
 /** The switchover flag, while it is younger than its timeout by this node's own clock. */
@@ -545,6 +569,9 @@ function nextMemory(facts: Facts, state: SupervisorStateName): Memory {
   return {
     state,
     misses: facts.misses,
+    ...(facts.electionPositions === undefined
+      ? {}
+      : { electionPositions: facts.electionPositions }),
     lastHeartbeatValue: obs.local.heartbeat?.lastAlive ?? mem.lastHeartbeatValue,
     primaryLastAliveAt: facts.primaryAlive ? obs.now : mem.primaryLastAliveAt,
     isolatedSince: keepSince(facts.localPrimary && facts.isolated, mem.isolatedSince),

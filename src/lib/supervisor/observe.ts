@@ -181,9 +181,18 @@ async function observePeer(
         ? {}
         : { lsn: (status.role === 'primary' ? status.currentLsn : status.replayLsn) ?? '' }),
     };
-  } catch {
-    return { answering: false };
+  } catch (error) {
+    return connectionRefused(error) ? { answering: false, refused: true } : { answering: false };
   }
+}
+
+/** ECONNREFUSED anywhere in the cause chain: the host is up and nothing listens on the port. */
+function connectionRefused(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; depth += 1) {
+    if ((cause as NodeJS.ErrnoException).code === 'ECONNREFUSED') return true;
+    cause = cause.cause;
+  }
+  return false;
 }
 
 /** A primary answers through the primary VIP (new connection, not in recovery). */

@@ -56,6 +56,8 @@ export interface SwitchoverFlag {
 export interface PeerObservation {
   /** A new SQL connection to the peer succeeded within heartbeat.timeout. */
   answering: boolean;
+  /** The peer's host refused the connection (ECONNREFUSED): no PostgreSQL listens there. */
+  refused?: boolean;
   role?: ServerRole;
   timeline?: number;
   /** Primary: current WAL position; standby: replayed position. */
@@ -111,6 +113,9 @@ export interface Memory {
   peerGoneSince?: number;
   /** Standby: the last time its WAL receiver heard from the primary (sync eligibility). */
   lastReceiptAt?: number;
+  /** Both standbys: the positions (timeline:LSN of each) seen in the previous loop, so the
+   * election waits until they hold still and both nodes compare the same numbers. */
+  electionPositions?: string;
   /** The switchover flag last seen (its startedAt) and when this node first saw it. */
   switchoverSeen?: { startedAt: number; seenAt: number };
 }
