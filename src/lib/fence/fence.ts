@@ -163,7 +163,14 @@ function fenceAgentDevice(
     if (fence.ipport !== undefined) lines.push(`ipport=${fence.ipport}`);
     if (fence.username !== undefined) lines.push(`username=${fence.username}`);
     if (password !== undefined) lines.push(`password=${password}`);
-    for (const [key, value] of Object.entries(fence.options)) lines.push(`${key}=${value}`);
+    // ClusterLabs agents sleep power_wait (2 s for fence_ipmilan) after OFF before they poll
+    // the status; skypg does not count OFF until a status query says so, so that sleep only
+    // delays the failover. A configured power_wait wins; a custom command gets only the options.
+    const options =
+      fence.agent === 'command' || 'power_wait' in fence.options
+        ? fence.options
+        : { power_wait: '0', ...fence.options };
+    for (const [key, value] of Object.entries(options)) lines.push(`${key}=${value}`);
     return `${lines.join('\n')}\n`;
   };
   const run = (action: string): Promise<ProgramResult> =>
