@@ -136,6 +136,8 @@ interface Row {
   reason?: RegExp;
   /** Fields the decision's memory must have (what the next loop will compare against). */
   memory?: Partial<Memory>;
+  /** A sooner next loop than heartbeat.interval; every other row must leave it unset. */
+  nextLoopMs?: number;
 }
 
 const kinds = (actions: Action[]): string[] =>
@@ -232,6 +234,7 @@ const rows: Row[] = [
     state: 'standby',
     rule: 'standby-suspect',
     actions: [],
+    nextLoopMs: 250,
   },
   {
     name: 'a beat this node wrote itself (replayed after its own crash) is no evidence of the peer',
@@ -682,6 +685,7 @@ const rows: Row[] = [
     rule: 'standby-suspect',
     reason: /answers as a standby too \(waiting until both positions hold still/,
     memory: { electionPositions: '1:0/3000000|1:0/2000000' },
+    nextLoopMs: 250,
   },
   {
     name: 'both standbys: positions still moving (one was replaying) -> no election yet, whatever the misses',
@@ -692,6 +696,7 @@ const rows: Row[] = [
     mem: { misses: 5, electionPositions: '1:0/3000000|1:0/1800000' },
     state: 'standby',
     rule: 'standby-suspect',
+    nextLoopMs: 250,
   },
   {
     name: 'both standbys: the one further ahead promotes',
@@ -870,6 +875,7 @@ describe('decide(): the failover policy table', () => {
       assert.equal(decision.state, row.state);
       if (row.actions) assert.deepEqual(kinds(decision.actions), row.actions);
       if (row.reason) assert.match(decision.reason, row.reason);
+      assert.equal(decision.nextLoopMs, row.nextLoopMs, 'nextLoopMs');
       for (const [key, value] of Object.entries(row.memory ?? {}))
         assert.deepEqual(decision.memory[key as keyof Memory], value, `memory.${key}`);
       assert.ok(decision.reason.length > 20, 'every decision says why in a sentence');

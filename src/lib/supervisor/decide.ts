@@ -598,6 +598,9 @@ function switchoverMemory(obs: Observation, mem: Memory): Pick<Memory, 'switchov
     : { switchoverSeen: mem.switchoverSeen };
 }
 
+/** How soon two standbys look at each other's positions again before they elect. */
+export const settleRecheckMs = 250;
+
 /** The failover policy: one pure decision per loop. */
 export function decide(obs: Observation, mem: Memory, config: ClusterConfig): Decision {
   const facts = deriveFacts(obs, mem, config);
@@ -605,12 +608,16 @@ export function decide(obs: Observation, mem: Memory, config: ClusterConfig): De
     if (rule.from !== '*' && !rule.from.includes(mem.state)) continue;
     if (!rule.when(facts)) continue;
     const state = typeof rule.to === 'function' ? rule.to(facts) : rule.to;
+    // Both standbys, waiting for their positions to hold still: nothing else needs a full
+    // interval to show (the peer answered directly), so the election is not put off a second.
+    const settling = rule.name === 'standby-suspect' && facts.peerIsStandby;
     return {
       state,
       actions: rule.actions(facts),
       reason: rule.why(facts),
       rule: rule.name,
       memory: nextMemory(facts, state),
+      ...(settling ? { nextLoopMs: Math.min(config.heartbeat.interval, settleRecheckMs) } : {}),
     };
   }
   // Unreachable by construction (the last rows cover every role); loud if it ever happens.

@@ -136,7 +136,7 @@ export async function runSupervisor(
       });
     });
     if (options.once) break;
-    await pause(config, loopStarted, options.signal);
+    await pause(config, loopStarted, options.signal, decision.nextLoopMs);
   }
   log.write({
     event: 'stop',
@@ -151,7 +151,8 @@ async function pause(
   config: ClusterConfig,
   loopStarted: number,
   signal: AbortSignal,
+  intervalMs = config.heartbeat.interval,
 ): Promise<void> {
-  const left = Math.max(50, config.heartbeat.interval - (Date.now() - loopStarted));
+  const left = Math.max(50, intervalMs - (Date.now() - loopStarted));
   await sleep(left, undefined, { signal }).catch(() => undefined);
 }

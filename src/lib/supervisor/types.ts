@@ -140,6 +140,8 @@ export interface Decision {
   /** The transition row that matched (for logs and tests). */
   rule: string;
   memory: Memory;
+  /** Look again this soon instead of after heartbeat.interval (waiting on something quick). */
+  nextLoopMs?: number;
 }
 
 export const initialMemory: Memory = { state: 'starting', misses: 0 };
