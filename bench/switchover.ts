@@ -1,10 +1,10 @@
-// npm run bench:switchover [-- --runs N]: the write-unavailability window of `skypg switchover`
+// npm run bench:switchover [-- --runs N] [--update-docs]: the write-unavailability window of `skypg switchover`
 // as a client sees it. In the multi-host lab (root), with both supervisors running, a client in
 // its own namespace inserts a row through the primary VIP every 20 ms; each run switches over to
 // the standby (alternating), and the window is the longest gap between two acknowledged writes
 // around it. Prints every run and the median.
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,9 +17,14 @@ import {
   type NetnsLabState,
 } from '../src/lib/lab/netns-lab.js';
 import type { SwitchoverResult } from '../src/lib/switchover.js';
-import { percentile } from './measure.js';
+import { percentile, replaceDocsBlock } from './measure.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '6' } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '6' },
+    'update-docs': { type: 'boolean', default: false },
+  },
+});
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 5) throw new Error('--runs takes an integer of at least 5');
 
@@ -62,6 +67,7 @@ try {
   await settled(state, 'host1');
   const agent = await ClientAgent.start(state);
   const windows: number[] = [];
+  const lines: string[] = [];
   let primary: LabHostName = 'host1';
   for (let run = 1; run <= runs; run += 1) {
     const target: LabHostName = primary === 'host1' ? 'host2' : 'host1';
@@ -82,16 +88,18 @@ try {
     const ackTimes = report.acked.map((id) => report.ackTimes.get(id) ?? 0);
     const window = longestGap(ackTimes, before, Date.now());
     windows.push(window);
-    console.log(
-      `run ${run}: ${primary} -> ${target}: client saw writes refused for ${window} ms (command: ${String(parsed.writesRefusedMs)} ms; total ${parsed.totalMs} ms)`,
-    );
+    const line = `run ${run}: ${primary} -> ${target}: client saw writes refused for ${window} ms (command: ${String(parsed.writesRefusedMs)} ms; total ${parsed.totalMs} ms)`;
+    lines.push(line);
+    console.log(line);
     primary = target;
   }
   const final = await agent.stop();
   const sorted = [...windows].sort((a, b) => a - b);
-  console.log(
-    `\nswitchover write-unavailability window over ${runs} runs (client inserting every 20 ms through the primary VIP; ${final.acked.length} writes acknowledged): median ${percentile(sorted, 0.5)} ms, min ${sorted[0] ?? NaN} ms, max ${sorted.at(-1) ?? NaN} ms; node ${process.version}, ${cpus().length} cores, ${new Date().toISOString().slice(0, 10)}`,
-  );
+  const summary = `switchover write-unavailability window over ${runs} runs (client inserting every 20 ms through the primary VIP; ${final.acked.length} writes acknowledged): median ${percentile(sorted, 0.5)} ms, min ${sorted[0] ?? NaN} ms, max ${sorted.at(-1) ?? NaN} ms; node ${process.version}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${new Date().toISOString().slice(0, 10)}`;
+  console.log(`\n${summary}`);
+  if (values['update-docs']) {
+    await replaceDocsBlock('switchover', [...lines, '', summary].join('\n'));
+  }
 } finally {
   await netnsLabDown(labDir).catch((error: unknown) => {
     console.error(`lab teardown failed: ${String(error)}`);
