@@ -740,6 +740,29 @@ const rows: Row[] = [
     state: 'promoting',
     rule: 'standby-promote',
   },
+  {
+    name: 'both standbys in sync mode: the old primary restarted as a standby leads despite its own degrade record',
+    obs: standbyView({
+      ...primaryGone,
+      local: { heartbeat: { lastAlive: 500_000, writer: 'host2', syncDegradedAt: 499_000 } },
+      peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/2000000' },
+    }),
+    mem: { misses: 1, electionPositions: '1:0/3000000|1:0/2000000' },
+    config: config({ replication: { mode: 'sync' } }),
+    state: 'promoting',
+    rule: 'standby-promote',
+  },
+  {
+    name: 'both standbys: the one ahead leads even when the last rep_lag it recorded is beyond max_lag',
+    obs: standbyView({
+      ...primaryGone,
+      local: { heartbeat: { lastAlive: 500_000, writer: 'host2', repLag: 500 * MiB } },
+      peerServer: { answering: true, role: 'standby', timeline: 1, lsn: '0/2000000' },
+    }),
+    mem: { misses: 1, electionPositions: '1:0/3000000|1:0/2000000' },
+    state: 'promoting',
+    rule: 'standby-promote',
+  },
   // fence failure / timeout: the promote action fails, the next loop retries, never promotes on its own
   {
     name: 'after a failed fence the next loop tries again (promote re-checks and re-fences)',

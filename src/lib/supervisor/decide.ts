@@ -379,9 +379,12 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-lag-too-high',
-    doc: 'Primary failed but this standby is beyond failover.max_lag: do not promote, alert.',
+    doc:
+      'Primary failed but this standby is beyond failover.max_lag: do not promote, alert. (Not ' +
+      'when the peer answers as a standby: then this node won the election, so it has every ' +
+      'WAL record either node has, and refusing would leave the pair without a primary.)',
     from: '*',
-    when: (f) => f.localStandby && !f.lagOk,
+    when: (f) => f.localStandby && !f.peerIsStandby && !f.lagOk,
     to: 'standby',
     actions: dropPrimaryVip,
     why: (f) =>
@@ -389,9 +392,12 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-sync-unsafe',
-    doc: 'Sync mode: the primary may have gone async and acknowledged writes this standby lacks: do not promote.',
+    doc:
+      'Sync mode: the primary may have gone async and acknowledged writes this standby lacks: do ' +
+      'not promote. (Not when the peer answers as a standby: the election winner has every ' +
+      'record either node has, acknowledged ones included.)',
     from: '*',
-    when: (f) => f.localStandby && f.syncUnsafe !== undefined,
+    when: (f) => f.localStandby && !f.peerIsStandby && f.syncUnsafe !== undefined,
     to: 'standby',
     actions: dropPrimaryVip,
     why: (f) =>
