@@ -763,6 +763,14 @@ const rows: Row[] = [
     state: 'promoting',
     rule: 'standby-promote',
   },
+  {
+    name: 'a primary forgets when it last received WAL as a standby',
+    obs: primaryView(),
+    mem: { state: 'primary', lastReceiptAt: NOW - 60_000 },
+    state: 'primary',
+    rule: 'primary-healthy',
+    memory: { lastReceiptAt: undefined },
+  },
   // fence failure / timeout: the promote action fails, the next loop retries, never promotes on its own
   {
     name: 'after a failed fence the next loop tries again (promote re-checks and re-fences)',

@@ -587,7 +587,9 @@ function nextMemory(facts: Facts, state: SupervisorStateName): Memory {
       mem.notStreamingSince,
     ),
     peerGoneSince: keepSince(facts.localPrimary && !peerStreaming, mem.peerGoneSince),
-    lastReceiptAt: obs.local.lastReceiptAt ?? mem.lastReceiptAt,
+    // A primary receives nothing: what it heard as a standby long ago must not follow it into
+    // its next time as a standby, where it would look like a standby that lost touch.
+    lastReceiptAt: facts.localPrimary ? undefined : (obs.local.lastReceiptAt ?? mem.lastReceiptAt),
     ...switchoverMemory(obs, mem),
   };
 }
