@@ -3,15 +3,21 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { labDown, labUp } from '../src/lib/lab/loopback-pair.js';
-import { formatTimings, replaceDocsBlock, timeCommand } from './measure.js';
+import {
+  badFlag,
+  formatTimings,
+  parseBenchArgs,
+  replaceDocsBlock,
+  timeCommand,
+} from './measure.js';
 
-const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '30' }, 'update-docs': { type: 'boolean' } },
+const { values } = parseBenchArgs({
+  runs: { type: 'string', default: '30' },
+  'update-docs': { type: 'boolean' },
 });
 const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a positive integer');
+if (!Number.isInteger(runs) || runs < 1) badFlag('--runs takes a positive integer');
 
 const bin = join(import.meta.dirname, '..', 'bin', 'run.js');
 const scratch = await mkdtemp(join(tmpdir(), 'skypg-bench-'));

@@ -2,10 +2,9 @@
 // [--json FILE] [--dir DIR] [--update-docs]: failover times in the multi-host lab, both
 // supervisors at default settings, a client writing through the primary VIP every 20 ms.
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { startSupervisors } from '../src/lib/lab/lab-cluster.js';
 import type { NetnsLabState } from '../src/lib/lab/netns-lab.js';
-import { replaceDocsBlock } from './measure.js';
+import { badFlag, parseBenchArgs, replaceDocsBlock } from './measure.js';
 import {
   faultDescriptions,
   faults,
@@ -24,27 +23,24 @@ import {
   tearDown,
 } from './lib/lab-run.js';
 
-const { values } = parseArgs({
-  options: {
-    trials: { type: 'string', default: '10' },
-    fault: { type: 'string', default: 'all' },
-    mode: { type: 'string', default: 'async' },
-    json: { type: 'string' },
-    dir: { type: 'string' },
-    'update-docs': { type: 'boolean' },
-  },
+const { values } = parseBenchArgs({
+  trials: { type: 'string', default: '10' },
+  fault: { type: 'string', default: 'all' },
+  mode: { type: 'string', default: 'async' },
+  json: { type: 'string' },
+  dir: { type: 'string' },
+  'update-docs': { type: 'boolean' },
 });
 const trials = Number(values.trials);
-if (!Number.isInteger(trials) || trials < 1) throw new Error('--trials takes a positive integer');
+if (!Number.isInteger(trials) || trials < 1) badFlag('--trials takes a positive integer');
 const chosen: Fault[] =
   values.fault === 'all'
     ? [...faults]
     : faults.includes(values.fault as Fault)
       ? [values.fault as Fault]
       : [];
-if (chosen.length === 0) throw new Error('--fault takes kill, poweroff, partition or all');
-if (values.mode !== 'async' && values.mode !== 'sync')
-  throw new Error('--mode takes async or sync');
+if (chosen.length === 0) badFlag('--fault takes kill, poweroff, partition or all');
+if (values.mode !== 'async' && values.mode !== 'sync') badFlag('--mode takes async or sync');
 const mode: Mode = values.mode;
 
 const dirs = await labParent(values.dir);

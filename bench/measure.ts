@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export interface Timing {
   name: string;
@@ -71,4 +72,21 @@ export async function replaceDocsBlock(name: string, output: string): Promise<vo
   const block = `${open}\n\n\`\`\`\n${output}\n\`\`\`\n\n`;
   await writeFile(file, text.slice(0, start) + block + text.slice(end));
   console.log(`updated ${file}`);
+}
+
+/** A bad benchmark flag: one line on stderr and exit 1, like the CLI, not a stack trace. */
+export function badFlag(message: string): never {
+  process.stderr.write(`bench: ${message} (hint: see the usage line at the top of the script)\n`);
+  process.exit(1);
+}
+
+/** node:util parseArgs (strict), with unknown or malformed flags reported by badFlag. */
+export function parseBenchArgs<T extends NonNullable<ParseArgsConfig['options']>>(
+  options: T,
+): ReturnType<typeof parseArgs<{ options: T }>> {
+  try {
+    return parseArgs({ options });
+  } catch (error) {
+    return badFlag(error instanceof Error ? error.message : String(error));
+  }
 }

@@ -5,10 +5,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { labPsql, readSupervisorLog, startSupervisors } from '../src/lib/lab/lab-cluster.js';
 import { execIn, type LabHostName, type NetnsLabState } from '../src/lib/lab/netns-lab.js';
-import { replaceDocsBlock } from './measure.js';
+import { badFlag, parseBenchArgs, replaceDocsBlock } from './measure.js';
 import {
   buildLab,
   describeMachine,
@@ -23,19 +22,17 @@ import {
 } from './lib/lab-run.js';
 import { clockTicksPerSecond, cpuTicks, peakRss, type CpuTicks } from './lib/proc-usage.js';
 
-const { values } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '300' },
-    'wal-window': { type: 'string', default: '60' },
-    clients: { type: 'string', default: '8' },
-    json: { type: 'string' },
-    dir: { type: 'string' },
-    'update-docs': { type: 'boolean' },
-  },
+const { values } = parseBenchArgs({
+  duration: { type: 'string', default: '300' },
+  'wal-window': { type: 'string', default: '60' },
+  clients: { type: 'string', default: '8' },
+  json: { type: 'string' },
+  dir: { type: 'string' },
+  'update-docs': { type: 'boolean' },
 });
 const positive = (name: string, text: string | undefined): number => {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} takes a positive integer`);
+  if (!Number.isInteger(value) || value < 1) badFlag(`--${name} takes a positive integer`);
   return value;
 };
 const durationS = positive('duration', values.duration);

@@ -6,49 +6,21 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClientAgent, startSupervisors, supervisorState } from '../src/lib/lab/lab-cluster.js';
-import {
-  execIn,
-  netnsLabDown,
-  netnsLabUp,
-  type LabHostName,
-  type NetnsLabState,
-} from '../src/lib/lab/netns-lab.js';
+import { ClientAgent, startSupervisors } from '../src/lib/lab/lab-cluster.js';
+import { waitForHealthyPair } from '../src/lib/lab/sandbox.js';
+import { execIn, netnsLabDown, netnsLabUp, type LabHostName } from '../src/lib/lab/netns-lab.js';
 import type { SwitchoverResult } from '../src/lib/switchover.js';
-import { percentile, replaceDocsBlock } from './measure.js';
+import { badFlag, parseBenchArgs, percentile, replaceDocsBlock } from './measure.js';
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '6' },
-    'update-docs': { type: 'boolean', default: false },
-  },
+const { values } = parseBenchArgs({
+  runs: { type: 'string', default: '6' },
+  'update-docs': { type: 'boolean', default: false },
 });
 const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 5) throw new Error('--runs takes an integer of at least 5');
+if (!Number.isInteger(runs) || runs < 5) badFlag('--runs takes an integer of at least 5');
 
 const bin = join(import.meta.dirname, '..', 'bin', 'run.js');
-
-async function waitFor(what: string, ready: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await ready().catch(() => false)) return;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function settled(state: NetnsLabState, primary: LabHostName): Promise<void> {
-  const standby: LabHostName = primary === 'host1' ? 'host2' : 'host1';
-  await waitFor(
-    `${primary} primary and ${standby} standby`,
-    async () =>
-      (await supervisorState(state, primary))?.state === 'primary' &&
-      (await supervisorState(state, standby))?.state === 'standby',
-    60_000,
-  );
-}
 
 function longestGap(ackTimes: number[], from: number, to: number): number {
   const times = ackTimes.filter((t) => t >= from && t <= to).sort((a, b) => a - b);
@@ -64,14 +36,14 @@ const labDir = join(scratch, 'lab');
 try {
   const state = await netnsLabUp({ dir: labDir });
   await startSupervisors(state);
-  await settled(state, 'host1');
+  await waitForHealthyPair(state, 'host1', 60_000);
   const agent = await ClientAgent.start(state);
   const windows: number[] = [];
   const lines: string[] = [];
   let primary: LabHostName = 'host1';
   for (let run = 1; run <= runs; run += 1) {
     const target: LabHostName = primary === 'host1' ? 'host2' : 'host1';
-    await settled(state, primary);
+    await waitForHealthyPair(state, primary, 60_000);
     await sleep(1000);
     const before = Date.now();
     const result = await execIn(

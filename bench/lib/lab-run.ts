@@ -6,16 +6,17 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { labPsql, supervisorState } from '../../src/lib/lab/lab-cluster.js';
 import {
-  execIn,
+  holdsAddress,
   namespacePids,
   netnsLabDown,
   netnsLabUp,
+  primaryVipAddress,
   type LabHostName,
   type NetnsLabState,
 } from '../../src/lib/lab/netns-lab.js';
 import { runProgram } from '../../src/lib/process/run-program.js';
 
-export const primaryVip = '10.231.0.130';
+export const primaryVip = primaryVipAddress;
 
 export function peerHost(host: LabHostName): LabHostName {
   return host === 'host1' ? 'host2' : 'host1';
@@ -79,12 +80,8 @@ export async function tearDown(state: NetnsLabState): Promise<void> {
   await netnsLabDown(state.dir);
 }
 
-export async function holdsVip(state: NetnsLabState, host: LabHostName): Promise<boolean> {
-  const result = await execIn(state, host, 'ip', ['-o', 'addr', 'show', 'dev', 'eth0'], {
-    allowFailure: true,
-  });
-  return result.stdout.includes(` ${primaryVip}/`);
-}
+export const holdsVip = (state: NetnsLabState, host: LabHostName): Promise<boolean> =>
+  holdsAddress(state, host);
 
 /** Whether a host is powered off (nothing runs in its namespace). */
 export async function isPoweredOff(state: NetnsLabState, host: LabHostName): Promise<boolean> {

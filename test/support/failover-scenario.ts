@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
 import {
-  execIn,
+  holdsAddress,
   namespacePids,
   powerOn,
   type LabHostName,
@@ -44,18 +44,8 @@ export interface ScenarioResult {
   report: AgentReport;
 }
 
-const vip = '10.231.0.130';
-
-export async function holdsVip(
-  state: NetnsLabState,
-  host: LabHostName,
-  address = vip,
-): Promise<boolean> {
-  const result = await execIn(state, host, 'ip', ['-o', 'addr', 'show', 'dev', 'eth0'], {
-    allowFailure: true,
-  });
-  return result.stdout.includes(` ${address}/`);
-}
+/** Whether the host holds the primary VIP (or `address`). */
+export const holdsVip = holdsAddress;
 
 /** psql on a lab host (kept under this name for the stories). */
 export const psql = labPsql;

@@ -35,7 +35,7 @@ export default class LabUp extends SkypgCommand<AnyLab> {
     const { flags } = await this.parse(LabUp);
     const { defaultLabDir } = await import('../../lib/lab/loopback-pair.js');
     const { sandboxUp, rootOnlyFeatures } = await import('../../lib/lab/sandbox.js');
-    const { labVips } = await import('../../lib/lab/netns-lab.js');
+    const { primaryVipAddress } = await import('../../lib/lab/netns-lab.js');
     const { isRoot } = await import('../../lib/process/run-program.js');
     const json = this.jsonEnabled();
     const lab = await sandboxUp({
@@ -49,7 +49,6 @@ export default class LabUp extends SkypgCommand<AnyLab> {
     const bin = this.config.bin;
     if (lab.kind === 'netns') {
       const [host1, host2] = lab.state.hosts;
-      const primaryVip = labVips.primary.split('/')[0] ?? labVips.primary;
       return {
         data: lab,
         text: [
@@ -63,7 +62,7 @@ export default class LabUp extends SkypgCommand<AnyLab> {
           `  ${bin} lab down${dirFlag}            # remove every process, namespace and file`,
           '',
           'A psql session through the primary VIP, from the client machine:',
-          `  ip netns exec ${lab.state.netns.client} env PGPASSFILE=${lab.state.passfile} ${lab.state.binDir}/psql -h ${primaryVip} -U postgres`,
+          `  ip netns exec ${lab.state.netns.client} env PGPASSFILE=${lab.state.passfile} ${lab.state.binDir}/psql -h ${primaryVipAddress} -U postgres`,
         ],
       };
     }

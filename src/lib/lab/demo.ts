@@ -18,6 +18,7 @@ import {
   freeze,
   netnsLabDown,
   powerOn,
+  primaryVipAddress,
   type LabHostName,
   type NetnsLabState,
 } from './netns-lab.js';
@@ -46,8 +47,6 @@ export interface DemoOptions {
   /** Progress, as it happens: a sentence and, after the fault, seconds since it. */
   onProgress: (line: string) => void;
 }
-
-const vip = '10.231.0.130';
 
 async function until<T>(
   what: string,
@@ -115,7 +114,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     for (const line of (await inHost(state, 'host1', ['status'])).trimEnd().split('\n'))
       say(`  ${line}`);
 
-    say(`start a client writing a numbered row through the primary VIP ${vip} every 20 ms`);
+    say(
+      `start a client writing a numbered row through the primary VIP ${primaryVipAddress} every 20 ms`,
+    );
     agent = await ClientAgent.start(state);
     await sleep(2000);
     const faultAt = Date.now();

@@ -51,7 +51,9 @@ const fenceUser = 'fence';
 const osUser = 'postgres';
 const wording: labSupport.LabWording = { title: 'skypg netns lab', member: 'host' };
 /** Our nft table in the switch namespace: heal() deletes it and nothing else. */
-const faultTable = 'skypg_fault';
+export const faultTable = 'skypg_fault';
+/** The primary VIP without its prefix length, as clients dial it. */
+export const primaryVipAddress = labVips.primary.split('/')[0] ?? labVips.primary;
 
 export interface NetnsLabBmc {
   member: 'bmc1' | 'bmc2';
@@ -832,6 +834,25 @@ async function processState(pid: number): Promise<'stopped' | 'gone' | 'running'
     : state === 'T' || state === 't'
       ? 'stopped'
       : 'running';
+}
+
+/** The processes of a member that are stopped (a frozen machine); empty when none are. */
+export async function frozenPids(state: NetnsLabState, member: LabMember): Promise<number[]> {
+  const pids = await namespacePids(state.netns[member]);
+  const states = await Promise.all(pids.map(processState));
+  return pids.filter((_pid, index) => states[index] === 'stopped');
+}
+
+/** Whether the host has `address` (default: the primary VIP) on its LAN interface. */
+export async function holdsAddress(
+  state: NetnsLabState,
+  host: LabHostName,
+  address = primaryVipAddress,
+): Promise<boolean> {
+  const shown = await execIn(state, host, 'ip', ['-o', 'addr', 'show', 'dev', 'eth0'], {
+    allowFailure: true,
+  });
+  return shown.stdout.includes(` ${address}/`);
 }
 
 export async function thaw(state: NetnsLabState, member: LabMember): Promise<number[]> {

@@ -1,7 +1,7 @@
 // What `skypg lab up|status|fault|heal|logs` do with either kind of lab: the multi-host lab
 // (root: namespaces, VIPs, BMCs, a supervisor per host) or the loopback pair (anyone). The
 // lab modules build and break things; this file picks the kind and tells the story.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -18,11 +18,13 @@ import {
 import { labStateFile, labUp, readLabState, type LabState } from './loopback-pair.js';
 import {
   execIn,
+  faultTable,
   freeze,
+  frozenPids,
   heal,
+  holdsAddress,
   ipmiPower,
   killPostgres,
-  labVips,
   namespacePids,
   netnsLabDown,
   netnsLabStateFile,
@@ -124,7 +126,7 @@ export async function waitForHealthyPair(
     ]);
     if (primaryState?.state !== 'primary' || standbyState?.state !== 'standby') {
       missing = `${primary} primary and ${standby} standby (supervisors say ${primaryState?.state ?? 'nothing'} and ${standbyState?.state ?? 'nothing'})`;
-    } else if (!(await holdsAddress(state, primary, labVips.primary))) {
+    } else if (!(await holdsAddress(state, primary))) {
       missing = `${primary} to hold the primary VIP`;
     } else if (
       (await labPsql(state, standby, 'select status from pg_stat_wal_receiver')) !== 'streaming'
@@ -136,18 +138,6 @@ export async function waitForHealthyPair(
     await sleep(200);
   }
   throw new SkypgError('LAB_FAILED', `timed out after ${timeoutMs}ms waiting for ${missing}`);
-}
-
-async function holdsAddress(
-  state: NetnsLabState,
-  host: LabHostName,
-  cidr: string,
-): Promise<boolean> {
-  const address = cidr.split('/')[0] ?? cidr;
-  const shown = await execIn(state, host, 'ip', ['-o', 'addr', 'show', 'dev', 'eth0'], {
-    allowFailure: true,
-  });
-  return shown.stdout.includes(` ${address}/`);
 }
 
 function peerOf(host: LabHostName): LabHostName {
@@ -238,7 +228,7 @@ export async function healLab(state: NetnsLabState): Promise<HealResult> {
     netns: state.netns.lan,
     allowFailure: true,
   });
-  if (cut.stdout.includes('skypg_fault')) {
+  if (cut.stdout.includes(faultTable)) {
     await heal(state);
     did.push('reconnected every host to the LAN');
   }
@@ -255,17 +245,6 @@ export async function healLab(state: NetnsLabState): Promise<HealResult> {
     }
   }
   return { did };
-}
-
-async function frozenPids(state: NetnsLabState, host: LabHostName): Promise<number[]> {
-  const pids = await namespacePids(state.netns[host]);
-  const states = await Promise.all(
-    pids.map(async (pid) => {
-      const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-      return text.slice(text.lastIndexOf(')') + 2).split(' ')[0];
-    }),
-  );
-  return pids.filter((_pid, index) => states[index] === 'T' || states[index] === 't');
 }
 
 // ---------------------------------------------------------------- status
@@ -292,7 +271,7 @@ export interface NetnsLabOverview {
 
 /** The machines' conditions (power, frozen, cut off) and `skypg status` from the client. */
 export async function netnsLabOverview(state: NetnsLabState): Promise<NetnsLabOverview> {
-  const cut = await runProgram('nft', ['list', 'table', 'bridge', 'skypg_fault'], {
+  const cut = await runProgram('nft', ['list', 'table', 'bridge', faultTable], {
     netns: state.netns.lan,
     allowFailure: true,
   });
