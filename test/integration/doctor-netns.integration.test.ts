@@ -305,6 +305,15 @@ describe('skypg doctor in the multi-host lab', { skip }, () => {
         stdio: 'ignore',
       },
     ).unref();
+    // The stopped supervisor's last file still looks fresh for a few seconds: wait for the new one's.
+    await waitUntil(
+      'the new supervisor of host2 wrote its state file',
+      async () => {
+        const current = JSON.parse(await readFile(file, 'utf8')) as { pid: number };
+        return current.pid !== pid;
+      },
+      30_000,
+    );
     await running(state, 'host2');
     for (const host of ['host1', 'host2'] as const) {
       const report = await doctor(host);
