@@ -10,7 +10,13 @@ import { localTarget, remoteTarget, withConnection } from './pg/connect.js';
 import { isCleanShutdown, readControlData, type ControlData } from './pg/controldata.js';
 import { runPgProgram } from './pg/programs.js';
 import { readWalReceiver, readServerStatus } from './pg/server-status.js';
-import { programContext, runningPostmaster, startServer, stopServer } from './pg/server-control.js';
+import {
+  programContext,
+  runningPostmaster,
+  serverLogFile,
+  startServer,
+  stopServer,
+} from './pg/server-control.js';
 import { formatConninfo, writeStandbyConfig } from './pg/standby-config.js';
 import { classifyDivergence, parseHistory, type Verdict } from './pg/timeline.js';
 import { recordSteps, type StepRecord, type TimedStep } from './steps.js';
@@ -140,7 +146,7 @@ export async function rebuildStandby(
       'PARTIAL',
       `the new copy of ${node.name} did not start streaming: ${messageOf(error)}; the previous data directory is kept at ${oldDataDir}`,
       {
-        hint: `read ${node.postgres.log_file ?? "the server's log"}; the old data can be moved back while PostgreSQL is stopped`,
+        hint: `read ${serverLogFile(node)}; the old data can be moved back while PostgreSQL is stopped`,
         cause: error,
       },
     );

@@ -80,7 +80,7 @@ describe('check-alive', () => {
     await stateFor(process.pid, { updatedAt: new Date(Date.now() - 10_000).toISOString() });
     const run = await check('--max-age', '3s');
     assert.equal(run.code, 2);
-    assert.match(run.stdout, /its state is 10\.\ds old \(max 3s\): it is stuck/);
+    assert.match(run.stdout, /its state is 10\.\ds old \(max 3s\): its loop is stuck/);
   });
 
   it('is CRITICAL when the process is gone, or the PID now belongs to another process', async () => {

@@ -103,6 +103,9 @@ export async function runScenario(
     await sleep(2000);
     const faultAt = Date.now();
     await scenario.fault(state);
+    // A sample begun while the fault was still being carried out (a loaded machine takes a
+    // while to deliver a kill or a power-off) can show the old primary: count only later ones.
+    const faultDoneAt = Date.now();
     if (scenario.outageMs !== undefined) {
       await sleep(scenario.outageMs);
       await scenario.heal?.(state);
@@ -125,7 +128,7 @@ export async function runScenario(
       'the client sees exactly one primary',
       () => {
         const latest = agent.report().samples.at(-1);
-        if (latest === undefined || latest.t <= faultAt) return Promise.resolve(undefined);
+        if (latest === undefined || latest.t <= faultDoneAt) return Promise.resolve(undefined);
         const leaders = state.hosts.filter((host) => latest.roles[host.address] === 'primary');
         return Promise.resolve(leaders.length === 1 ? leaders[0]?.name : undefined);
       },

@@ -197,6 +197,12 @@ describe('evaluateAlive', () => {
     state,
     processRunning: true,
     ageSeconds: 1,
+    nowMs: Date.parse('2026-01-01T00:00:01Z'),
+  };
+  const promoting = {
+    name: 'promote, take-vip primary',
+    since: '2026-01-01T00:00:00Z',
+    deadline: '2026-01-01T00:01:40Z',
   };
   const cases: { name: string; observation: AliveObservation; expected: string; text: RegExp }[] = [
     {
@@ -221,7 +227,34 @@ describe('evaluateAlive', () => {
       name: 'stale',
       observation: { ...base, ageSeconds: 4 },
       expected: 'critical',
-      text: /4\.0s old \(max 3s\): it is stuck/,
+      text: /4\.0s old \(max 3s\): its loop is stuck$/,
+    },
+    {
+      name: 'stale while an action runs: says which',
+      observation: {
+        ...base,
+        ageSeconds: 9,
+        nowMs: Date.parse('2026-01-01T00:00:09Z'),
+        state: { ...state, action: promoting },
+      },
+      expected: 'critical',
+      text: /9\.0s old \(max 3s\): its loop is stuck in promote, take-vip primary \(running 9\.0s\)/,
+    },
+    {
+      name: 'an action within its deadline, the loop going on',
+      observation: { ...base, state: { ...state, action: promoting } },
+      expected: 'ok',
+      text: /updated 1\.0s ago in promote, take-vip primary \(running 1\.0s\): following host1/,
+    },
+    {
+      name: 'an action past its deadline',
+      observation: {
+        ...base,
+        nowMs: Date.parse('2026-01-01T00:02:00Z'),
+        state: { ...state, action: promoting },
+      },
+      expected: 'critical',
+      text: /promote, take-vip primary has run 120\.0s, past its deadline/,
     },
     {
       name: 'paused',

@@ -13,17 +13,21 @@ export interface AliveObservation {
   processRunning: boolean;
   /** Seconds since state.updatedAt, by this host's clock (the writer's clock too). */
   ageSeconds: number | undefined;
+  /** When it was looked at (ms since the epoch): what running actions are measured against. */
+  nowMs: number;
 }
 
 export async function observeAlive(path: string, nowMs: number): Promise<AliveObservation> {
   const state = await readSupervisorState(path);
-  if (state === undefined) return { path, state, processRunning: false, ageSeconds: undefined };
+  if (state === undefined)
+    return { path, state, processRunning: false, ageSeconds: undefined, nowMs };
   const ticks = await processStartTicks(state.pid);
   return {
     path,
     state,
     processRunning: ticks !== undefined && ticks === state.pidStartTicks,
     ageSeconds: Math.max(0, (nowMs - Date.parse(state.updatedAt)) / 1000),
+    nowMs,
   };
 }
 
@@ -48,17 +52,32 @@ export function evaluateAlive(observation: AliveObservation, maxAgeSeconds: numb
       text: `supervisor pid ${state.pid} is not running (last update ${age} ago, state ${state.state})`,
     };
   }
+  const running = state.action;
+  const runningFor =
+    running === undefined
+      ? ''
+      : ` in ${running.name} (running ${secondsSince(running.since, observation.nowMs)})`;
   if ((ageSeconds ?? 0) > maxAgeSeconds) {
     return {
       state: 'critical',
-      text: `supervisor pid ${state.pid} runs but its state is ${age} old (max ${maxAgeSeconds}s): it is stuck`,
+      text: `supervisor pid ${state.pid} runs but its state is ${age} old (max ${maxAgeSeconds}s): its loop is stuck${runningFor}`,
     };
   }
-  const summary = `supervisor pid ${state.pid} ${state.state}, updated ${age} ago: ${state.reason}`;
+  if (running !== undefined && observation.nowMs > Date.parse(running.deadline)) {
+    return {
+      state: 'critical',
+      text: `supervisor pid ${state.pid}: ${running.name} has run ${secondsSince(running.since, observation.nowMs)}, past its deadline ${running.deadline}; the watchdog abandons it (state ${state.state}: ${state.reason})`,
+    };
+  }
+  const summary = `supervisor pid ${state.pid} ${state.state}, updated ${age} ago${runningFor}: ${state.reason}`;
   // The supervisor runs, but the node stays out of service until an operator acts.
   if (state.state === 'blocked')
     return { state: 'critical', text: `node needs an operator; ${summary}` };
   return state.paused
     ? { state: 'warning', text: `cluster paused; ${summary}` }
     : { state: 'ok', text: summary };
+}
+
+function secondsSince(iso: string, nowMs: number): string {
+  return `${Math.max(0, (nowMs - Date.parse(iso)) / 1000).toFixed(1)}s`;
 }

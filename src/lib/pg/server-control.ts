@@ -1,10 +1,10 @@
 // Starting and stopping the PostgreSQL server of a configured node on this host, as its OS
 // user, with pg_ctl; and whether it is running (verified PID, not just a pid file).
 import { access } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeConfig } from '../config/types.js';
-import { effectiveOsUser } from '../process/run-program.js';
+import { effectiveOsUser, runProgram } from '../process/run-program.js';
 import {
   findPgBinDir,
   isPostmasterOf,
@@ -45,8 +45,26 @@ export async function startServer(node: NodeConfig, timeoutMs = 60_000): Promise
     '-t',
     String(Math.ceil(timeoutMs / 1000)),
   ];
-  if (node.postgres.log_file !== undefined) args.push('-l', node.postgres.log_file);
+  // Always -l: without it the postmaster inherits pg_ctl's stdout and stderr, which are our
+  // pipes, and they would never close (the supervisor hung for good on the first start).
+  const logFile = serverLogFile(node);
+  if (node.postgres.log_file === undefined) {
+    await runProgram('mkdir', ['-p', '-m', '0700', dirname(logFile)], {
+      asUser: context.osUser,
+      timeoutMs: 5000,
+    });
+  }
+  args.push('-l', logFile);
   await runPgProgram(context, 'pg_ctl', [...args, 'start'], timeoutMs + 5000);
+}
+
+/**
+ * Where pg_ctl sends the server's own output: postgres.log_file, else PostgreSQL's default
+ * log directory in the data directory (with logging_collector on, only the first lines of a
+ * start land there; off, the whole server log does).
+ */
+export function serverLogFile(node: NodeConfig): string {
+  return node.postgres.log_file ?? join(node.data_dir, 'log', 'skypg-server.log');
 }
 
 export async function stopServer(

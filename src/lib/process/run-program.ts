@@ -1,6 +1,7 @@
 // The one adapter for running external programs (PostgreSQL tools, ip, arping, fence agents).
 // It switches to the configured OS user when skypg runs as root, never echoes stdin (it may
 // hold a secret), and turns failures into one-line errors.
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename } from 'node:path';
 import { execa } from 'execa';
@@ -54,34 +55,66 @@ export function commandLine(
   return line;
 }
 
+/**
+ * How long a finished program's output streams may stay open after it exits: a grandchild it
+ * left behind (a daemon, a hung helper) would otherwise hold the pipes and stall the caller.
+ */
+const streamGraceMs = 250;
+
 export async function runProgram(
   file: string,
   args: string[],
   options: RunOptions = {},
 ): Promise<ProgramResult> {
-  const [command, commandArgs] = commandLine(file, args, options.asUser, options.netns);
-  const result = await execa(command, commandArgs, {
+  const [command, commandArgs] = withoutAmbientCapabilities(
+    commandLine(file, args, options.asUser, options.netns),
+    file,
+  );
+  // Its own process group, so a deadline can stop the program and everything it started.
+  const child = execa(command, commandArgs, {
     cwd: options.cwd,
     env: options.env,
     input: options.input,
     stdin: options.input === undefined ? 'ignore' : 'pipe',
-    timeout: options.timeoutMs,
+    detached: true,
     reject: false,
     stripFinalNewline: true,
   });
+  // Set by the deadline's timer (a closure the compiler cannot follow, hence an object).
+  const deadlineHit = { timedOut: false };
+  const closeStreams = (): void => {
+    killGroup(child.pid);
+    child.stdout.destroy();
+    child.stderr.destroy();
+  };
+  const deadline =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          deadlineHit.timedOut = true;
+          closeStreams();
+        }, options.timeoutMs);
+  let grace: NodeJS.Timeout | undefined;
+  child.once('exit', () => {
+    grace = setTimeout(closeStreams, streamGraceMs);
+  });
+  const result = await child;
+  const { timedOut } = deadlineHit;
+  clearTimeout(deadline);
+  clearTimeout(grace);
   const outcome: ProgramResult = {
-    exitCode: result.exitCode ?? -1,
+    exitCode: timedOut ? -1 : (result.exitCode ?? -1),
     stdout: result.stdout,
     stderr: result.stderr,
-    timedOut: result.timedOut,
+    timedOut,
   };
   if (options.allowFailure === true) return outcome;
-  if (result.failed) {
+  if (result.failed || timedOut) {
     const program = basename(file);
-    if (result.timedOut) {
+    if (timedOut) {
       throw new SkypgError(
         'COMMAND_FAILED',
-        `${program} did not finish within ${String(options.timeoutMs)}ms`,
+        `${program} did not finish within ${String(options.timeoutMs)}ms: stopped it`,
       );
     }
     if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
@@ -89,13 +122,55 @@ export async function runProgram(
         hint: 'install it or set the path in the configuration',
       });
     }
-    const why = lastLine(result.stderr) ?? lastLine(result.stdout) ?? 'no output';
+    const why = lastLine(outcome.stderr) ?? lastLine(outcome.stdout) ?? 'no output';
     throw new SkypgError(
       'COMMAND_FAILED',
       `${program} failed (exit ${String(result.exitCode)}): ${why}`,
     );
   }
   return outcome;
+}
+
+/** SIGKILL to a whole process group; one that is already gone is no error. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing left in the group.
+  }
+}
+
+/** Programs that need the network capabilities a systemd unit grants skypg. */
+const networkPrograms = new Set(['ip', 'arping']);
+
+/**
+ * Under a unit with AmbientCapabilities (CAP_NET_ADMIN, CAP_NET_RAW for ip and arping), every
+ * child would inherit them, PostgreSQL included: then any database superuser could re-address
+ * interfaces. setpriv clears the ambient and inheritable sets before it runs anything else.
+ */
+export function withoutAmbientCapabilities(
+  line: [string, string[]],
+  file: string,
+  ambient: bigint = ambientCapabilities(),
+): [string, string[]] {
+  if (ambient === 0n || networkPrograms.has(basename(file))) return line;
+  return ['setpriv', ['--inh-caps=-all', '--ambient-caps=-all', '--', line[0], ...line[1]]];
+}
+
+let ambientCache: bigint | undefined;
+
+/** This process's ambient capability set (CapAmb in /proc/self/status), read once. */
+export function ambientCapabilities(): bigint {
+  if (ambientCache !== undefined) return ambientCache;
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const hex = /^CapAmb:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+    ambientCache = hex === undefined ? 0n : BigInt(`0x${hex}`);
+  } catch {
+    ambientCache = 0n;
+  }
+  return ambientCache;
 }
 
 function lastLine(text: string): string | undefined {

@@ -1,17 +1,27 @@
 // The supervisor loop: observe -> decide -> act -> state file -> log, once per
 // heartbeat.interval, until asked to stop. Stopping never touches PostgreSQL or the VIPs.
+// Nothing may stall it (watchdog.ts): observation has a deadline, and actions run while the
+// next loops observe, each set abandoned past its deadline.
 import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { configHash } from '../config/hash.js';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
-import { messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../errors.js';
 import { act } from './act.js';
 import { decide } from './decide.js';
 import type { JsonLog } from './log.js';
 import { observe } from './observe.js';
 import { processStartTicks, stateFilePath, writeSupervisorState } from './state-file.js';
 import { initialMemory, type Action, type Decision, type Memory } from './types.js';
+import {
+  actionDeadlineMs,
+  actionWaitMs,
+  blindPrimaryMustDemote,
+  mayStart,
+  observeDeadlineMs,
+  type RunningActions,
+} from './watchdog.js';
 
 export interface LoopOptions {
   once: boolean;
@@ -37,6 +47,15 @@ export function describeAction(action: Action): string {
   return action.kind;
 }
 
+export function describeActions(actions: Action[]): string {
+  return actions.map(describeAction).join(', ');
+}
+
+/** Actions started by one loop and not yet finished: later loops go on observing meanwhile. */
+interface ActionTask extends RunningActions {
+  done: Promise<void>;
+}
+
 export async function runSupervisor(
   config: ClusterConfig,
   node: NodeConfig,
@@ -50,7 +69,40 @@ export async function runSupervisor(
   let memory: Memory = initialMemory;
   let lastActionError: string | undefined;
   let previous: Decision | undefined;
+  let running: ActionTask | undefined;
+  let lastObservedAt = Date.now();
   let loops = 0;
+
+  const startActions = (actions: Action[]): ActionTask => {
+    const begun = Date.now();
+    const task: ActionTask = {
+      actions,
+      startedAt: begun,
+      deadlineAt:
+        begun + actions.reduce((sum, action) => sum + actionDeadlineMs(action, config), 0),
+      done: Promise.resolve(),
+    };
+    task.done = act(config, node, actions)
+      .then((outcomes) => {
+        lastActionError = undefined;
+        for (const outcome of outcomes) {
+          log.write({
+            event: 'action',
+            node: node.name,
+            action: describeAction(outcome.action),
+            result: outcome.ok ? 'ok' : 'failed',
+            detail: outcome.detail,
+            durationMs: outcome.ms,
+          });
+          if (!outcome.ok) lastActionError = outcome.detail;
+        }
+      })
+      .finally(() => {
+        if (running === task) running = undefined;
+      });
+    return task;
+  };
+
   log.write({
     event: 'start',
     node: node.name,
@@ -61,7 +113,12 @@ export async function runSupervisor(
     loops += 1;
     let decision: Decision;
     try {
-      const observation = await observe(config, node, () => Date.now());
+      const observation = await withDeadline(
+        observe(config, node, () => Date.now()),
+        observeDeadlineMs(config),
+        'the observation',
+      );
+      lastObservedAt = Date.now();
       if (lastActionError !== undefined) observation.lastActionError = lastActionError;
       decision = decide(observation, memory, config);
     } catch (error) {
@@ -70,6 +127,20 @@ export async function runSupervisor(
         node: node.name,
         detail: `observation failed: ${messageOf(error)}`,
       });
+      if (
+        !options.dryRun &&
+        blindPrimaryMustDemote(previous?.state, lastObservedAt, Date.now(), config)
+      ) {
+        // The peer stops waiting for this primary after isolation_timeout: stop first.
+        log.write({
+          event: 'decision',
+          node: node.name,
+          state: 'demoted',
+          rule: 'watchdog-blind-primary-demote',
+          reason: `${node.name} has not completed an observation for ${Math.round((Date.now() - lastObservedAt) / 1000)}s: a primary that cannot see whether it is isolated stops accepting writes`,
+        });
+        running = startActions([{ kind: 'demote', mode: 'fast' }]);
+      }
       await pause(config, loopStarted, options.signal);
       continue;
     }
@@ -86,20 +157,7 @@ export async function runSupervisor(
         reason: decision.reason,
       });
     }
-    lastActionError = undefined;
-    if (!options.dryRun) {
-      for (const outcome of await act(config, node, decision.actions)) {
-        log.write({
-          event: 'action',
-          node: node.name,
-          action: describeAction(outcome.action),
-          result: outcome.ok ? 'ok' : 'failed',
-          detail: outcome.detail,
-          durationMs: outcome.ms,
-        });
-        if (!outcome.ok) lastActionError = outcome.detail;
-      }
-    } else {
+    if (decision.actions.length > 0 && options.dryRun) {
       for (const action of decision.actions)
         log.write({
           event: 'action',
@@ -107,6 +165,26 @@ export async function runSupervisor(
           action: describeAction(action),
           detail: 'dry run: not done',
         });
+    } else if (decision.actions.length > 0) {
+      const verdict = mayStart(decision.actions, running, Date.now(), describeActions);
+      if (!verdict.start) {
+        log.write({ event: 'action', node: node.name, detail: verdict.reason });
+      } else {
+        if (verdict.abandoned !== undefined) {
+          log.write({
+            event: 'error',
+            node: node.name,
+            detail: `watchdog: abandoned ${describeActions(verdict.abandoned.actions)}, still running ${Math.round((Date.now() - verdict.abandoned.startedAt) / 1000)}s after it started (past its deadline)`,
+          });
+        }
+        running = startActions(decision.actions);
+      }
+    }
+    if (running !== undefined) {
+      // --once finishes what it started; the daemon goes on observing after a short wait.
+      await (options.once
+        ? running.done
+        : Promise.race([running.done, sleep(actionWaitMs(config))]));
     }
     memory = decision.memory;
     previous = decision;
@@ -125,6 +203,15 @@ export async function runSupervisor(
           ? decision.reason
           : `${decision.reason}; last action failed: ${lastActionError}`,
       paused: decision.state === 'paused',
+      ...(running === undefined
+        ? {}
+        : {
+            action: {
+              name: describeActions(running.actions),
+              since: new Date(running.startedAt).toISOString(),
+              deadline: new Date(running.deadlineAt).toISOString(),
+            },
+          }),
       ...(options.version === undefined ? {} : { skypgVersion: options.version }),
       configHash: hash,
       pgWal: await readlink(join(node.data_dir, 'pg_wal')).catch(() => null),
@@ -138,12 +225,33 @@ export async function runSupervisor(
     if (options.once) break;
     await pause(config, loopStarted, options.signal, decision.nextLoopMs);
   }
+  if (running !== undefined) {
+    // Stopping mid-promotion would leave it half done: let it finish, within its deadline.
+    const left = Math.max(0, running.deadlineAt - Date.now());
+    await Promise.race([running.done, sleep(left)]);
+  }
   log.write({
     event: 'stop',
     node: node.name,
     detail: `after ${loops} loops; PostgreSQL and the VIPs are left as they are`,
   });
   return { loops, lastDecision: previous };
+}
+
+/** The work's result, or an error once deadlineMs passed (the work itself is left to finish). */
+async function withDeadline<T>(work: Promise<T>, deadlineMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    const fail = (): void => {
+      reject(new SkypgError('COMMAND_FAILED', `${what} did not finish within ${deadlineMs}ms`));
+    };
+    timer = setTimeout(fail, deadlineMs);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Sleeps the rest of the interval (at least a moment, so a slow loop cannot spin). */

@@ -27,6 +27,9 @@ export interface SupervisorState {
   skypgVersion?: string;
   configHash?: string;
   pgWal?: string | null;
+  /** Actions started by a loop and still running: what, since when, and until when the
+   * watchdog lets them run (ISO times). Absent when none runs. */
+  action?: { name: string; since: string; deadline: string };
 }
 
 export function stateFilePath(config: ClusterConfig, nodeName: string): string {
