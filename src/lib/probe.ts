@@ -14,6 +14,11 @@ const targetForms = 'HOST:PORT, a node name from the configuration, vip:primary 
 
 /** Parses HOST:PORT ([v6]:PORT), vip:primary|standby, or a bare node name. */
 export function parseProbeTarget(text: string): ProbeTarget {
+  if (text.trim() === '') {
+    throw new SkypgError('USAGE', 'TARGET is empty', {
+      hint: 'give HOST:PORT, a node name, vip:primary or vip:standby',
+    });
+  }
   const vip = /^vip:(.*)$/.exec(text);
   if (vip) {
     const role = vip[1];

@@ -4,7 +4,13 @@
 // product here, and it keeps start-up free of another import (cron runs skypg every minute).
 import { isIP } from 'node:net';
 import { didYouMean } from './suggest.js';
-import { formatDuration, maxDurationMs, maxSizeBytes, parseDuration, parseSize } from './units.js';
+import {
+  formatDurationLimit,
+  maxDurationMs,
+  maxSizeBytes,
+  parseDuration,
+  parseSize,
+} from './units.js';
 
 export type KeyPath = readonly (string | number)[];
 
@@ -82,6 +88,10 @@ function fail(issues: Issue[], path: KeyPath, message: string): Invalid {
 // postgresql.auto.conf or in pg_hba.conf, so no string of the configuration may hold one.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const controlCharacter = /[\u0000-\u001f\u007f]/;
+
+export function containsControlCharacter(text: string): boolean {
+  return controlCharacter.test(text);
+}
 
 /** Records the problem and returns true when `text` holds a control character. */
 function hasControl(text: string, path: KeyPath, issues: Issue[]): boolean {
@@ -347,7 +357,7 @@ export const s = {
       'a duration such as 500ms, 1s or 2m',
       parseDuration,
       minMs,
-      { value: maxMs, text: maxText(maxMs) },
+      { value: maxMs, text: formatDurationLimit(maxMs) },
       false,
     ),
   size: () =>
@@ -399,11 +409,6 @@ export const s = {
       (value) => /^[A-Za-z0-9_.-]{1,15}$/.test(value) && value !== '.' && value !== '..',
     ),
 };
-
-/** "24h" rather than formatDuration's "1440m". */
-function maxText(ms: number): string {
-  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : formatDuration(ms);
-}
 
 /**
  * A DNS host name: labels of letters, digits and "-" (not at either end), at most 63 each and

@@ -71,3 +71,8 @@ export function formatDuration(ms: number): string {
   const rest = ms - minutes * 60_000;
   return rest === 0 ? `${minutes}m` : `${minutes}m${formatDuration(rest)}`;
 }
+
+/** A limit as an operator writes it: "24h" rather than formatDuration's "1440m". */
+export function formatDurationLimit(ms: number): string {
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : formatDuration(ms);
+}
