@@ -364,7 +364,7 @@ describe('config validation: the bad-input list (issue 14)', () => {
       name: 'a newline in a fence option key',
       edit: (t) =>
         withFence(t, '{ agent: fence_ipmilan, ip: 10.231.0.101, options: { "a\\nb": 1 } }'),
-      expect: [controlProblem('nodes[0].fence.options.a\nb', '"a\\nb"')],
+      expect: [controlProblem('nodes[0].fence.options["a\\nb"]', '"a\\nb"')],
     },
     {
       name: 'a NUL in a path',

@@ -5,7 +5,7 @@ import { open, stat } from 'node:fs/promises';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { SkypgError, messageOf } from '../errors.js';
 import { configSchema, type RawConfig } from './schema.js';
-import { validate, type Issue, type KeyPath } from './schema-kit.js';
+import { containsControlCharacter, validate, type Issue, type KeyPath } from './schema-kit.js';
 import type { ClusterConfig, NodeConfig } from './types.js';
 import { nonEmpty } from '../env.js';
 
@@ -415,9 +415,12 @@ function normalize(raw: RawConfig): ClusterConfig {
 
 export function formatPath(path: KeyPath): string {
   return path
-    .map((segment, index) =>
-      typeof segment === 'number' ? `[${segment}]` : index === 0 ? segment : `.${segment}`,
-    )
+    .map((segment, index) => {
+      if (typeof segment === 'number') return `[${segment}]`;
+      // A key with a newline in it must not break the one-line message that names it.
+      if (containsControlCharacter(segment)) return `[${JSON.stringify(segment)}]`;
+      return index === 0 ? segment : `.${segment}`;
+    })
     .join('');
 }
 
