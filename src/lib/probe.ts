@@ -39,6 +39,11 @@ export function parseProbeTarget(text: string): ProbeTarget {
         hint: 'ports are 1 to 65535',
       });
     }
+    if (/^[\d.]+$/.test(address[1]) && isIP(address[1]) !== 4) {
+      throw new SkypgError('USAGE', `"${address[1]}" in "${text}" is not an IPv4 address`, {
+        hint: 'write four numbers from 0 to 255 separated by dots, e.g. 127.0.0.1:5432',
+      });
+    }
     return { kind: 'address', host: address[1], port };
   }
   if (text.includes(':') && isIP(text) === 0) {
