@@ -13,15 +13,18 @@ export default class Pause extends SkypgCommand<PauseResult> {
   static override examples = ['<%= config.bin %> pause --reason "kernel update on host2"'];
   static override flags = {
     ...clusterFlags,
-    reason: Flags.string({ summary: 'Who and why, shown in status and logs.' }),
+    reason: Flags.string({
+      summary: 'Who and why, shown in status and logs (one line, at most 200 characters).',
+    }),
   };
 
   protected async execute(): Promise<CommandResult<PauseResult>> {
     const { flags } = await this.parse(Pause);
+    const { parseReasonFlag } = await import('../lib/flag-values.js');
+    const reason = parseReasonFlag('--reason', flags.reason);
     const { config } = await this.loadCluster(flags);
     const { setPause } = await import('../lib/heartbeat.js');
-    const by =
-      flags.reason === undefined ? userInfo().username : `${userInfo().username}: ${flags.reason}`;
+    const by = reason === undefined ? userInfo().username : `${userInfo().username}: ${reason}`;
     const result = await setPause(config, by);
     return {
       data: result,

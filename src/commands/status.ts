@@ -9,7 +9,8 @@ export default class Status extends SkypgCommand<ClusterStatus> {
   static override description =
     'Queries both nodes at once over TCP (as the heartbeat user), each within --timeout, so a hung ' +
     'node shows as DOWN instead of holding up the answer. Exit 0 when both nodes answered, 2 when ' +
-    'one did not. --watch repeats every N seconds until interrupted.';
+    'one did not. --watch repeats every DURATION (a bare number is seconds, at least 1s) until ' +
+    'interrupted.';
   static override examples = [
     '<%= config.bin %> status',
     '<%= config.bin %> status --json',
@@ -22,10 +23,9 @@ export default class Status extends SkypgCommand<ClusterStatus> {
       default: '2s',
       helpValue: 'DURATION',
     }),
-    watch: Flags.integer({
-      summary: 'Repeat every SECONDS seconds until interrupted.',
-      min: 1,
-      helpValue: 'SECONDS',
+    watch: Flags.string({
+      summary: 'Repeat every DURATION until interrupted (a bare number is seconds).',
+      helpValue: 'DURATION',
     }),
   };
 
@@ -35,12 +35,19 @@ export default class Status extends SkypgCommand<ClusterStatus> {
     const { readClusterStatus } = await import('../lib/cluster-status.js');
     const { renderClusterStatus } = await import('../lib/cluster-status-render.js');
     const timeoutMs = parseDurationFlag('--timeout', flags.timeout);
-    const { config } = await this.loadCluster(flags);
+    const watchMs =
+      flags.watch === undefined
+        ? undefined
+        : parseDurationFlag('--watch', flags.watch, { minMs: 1000, bareSeconds: true });
+    const cluster = await this.loadCluster(flags);
+    const { config } = cluster;
+    // --node names no node status acts on, but a name that is not configured is still a mistake.
+    if (flags.node !== undefined) cluster.localNode();
     const painter = await this.painter();
     let status = await readClusterStatus(config, timeoutMs);
-    if (flags.watch !== undefined && !this.jsonEnabled()) {
+    if (watchMs !== undefined && !this.jsonEnabled()) {
       const { repeatUntilInterrupted } = await import('../lib/repeat.js');
-      await repeatUntilInterrupted(flags.watch * 1000, async () => {
+      await repeatUntilInterrupted(watchMs, async () => {
         status = await readClusterStatus(config, timeoutMs);
         if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
         this.log(renderClusterStatus(status, painter).join('\n'));

@@ -14,6 +14,11 @@ const targetForms = 'HOST:PORT, a node name from the configuration, vip:primary 
 
 /** Parses HOST:PORT ([v6]:PORT), vip:primary|standby, or a bare node name. */
 export function parseProbeTarget(text: string): ProbeTarget {
+  if (text.trim() === '') {
+    throw new SkypgError('USAGE', 'TARGET is empty', {
+      hint: 'give HOST:PORT, a node name, vip:primary or vip:standby',
+    });
+  }
   const vip = /^vip:(.*)$/.exec(text);
   if (vip) {
     const role = vip[1];
@@ -32,6 +37,11 @@ export function parseProbeTarget(text: string): ProbeTarget {
     if (port < 1 || port > 65535) {
       throw new SkypgError('USAGE', `port ${address[2]} in "${text}" is out of range`, {
         hint: 'ports are 1 to 65535',
+      });
+    }
+    if (/^[\d.]+$/.test(address[1]) && isIP(address[1]) !== 4) {
+      throw new SkypgError('USAGE', `"${address[1]}" in "${text}" is not an IPv4 address`, {
+        hint: 'write four numbers from 0 to 255 separated by dots, e.g. 127.0.0.1:5432',
       });
     }
     return { kind: 'address', host: address[1], port };

@@ -76,6 +76,46 @@ describe('actions: bad inputs', () => {
       expect: /^skypg: PostgreSQL at 127\.0\.0\.1:5433 .*refused the connection/,
     },
     {
+      name: 'status --watch 0s',
+      args: ['status', '--watch', '0s'],
+      expect: /^skypg: --watch must be at least 1s, got "0s" \(hint: /,
+    },
+    {
+      name: 'status --node with an unknown node',
+      args: ['status', '--node', 'nosuchnode'],
+      expect:
+        /^skypg: no node named "nosuchnode" in the configuration \(hint: configured nodes: host1, host2\)$/m,
+    },
+    {
+      name: 'an empty probe target',
+      args: ['probe', ''],
+      expect:
+        /^skypg: TARGET is empty \(hint: give HOST:PORT, a node name, vip:primary or vip:standby\)$/m,
+    },
+    {
+      name: 'a timeout above 24h',
+      args: ['probe', '127.0.0.1:5432', '--timeout', '1000h'],
+      expect: /^skypg: --timeout must be at most 24h, got "1000h" \(hint: /,
+    },
+    {
+      name: 'pause with an empty reason',
+      args: ['pause', '--reason', ''],
+      expect:
+        /^skypg: --reason is empty \(hint: say who and why, e\.g\. --reason "kernel update on host2", or leave --reason out\)$/m,
+    },
+    {
+      name: 'pause with a newline in the reason',
+      args: ['pause', '--reason', 'a\nb'],
+      expect:
+        /^skypg: --reason must not contain control characters \(newline, tab\.\.\.\) \(hint: /,
+    },
+    {
+      name: 'a --log-file in a missing directory',
+      args: ['supervisor', '--once', '--node', 'host1', '--log-file', '/nonexistent/dir/x.log'],
+      expect:
+        /^skypg: cannot open --log-file \/nonexistent\/dir\/x\.log: ENOENT \(hint: give a writable file in an existing directory, or leave --log-file out to log to stdout\)$/m,
+    },
+    {
       name: 'rebuild with an unknown method',
       args: ['rebuild-standby', '--node', 'host1', '--method', 'copy'],
       expect: /^skypg: Expected --method=copy to be one of: auto, rewind, basebackup/,
@@ -89,6 +129,18 @@ describe('actions: bad inputs', () => {
       assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
     });
   }
+
+  it('check-lag refuses a threshold above 1024TB: one UNKNOWN line, exit 3', async () => {
+    const run = await runSkypg(['check-lag', '--node', 'host1', '-c', '99999999999999TB'], {
+      env: { SKYPG_CONFIG: configPath },
+    });
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(
+      run.stdout,
+      /^SKYPG_LAG UNKNOWN - --critical "99999999999999TB" is above the limit of 1024TB/,
+    );
+    assert.equal(run.stdout.trim().split('\n').length, 1, run.stdout);
+  });
 
   it('a fence password file readable by others is refused before the device is contacted', async () => {
     const open = join(dir, 'open.password');

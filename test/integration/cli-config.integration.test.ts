@@ -2,9 +2,13 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { runSkypg } from '../support/cli.js';
+
+const execFileAsync = promisify(execFile);
 
 describe('skypg CLI (built binary)', () => {
   let dir: string;
@@ -114,6 +118,36 @@ describe('skypg CLI (built binary)', () => {
       assert.match(run.stderr, expect);
     });
   }
+
+  it('a FIFO as --config is refused at once instead of waiting for a writer', async () => {
+    const fifo = join(dir, 'fifo.yaml');
+    await execFileAsync('mkfifo', [fifo]);
+    const run = await runSkypg(['config', 'check', '-c', fifo], { timeoutMs: 15_000 });
+    assert.equal(run.code, 1, `signal or timeout: ${run.stderr}`);
+    assert.match(
+      run.stderr,
+      /^skypg: config path .*fifo\.yaml is a named pipe \(FIFO\), not a file \(hint: /,
+    );
+    assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+  });
+
+  it('a YAML alias bomb is a config problem (exit 1), not an internal error', async () => {
+    const file = join(dir, 'bomb.yaml');
+    const levels = Array.from({ length: 9 }, (_, i) => {
+      const item = i === 0 ? '*a' : `*b${i - 1}`;
+      return `b${i}: &b${i} [${Array(10).fill(item).join(', ')}]`;
+    });
+    await writeFile(file, `a: &a [x, x, x, x, x, x, x, x, x, x]\n${levels.join('\n')}\n`);
+    const run = await runSkypg(['config', 'check', '-c', file]);
+    assert.equal(run.code, 1);
+    const lines = run.stderr.trim().split('\n');
+    assert.equal(
+      lines[0],
+      `${file}:1:1: the file uses more YAML aliases (*name) than a configuration needs; write the values out`,
+    );
+    assert.match(lines[1] ?? '', /^skypg: .*bomb\.yaml has 1 problem \(hint: /);
+    assert.doesNotMatch(run.stderr, /internal error|bug/);
+  });
 
   it('the config path comes from $SKYPG_CONFIG when --config is absent', async () => {
     const run = await runSkypg(['config', 'check'], {

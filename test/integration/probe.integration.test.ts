@@ -99,6 +99,11 @@ describe('probe', () => {
       expect: /^skypg: "127\.0\.0\.1" has no port/,
     },
     {
+      name: 'an IPv4 address with a part above 255',
+      args: ['999.1.1.1:5432'],
+      expect: /^skypg: "999\.1\.1\.1" in "999\.1\.1\.1:5432" is not an IPv4 address \(hint: /,
+    },
+    {
       name: 'a bad timeout',
       args: ['host1', '--timeout', 'abc'],
       expect: /^skypg: --timeout "abc" is not a duration/,

@@ -199,3 +199,211 @@ describe('fence password files', () => {
     assert.ok(missing.warnings.some((w) => w.includes('does not exist yet')));
   });
 });
+
+/** The problems without their FILE:LINE:COL prefix, for exact comparison. */
+async function messagesOf(text: string): Promise<string[]> {
+  return (await problemsOf(text)).map((line) => line.replace(/^skypg\.yaml:\d+:\d+: /, ''));
+}
+
+const withFence = (t: string, fence: string): string =>
+  t.replace('  - name: host2', `    fence: ${fence}\n  - name: host2`);
+const withVip = (t: string, vip: string): string => `${t}vip: { primary: ${vip} }\n`;
+const roleProblem = (path: string, got: string): string =>
+  `${path}: expected a PostgreSQL name such as sky_pg_cluster (a letter or "_", then letters, digits, "_", "-" or ".", at most 63 bytes), got ${got}`;
+const controlProblem = (path: string, got: string): string =>
+  `${path}: must not contain control characters (newline, carriage return, tab, NUL...), got ${got}; write the value on one line`;
+
+describe('config validation: the bad-input list (issue 14)', () => {
+  const cases: { name: string; edit: (text: string) => string; expect: string[] }[] = [
+    {
+      name: 'a port written as a quoted hexadecimal string',
+      edit: (t) => `${t}postgres: { port: "0x1538" }\n`,
+      expect: ['postgres.port: expected an integer from 1 to 65535, got "0x1538"'],
+    },
+    {
+      name: 'a port written as a YAML hexadecimal number',
+      edit: (t) => `${t}postgres: { port: 0x1538 }\n`,
+      expect: ['postgres.port: is written as 0x1538; write numbers in decimal (5432)'],
+    },
+    {
+      name: 'a duration above the 24h ceiling',
+      edit: (t) => `${t}postgres: { connect_timeout: 1000h }\n`,
+      expect: ['postgres.connect_timeout: must be at most 24h, got "1000h"'],
+    },
+    {
+      name: 'a heartbeat interval above the ceiling',
+      edit: (t) => `${t}heartbeat: { interval: 25h }\n`,
+      expect: ['heartbeat.interval: must be at most 24h, got "25h"'],
+    },
+    {
+      name: 'a size above the ceiling',
+      edit: (t) => `${t}failover: { max_lag: 99999999999999TB }\n`,
+      expect: ['failover.max_lag: must be at most 1024TB, got "99999999999999TB"'],
+    },
+    {
+      name: 'a DAD timeout above a minute',
+      edit: (t) => withVip(t, '{ address: 10.231.0.130/24, interface: eth0 }, dad_timeout: 2m'),
+      expect: ['vip.dad_timeout: must be at most 1m, got "2m"'],
+    },
+    {
+      name: 'an announce interval above a minute',
+      edit: (t) =>
+        withVip(t, '{ address: 10.231.0.130/24, interface: eth0 }, announce: { interval: 99999s }'),
+      expect: ['vip.announce.interval: expected whole seconds from 1s to 60s, got "99999s"'],
+    },
+    {
+      name: 'an IPv6 VIP',
+      edit: (t) => withVip(t, '{ address: "fd00::130/64", interface: eth0 }'),
+      expect: [
+        'vip.primary.address: is an IPv6 address, but skypg checks and announces VIPs with iputils arping, which is IPv4-only; use an IPv4 VIP',
+      ],
+    },
+    {
+      name: 'a VIP equal to the gateway',
+      edit: (t) =>
+        withVip(`${t}gateway: [10.231.0.1]\n`, '{ address: 10.231.0.1/24, interface: eth0 }'),
+      expect: [
+        'vip.primary.address: is also gateway[0] (10.231.0.1); a VIP must be an address no other machine uses',
+      ],
+    },
+    {
+      name: 'a VIP equal to a BMC',
+      edit: (t) =>
+        withVip(
+          withFence(t, '{ agent: fence_ipmilan, ip: 10.231.0.101 }'),
+          '{ address: 10.231.0.101/24, interface: eth0 }',
+        ),
+      expect: [
+        'vip.primary.address: is also nodes[0].fence.ip (10.231.0.101); a VIP must be an address no other machine uses',
+      ],
+    },
+    {
+      name: 'a VIP equal to a BMC written as ::ffff:',
+      edit: (t) =>
+        withVip(
+          withFence(t, '{ agent: fence_ipmilan, ip: "::ffff:10.231.0.101" }'),
+          '{ address: 10.231.0.101/24, interface: eth0 }',
+        ),
+      expect: [
+        'vip.primary.address: is also nodes[0].fence.ip (::ffff:10.231.0.101); a VIP must be an address no other machine uses',
+      ],
+    },
+    {
+      name: 'a node address that is the VIP written as ::ffff:',
+      edit: (t) =>
+        withVip(
+          t.replace('10.231.0.12', '"::ffff:10.231.0.130"'),
+          '{ address: 10.231.0.130/24, interface: eth0 }',
+        ),
+      expect: [
+        "vip.primary.address: is node host2's own address (::ffff:10.231.0.130); a VIP must be an extra address",
+      ],
+    },
+    {
+      name: 'a label not starting with its interface',
+      edit: (t) => withVip(t, '{ address: 10.231.0.130/24, interface: eth0, label: "eth1:1" }'),
+      expect: [
+        'vip.primary.label: must be the interface name, a colon and a suffix, such as "eth0:1" (at most 15 characters), got "eth1:1"',
+      ],
+    },
+    {
+      name: 'shell characters in an interface name',
+      edit: (t) => withVip(t, '{ address: 10.231.0.130/24, interface: "eth0;reboot" }'),
+      expect: [
+        'vip.primary.interface: expected a network interface name such as eth0 (1 to 15 letters, digits, "_", "." or "-"), got "eth0;reboot"',
+      ],
+    },
+    {
+      name: 'a " in a role name',
+      edit: (t) => `${t}heartbeat: { user: 'hb"user' }\n`,
+      expect: [roleProblem('heartbeat.user', '"hb\\"user"')],
+    },
+    {
+      name: 'a space in a role name',
+      edit: (t) => `${t}replication: { user: "hb user" }\n`,
+      expect: [roleProblem('replication.user', '"hb user"')],
+    },
+    {
+      name: 'a role name longer than 63 bytes',
+      edit: (t) => `${t}postgres: { superuser: ${'a'.repeat(64)} }\n`,
+      expect: [roleProblem('postgres.superuser', `"${'a'.repeat(64)}"`)],
+    },
+    {
+      name: 'a cluster name longer than 63 bytes',
+      edit: (t) => t.replace('cluster: demo', `cluster: ${'c'.repeat(64)}`),
+      expect: [
+        `cluster: expected a name of letters, digits, "_" and "-" (at most 63 characters), got "${'c'.repeat(64)}"`,
+      ],
+    },
+    {
+      name: 'an IPv4 address with an octet above 255',
+      edit: (t) => t.replace('10.231.0.11', '999.1.1.1'),
+      expect: ['nodes[0].address: expected an IP address or host name, got "999.1.1.1"'],
+    },
+    {
+      name: 'a fence device address with an octet above 255',
+      edit: (t) => withFence(t, '{ agent: fence_ipmilan, ip: 10.231.0.256 }'),
+      expect: ['nodes[0].fence.ip: expected an IP address or host name, got "10.231.0.256"'],
+    },
+    {
+      name: 'a newline in the fence user name',
+      edit: (t) =>
+        withFence(t, '{ agent: fence_ipmilan, ip: 10.231.0.101, username: "fence\\naction=off" }'),
+      expect: [controlProblem('nodes[0].fence.username', '"fence\\naction=off"')],
+    },
+    {
+      name: 'a newline in a fence option value',
+      edit: (t) =>
+        withFence(
+          t,
+          '{ agent: fence_ipmilan, ip: 10.231.0.101, options: { lanplus: "1\\naction=off" } }',
+        ),
+      expect: [controlProblem('nodes[0].fence.options.lanplus', '"1\\naction=off"')],
+    },
+    {
+      name: 'a newline in a fence option key',
+      edit: (t) =>
+        withFence(t, '{ agent: fence_ipmilan, ip: 10.231.0.101, options: { "a\\nb": 1 } }'),
+      expect: [controlProblem('nodes[0].fence.options["a\\nb"]', '"a\\nb"')],
+    },
+    {
+      name: 'a NUL in a path',
+      edit: (t) => t.replace('data_dir: /var/lib/postgresql/15/main', 'data_dir: "/var/lib\\0x"'),
+      expect: [controlProblem('nodes[0].data_dir', '"/var/lib\\u0000x"')],
+    },
+    {
+      name: 'a carriage return in the replication user',
+      edit: (t) => `${t}replication: { user: "replica\\r" }\n`,
+      expect: [controlProblem('replication.user', '"replica\\r"')],
+    },
+    {
+      name: 'a tab in the fence agent name',
+      edit: (t) => withFence(t, '{ agent: "fence_ipmilan\\t", ip: 10.231.0.101 }'),
+      expect: [controlProblem('nodes[0].fence.agent', '"fence_ipmilan\\t"')],
+    },
+  ];
+  for (const { name, edit, expect } of cases) {
+    it(`rejects ${name}`, async () => {
+      assert.deepEqual(await messagesOf(edit(minimal)), expect);
+    });
+  }
+
+  it('still accepts decimal ports, 24h, an IPv6 node address and a label of its interface', async () => {
+    const text = withVip(
+      `${minimal.replace('10.231.0.12', '"fd00::12"')}postgres: { port: "5433", statement_timeout: 24h }\n`,
+      '{ address: 10.231.0.130/24, interface: eth0.10, label: "eth0.10:1" }',
+    );
+    assert.deepEqual(await messagesOf(text), []);
+  });
+
+  it('a YAML alias bomb is one located config problem, not an internal error', async () => {
+    const levels = Array.from({ length: 9 }, (_, i) => {
+      const item = i === 0 ? '*a' : `*b${i - 1}`;
+      return `b${i}: &b${i} [${Array(10).fill(item).join(', ')}]`;
+    });
+    const bomb = `a: &a [x, x, x, x, x, x, x, x, x, x]\n${levels.join('\n')}\n`;
+    assert.deepEqual(await problemsOf(bomb), [
+      'skypg.yaml:1:1: the file uses more YAML aliases (*name) than a configuration needs; write the values out',
+    ]);
+  });
+});

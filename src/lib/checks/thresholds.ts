@@ -1,10 +1,21 @@
 // Threshold flags of the checks: parsed with units, and checked for combinations that make no
 // sense (a warning that would fire only after the critical one).
 import { SkypgError } from '../errors.js';
+import { maxSizeBytes } from '../config/units.js';
 import { parseSecondsRange, parseSizeRange, type Range } from '../nagios.js';
 
 export function sizeThreshold(flag: string, text: string | undefined): Range | undefined {
-  return threshold(flag, text, parseSizeRange);
+  const range = threshold(flag, text, parseSizeRange);
+  // Beyond 2^53 bytes a size is no longer exact, and no lag comes near this limit.
+  const ends = range === undefined ? [] : [range.start, range.end].filter(Number.isFinite);
+  if (range !== undefined && ends.some((end) => Math.abs(end) > maxSizeBytes)) {
+    throw new SkypgError(
+      'USAGE',
+      `${flag} ${JSON.stringify(range.text)} is above the limit of 1024TB`,
+      { hint: `give a size such as ${flag} 16MB` },
+    );
+  }
+  return range;
 }
 
 export function secondsThreshold(flag: string, text: string | undefined): Range | undefined {

@@ -1,9 +1,11 @@
 // Reads the configuration file, validates it, and points at every problem as FILE:LINE:COL.
-import { readFile, stat } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { isIP } from 'node:net';
+import { open, stat } from 'node:fs/promises';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
-import { SkypgError } from '../errors.js';
+import { SkypgError, messageOf } from '../errors.js';
 import { configSchema, type RawConfig } from './schema.js';
-import { validate, type Issue, type KeyPath } from './schema-kit.js';
+import { containsControlCharacter, validate, type Issue, type KeyPath } from './schema-kit.js';
 import type { ClusterConfig, NodeConfig } from './types.js';
 import { nonEmpty } from '../env.js';
 
@@ -49,9 +51,10 @@ export function formatProblem(problem: Problem): string {
 
 async function readConfigText(file: string): Promise<string> {
   const hint = `pass --config FILE or set SKYPG_CONFIG; 'skypg config example' prints a starting point`;
-  let info;
+  let handle;
   try {
-    info = await stat(file);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
@@ -65,24 +68,40 @@ async function readConfigText(file: string): Promise<string> {
         },
       );
     }
+    if (code === 'EISDIR') throw notAFile(file, 'a directory');
     throw new SkypgError(
       'CONFIG_UNREADABLE',
       `config file ${file} cannot be read: ${code ?? 'unknown error'}`,
     );
   }
-  if (info.isDirectory()) {
-    throw new SkypgError('CONFIG_UNREADABLE', `config path ${file} is a directory, not a file`, {
-      hint: 'name the YAML file itself, e.g. /etc/skypg/skypg.yaml',
-    });
-  }
   try {
-    return await readFile(file, 'utf8');
+    const info = await handle.stat();
+    if (info.isDirectory()) throw notAFile(file, 'a directory');
+    if (!info.isFile()) throw notAFile(file, fileKind(info));
+    return await handle.readFile('utf8');
   } catch (error) {
+    if (error instanceof SkypgError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
     throw new SkypgError('CONFIG_UNREADABLE', `config file ${file} cannot be read: ${code}`, {
       hint: 'check its permissions',
     });
+  } finally {
+    await handle.close();
   }
+}
+
+function notAFile(file: string, kind: string): SkypgError {
+  return new SkypgError('CONFIG_UNREADABLE', `config path ${file} is ${kind}, not a file`, {
+    hint: 'name the YAML file itself, e.g. /etc/skypg/skypg.yaml',
+  });
+}
+
+function fileKind(info: Stats): string {
+  if (info.isFIFO()) return 'a named pipe (FIFO)';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
 }
 
 /**
@@ -116,7 +135,18 @@ export async function checkConfigText(
     };
   }
 
-  const { value: raw, issues } = validate(configSchema, document.toJS());
+  let plain: unknown;
+  try {
+    // Each alias counts against maxAliasCount, so a "billion laughs" file stops here.
+    plain = document.toJS({ maxAliasCount: 50 });
+  } catch (error) {
+    const message = /alias/i.test(messageOf(error))
+      ? 'the file uses more YAML aliases (*name) than a configuration needs; write the values out'
+      : `malformed YAML: ${messageOf(error).split('\n')[0] ?? ''}`;
+    return { problems: [{ file, line: 1, col: 1, path: '', message }], warnings: [] };
+  }
+  const { value: raw, issues } = validate(configSchema, plain);
+  issues.push(...nonDecimalNumbers(document.contents, []));
   if (raw !== undefined) issues.push(...crossCheck(raw));
   if (raw !== undefined) issues.push(...(await checkPasswordFiles(raw)));
   const problems = issues.map((issue) => ({
@@ -129,6 +159,23 @@ export async function checkConfigText(
   if (raw === undefined || problems.length > 0) return { problems, warnings: [] };
   const config = normalize(raw);
   return { config, problems: [], warnings: await safetyWarnings(config) };
+}
+
+/** YAML reads 0x1538 and 0o17 as numbers; in a port or a count that is a typo or a trick. */
+function nonDecimalNumbers(node: unknown, path: (string | number)[]): Issue[] {
+  if (isMap(node)) {
+    return node.items.flatMap((pair) =>
+      isScalar(pair.key) ? nonDecimalNumbers(pair.value, [...path, String(pair.key.value)]) : [],
+    );
+  }
+  if (isSeq(node))
+    return node.items.flatMap((item, index) => nonDecimalNumbers(item, [...path, index]));
+  if (isScalar(node) && (node.format === 'HEX' || node.format === 'OCT')) {
+    const written = node.source ?? String(node.value);
+    const message = `is written as ${written}; write numbers in decimal (${String(node.value)})`;
+    return [{ path, message }];
+  }
+  return [];
 }
 
 /** Rules that span several keys. */
@@ -174,16 +221,82 @@ function crossCheck(raw: RawConfig): Issue[] {
     ['primary', vips[0]],
     ['standby', vips[1]],
   ] as const) {
-    const address = vip?.address.split('/')[0];
-    const clash = raw.nodes.find((node) => node.address === address);
-    if (clash) {
+    if (vip !== undefined) issues.push(...checkVip(raw, role, vip));
+  }
+  return issues;
+}
+
+type RawVip = NonNullable<NonNullable<RawConfig['vip']>['primary']>;
+
+/** A VIP must be an IPv4 address no machine of the pair's network already uses. */
+function checkVip(raw: RawConfig, role: 'primary' | 'standby', vip: RawVip): Issue[] {
+  const issues: Issue[] = [];
+  const path = ['vip', role];
+  const address = vip.address.split('/')[0] ?? '';
+  if (isIP(address) === 6) {
+    issues.push({
+      path: [...path, 'address'],
+      message:
+        'is an IPv6 address, but skypg checks and announces VIPs with iputils arping, which is IPv4-only; use an IPv4 VIP',
+    });
+  }
+  const same = (other: string | undefined): boolean =>
+    other !== undefined && canonicalAddress(other) === canonicalAddress(address);
+  const extra = 'a VIP must be an address no other machine uses';
+  raw.nodes.forEach((node, index) => {
+    if (same(node.address)) {
       issues.push({
-        path: ['vip', role, 'address'],
-        message: `is node ${clash.name}'s own address; a VIP must be an extra address`,
+        path: [...path, 'address'],
+        message: `is node ${node.name}'s own address (${node.address}); a VIP must be an extra address`,
+      });
+    }
+    if (same(node.fence?.ip)) {
+      issues.push({
+        path: [...path, 'address'],
+        message: `is also nodes[${index}].fence.ip (${node.fence?.ip ?? ''}); ${extra}`,
+      });
+    }
+  });
+  raw.gateway.forEach((gateway, index) => {
+    if (same(gateway)) {
+      issues.push({
+        path: [...path, 'address'],
+        message: `is also gateway[${index}] (${gateway}); ${extra}`,
+      });
+    }
+  });
+  if (vip.label !== undefined) {
+    const suffix = vip.label.startsWith(`${vip.interface}:`)
+      ? vip.label.slice(vip.interface.length + 1)
+      : '';
+    if (vip.label.length > 15 || !/^[A-Za-z0-9_.-]+$/.test(suffix)) {
+      issues.push({
+        path: [...path, 'label'],
+        message: `must be the interface name, a colon and a suffix, such as "${vip.interface}:1" (at most 15 characters), got ${JSON.stringify(vip.label)}`,
       });
     }
   }
   return issues;
+}
+
+/**
+ * One spelling per address, so "::ffff:10.0.0.1" (an IPv4-mapped IPv6 address), "::FFFF:a00:1"
+ * and "10.0.0.1" compare equal; host names compare case-insensitively.
+ */
+export function canonicalAddress(address: string): string {
+  if (isIP(address) !== 6) return address.toLowerCase();
+  // The WHATWG URL parser prints IPv6 in its canonical (RFC 5952) form; it refuses zone ids.
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return address.toLowerCase();
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (mapped?.[1] === undefined || mapped[2] === undefined) return canonical;
+  const high = parseInt(mapped[1], 16);
+  const low = parseInt(mapped[2], 16);
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
 }
 
 /** Password files hold device passwords: they must not be readable by group or others. */
@@ -302,9 +415,12 @@ function normalize(raw: RawConfig): ClusterConfig {
 
 export function formatPath(path: KeyPath): string {
   return path
-    .map((segment, index) =>
-      typeof segment === 'number' ? `[${segment}]` : index === 0 ? segment : `.${segment}`,
-    )
+    .map((segment, index) => {
+      if (typeof segment === 'number') return `[${segment}]`;
+      // A key with a newline in it must not break the one-line message that names it.
+      if (containsControlCharacter(segment)) return `[${JSON.stringify(segment)}]`;
+      return index === 0 ? segment : `.${segment}`;
+    })
     .join('');
 }
 

@@ -4,7 +4,13 @@
 // product here, and it keeps start-up free of another import (cron runs skypg every minute).
 import { isIP } from 'node:net';
 import { didYouMean } from './suggest.js';
-import { parseDuration, parseSize } from './units.js';
+import {
+  formatDurationLimit,
+  maxDurationMs,
+  maxSizeBytes,
+  parseDuration,
+  parseSize,
+} from './units.js';
 
 export type KeyPath = readonly (string | number)[];
 
@@ -78,6 +84,26 @@ function fail(issues: Issue[], path: KeyPath, message: string): Invalid {
   return invalid;
 }
 
+// C0 controls and DEL: a newline in a value becomes a new line in a fence agent's stdin, in
+// postgresql.auto.conf or in pg_hba.conf, so no string of the configuration may hold one.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const controlCharacter = /[\u0000-\u001f\u007f]/;
+
+export function containsControlCharacter(text: string): boolean {
+  return controlCharacter.test(text);
+}
+
+/** Records the problem and returns true when `text` holds a control character. */
+function hasControl(text: string, path: KeyPath, issues: Issue[]): boolean {
+  if (!controlCharacter.test(text)) return false;
+  fail(
+    issues,
+    path,
+    `must not contain control characters (newline, carriage return, tab, NUL...), got ${show(text)}; write the value on one line`,
+  );
+  return true;
+}
+
 class StringSchema extends Schema<string> {
   constructor(
     readonly expected: string,
@@ -87,6 +113,7 @@ class StringSchema extends Schema<string> {
   }
   check(value: unknown, path: KeyPath, issues: Issue[]): string | Invalid {
     if (typeof value === 'number' && this.test === undefined) return String(value);
+    if (typeof value === 'string' && hasControl(value, path, issues)) return invalid;
     if (typeof value !== 'string' || value.trim() === '' || (this.test && !this.test(value))) {
       return fail(issues, path, `expected ${this.expected}, got ${show(value)}`);
     }
@@ -98,6 +125,7 @@ class StringSchema extends Schema<string> {
 class ScalarSchema extends Schema<string> {
   readonly expected = 'a string, number or boolean';
   check(value: unknown, path: KeyPath, issues: Issue[]): string | Invalid {
+    if (typeof value === 'string' && hasControl(value, path, issues)) return invalid;
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
       return String(value);
     }
@@ -118,8 +146,13 @@ class IntegerSchema extends Schema<number> {
         : `an integer from ${min} to ${max}`;
   }
   check(value: unknown, path: KeyPath, issues: Issue[]): number | Invalid {
+    // A string must be plain decimal digits: Number() would also read "0x1538" or "1e3".
     const number =
-      typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+      typeof value === 'number'
+        ? value
+        : typeof value === 'string' && /^\s*\d+\s*$/.test(value)
+          ? Number(value)
+          : NaN;
     if (!Number.isInteger(number) || number < this.min || number > this.max) {
       return fail(issues, path, `expected ${this.expected}, got ${show(value)}`);
     }
@@ -159,6 +192,7 @@ class UnitSchema extends Schema<number> {
     readonly expected: string,
     private readonly parse: (text: string) => number | undefined,
     private readonly min: number,
+    private readonly max: { value: number; text: string },
     private readonly acceptBareNumber: boolean,
   ) {
     super();
@@ -175,6 +209,9 @@ class UnitSchema extends Schema<number> {
     }
     if (parsed < this.min) {
       return fail(issues, path, `must be at least ${String(this.min)}, got ${show(value)}`);
+    }
+    if (parsed > this.max.value) {
+      return fail(issues, path, `must be at most ${this.max.text}, got ${show(value)}`);
     }
     return parsed;
   }
@@ -226,6 +263,10 @@ class RecordSchema<T> extends Schema<Record<string, T>> {
     const out: Record<string, T> = {};
     let ok = true;
     for (const [key, entry] of Object.entries(input)) {
+      if (hasControl(key, [...path, key], issues)) {
+        ok = false;
+        continue;
+      }
       const checked = this.value.check(entry, [...path, key], issues);
       if (checked === invalid) ok = false;
       else out[key] = checked;
@@ -311,9 +352,22 @@ export const s = {
   boolean: () => new BooleanSchema(),
   scalar: () => new ScalarSchema(),
   oneOf: <T extends string>(choices: readonly T[]) => new EnumSchema(choices),
-  duration: (minMs = 0) =>
-    new UnitSchema('a duration such as 500ms, 1s or 2m', parseDuration, minMs, false),
-  size: () => new UnitSchema('a size such as 16MB or 1GiB', parseSize, 0, true),
+  duration: (minMs = 0, maxMs = maxDurationMs) =>
+    new UnitSchema(
+      'a duration such as 500ms, 1s or 2m',
+      parseDuration,
+      minMs,
+      { value: maxMs, text: formatDurationLimit(maxMs) },
+      false,
+    ),
+  size: () =>
+    new UnitSchema(
+      'a size such as 16MB or 1GiB',
+      parseSize,
+      0,
+      { value: maxSizeBytes, text: '1024TB' },
+      true,
+    ),
   array: <T>(
     item: Schema<T>,
     length: { min?: number; max?: number; acceptSingle?: boolean } = {},
@@ -324,7 +378,7 @@ export const s = {
   host: () =>
     new StringSchema(
       'an IP address or host name',
-      (value) => isIP(value) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(value),
+      (value) => isIP(value) !== 0 || isHostName(value),
     ),
   cidr: () =>
     new StringSchema('an address with a prefix length, such as 10.0.0.130/24', (value) => {
@@ -336,7 +390,36 @@ export const s = {
     }),
   absolutePath: () => new StringSchema('an absolute path', (value) => value.startsWith('/')),
   identifier: () =>
-    new StringSchema('a name of letters, digits, "_" and "-"', (value) =>
-      /^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(value),
+    new StringSchema('a name of letters, digits, "_" and "-" (at most 63 characters)', (value) =>
+      /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/.test(value),
+    ),
+  /**
+   * A PostgreSQL role or database name (or an OS user): PostgreSQL keeps 63 bytes, and this
+   * set needs no quoting in conninfo, pg_hba.conf or postgresql.auto.conf.
+   */
+  roleName: () =>
+    new StringSchema(
+      'a PostgreSQL name such as sky_pg_cluster (a letter or "_", then letters, digits, "_", "-" or ".", at most 63 bytes)',
+      (value) => /^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/.test(value),
+    ),
+  /** What the kernel takes as an interface name (IFNAMSIZ 16, no "/", ":" or white space). */
+  interfaceName: () =>
+    new StringSchema(
+      'a network interface name such as eth0 (1 to 15 letters, digits, "_", "." or "-")',
+      (value) => /^[A-Za-z0-9_.-]{1,15}$/.test(value) && value !== '.' && value !== '..',
     ),
 };
+
+/**
+ * A DNS host name: labels of letters, digits and "-" (not at either end), at most 63 each and
+ * 253 in all. The last label is not all digits, so "999.1.1.1" is no name but a bad IPv4.
+ */
+function isHostName(value: string): boolean {
+  const labels = value.split('.');
+  const last = labels[labels.length - 1] ?? '';
+  return (
+    value.length <= 253 &&
+    !/^\d+$/.test(last) &&
+    labels.every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label))
+  );
+}

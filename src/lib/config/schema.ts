@@ -4,9 +4,9 @@ import { s, type Infer } from './schema-kit.js';
 
 const postgresKeys = {
   bin_dir: s.absolutePath().optional(),
-  os_user: s.string(),
+  os_user: s.roleName(),
   port: s.integer(1, 65535),
-  superuser: s.string(),
+  superuser: s.roleName(),
   socket_dir: s.absolutePath(),
   passfile: s.absolutePath().optional(),
   config_dir: s.absolutePath().optional(),
@@ -80,7 +80,7 @@ const nodeSchema = s.object({
 
 const vipSchema = s.object({
   address: s.cidr(),
-  interface: s.string('a network interface name such as eth0'),
+  interface: s.interfaceName(),
   label: s.string('an interface label such as eth0:1').optional(),
 });
 
@@ -110,19 +110,19 @@ export const configSchema = s.object({
           count: s.integer(1, 100).default(5),
           // iputils arping takes whole seconds only.
           interval: s
-            .matching('whole seconds such as 1s or 2s', (v) => /^\d+s$/.test(v) && v !== '0s')
+            .matching('whole seconds from 1s to 60s', (v) => /^([1-9]|[1-5]\d|60)s$/.test(v))
             .default('1s'),
         })
         .default({ count: 5, interval: '1s' }),
-      dad_timeout: s.duration(100).default(500),
+      dad_timeout: s.duration(100, 60_000).default(500),
       command_prefix: s.array(s.string(), { min: 1 }).optional(),
     })
     .optional(),
   gateway: s.array(s.ipAddress(), { acceptSingle: true }).default([]),
   heartbeat: s
     .object({
-      database: s.string().default(heartbeatDefaults.database),
-      user: s.string().default(heartbeatDefaults.user),
+      database: s.roleName().default(heartbeatDefaults.database),
+      user: s.roleName().default(heartbeatDefaults.user),
       interval: s.duration(100).default(heartbeatDefaults.interval),
       timeout: s.duration(100).default(heartbeatDefaults.timeout),
       misses: s.integer(1, 100).default(heartbeatDefaults.misses),
@@ -132,7 +132,7 @@ export const configSchema = s.object({
     .default(heartbeatDefaults),
   replication: s
     .object({
-      user: s.string().default('replica'),
+      user: s.roleName().default('replica'),
       mode: s.oneOf(['async', 'sync'] as const).default('async'),
       sync_degrade_after: s.duration(1000).default(10_000),
     })

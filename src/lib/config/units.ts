@@ -1,5 +1,14 @@
 // Durations and sizes with units, as written in the configuration and on the command line.
 
+/**
+ * The longest duration skypg takes anywhere. Node fires a timer above 2^31-1 ms (24.8 days) at
+ * once, so an unbounded "1000h" would turn every timeout into an immediate failure.
+ */
+export const maxDurationMs = 24 * 3_600_000;
+
+/** The largest size skypg takes (1024TB): far above any lag, and exact as a double. */
+export const maxSizeBytes = 1024 ** 5;
+
 const durationUnits: Record<string, number> = {
   ms: 1,
   s: 1000,
@@ -61,4 +70,9 @@ export function formatDuration(ms: number): string {
   const minutes = Math.floor(ms / 60_000);
   const rest = ms - minutes * 60_000;
   return rest === 0 ? `${minutes}m` : `${minutes}m${formatDuration(rest)}`;
+}
+
+/** A limit as an operator writes it: "24h" rather than formatDuration's "1440m". */
+export function formatDurationLimit(ms: number): string {
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : formatDuration(ms);
 }
