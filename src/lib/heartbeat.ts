@@ -85,6 +85,16 @@ export async function initHeartbeat(
     } else {
       steps.push(`database ${database} exists`);
     }
+    // The manual procedure made the heartbeat role own the database (CREATE, and schema public).
+    const [owner] = await session.query<{ owner: string; rolsuper: boolean }>(
+      `select r.rolname as owner, r.rolsuper from pg_database d join pg_roles r on r.oid = d.datdba
+        where d.datname = $1`,
+      [database],
+    );
+    if (owner !== undefined && !owner.rolsuper) {
+      await session.query(`alter database ${quoteIdent(database)} owner to current_user`);
+      steps.push(`database ${database} taken over from ${owner.owner}`);
+    }
     // PUBLIC gets CONNECT and TEMPORARY on a new database; here only our roles connect.
     const db = quoteIdent(database);
     await session.query(`revoke all on database ${db} from public`);
@@ -453,6 +463,17 @@ export type BeatResult =
 /** Connection the heartbeat user makes to its database on this node (through the socket). */
 export function heartbeatTarget(config: ClusterConfig, node: NodeConfig) {
   return localTarget(node, { database: config.heartbeat.database, user: config.heartbeat.user });
+}
+
+/**
+ * The role read-only commands (`status`, `check-lag`) log in as: heartbeat.monitor_user when it
+ * is set, so a monitoring host needs no password of a role that may write; else the heartbeat role.
+ */
+export function readerTarget(config: ClusterConfig, node: NodeConfig): ConnectTarget {
+  return {
+    ...heartbeatTarget(config, node),
+    user: config.heartbeat.monitor_user ?? config.heartbeat.user,
+  };
 }
 
 /**

@@ -3,7 +3,10 @@
 // that role and checks both that it is refused and that no skypg read gives it more.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { observeLag } from '../../src/lib/checks/lag.js';
 import type { ClusterConfig } from '../../src/lib/config/types.js';
+import { surveyNodes } from '../../src/lib/doctor/context.js';
+import { checkRoles } from '../../src/lib/doctor/pg-checks.js';
 import { heartbeatTarget, initHeartbeat } from '../../src/lib/heartbeat.js';
 import { localTarget, withConnection } from '../../src/lib/pg/connect.js';
 import { runSkypg } from '../support/cli.js';
@@ -185,5 +188,32 @@ describe('heartbeat roles: the heartbeat role writes the beat and nothing else',
         );
       },
     );
+    // check-lag logs in as the monitoring role and still sees the replication views in full.
+    const primaryView = await observeLag(config, labNode(lab(), 'host1'), 2000);
+    assert.equal(primaryView.view === 'primary' && primaryView.standby?.state, 'streaming');
+    const standbyView = await observeLag(config, labNode(lab(), 'host2'), 2000);
+    assert.equal(standbyView.view === 'standby' && standbyView.receiverStatus, 'streaming');
+  });
+
+  it("doctor's roles check holds the roles to this model, and heartbeat init restores it", async () => {
+    const local = labNode(lab(), 'host1');
+    const roles = async () =>
+      checkRoles({
+        config: lab().config,
+        local,
+        version: 'test',
+        survey: await surveyNodes(lab().config, local),
+      });
+    const healthy = await roles();
+    assert.equal(healthy.status, 'ok', healthy.found);
+    await sql(local, `grant pg_monitor to ${role}`);
+    await sql(local, `grant temporary on database sky_pg_cluster to ${role}`);
+    const excess = await roles();
+    assert.equal(excess.status, 'fail');
+    assert.match(excess.found, /can read other sessions' query text/);
+    assert.match(excess.found, /may create temporary tables/);
+    assert.match(excess.fix ?? '', /skypg heartbeat init/);
+    await initHeartbeat(lab().config, local);
+    assert.equal((await roles()).status, 'ok');
   });
 });
