@@ -11,7 +11,7 @@ import {
   type ConnectTarget,
   type PgSession,
 } from './pg/connect.js';
-import { quoteIdent } from './pg/sql.js';
+import { quoteIdent, quoteLiteral } from './pg/sql.js';
 
 export const heartbeatSchema = 'skypg';
 const table = `${heartbeatSchema}.cluster_status`;
@@ -45,6 +45,19 @@ const beatColumns = [
  * makes the unqualified `pg_stat_replication` of every skypg query read it.
  */
 const statViews = ['pg_stat_replication', 'pg_stat_wal_receiver'];
+
+/**
+ * Functions doctor's disk check calls that pg_monitor used to allow, shadowed the same way
+ * (signature, result, body): sizes and WAL file names only.
+ */
+const statFunctions = [
+  [
+    'pg_ls_waldir()',
+    'table (name text, size bigint, modification timestamptz)',
+    'select * from pg_catalog.pg_ls_waldir()',
+  ],
+  ['pg_database_size(oid)', 'bigint', 'select pg_catalog.pg_database_size($1)'],
+] as const;
 
 /**
  * Creates, idempotently, the heartbeat role (no superuser, no pg_monitor), the optional
@@ -298,6 +311,14 @@ async function createObjects(session: PgSession, config: ClusterConfig): Promise
       `create or replace view ${heartbeatSchema}.${view} as select * from ${fn}()`,
     );
   }
+  for (const [signature, returns, body] of statFunctions) {
+    await session.query(
+      `create or replace function ${heartbeatSchema}.${signature} returns ${returns}
+       language sql stable security definer set search_path = pg_catalog, pg_temp
+       as ${quoteLiteral(body)}`,
+    );
+    await session.query(`revoke all on function ${heartbeatSchema}.${signature} from public`);
+  }
   if (config.heartbeat.io_check) {
     const spaces = await session.query<{ spcname: string }>(
       "select spcname from pg_tablespace where spcname <> 'pg_global' order by spcname",
@@ -334,6 +355,8 @@ async function grantReaders(
     await session.query(`grant select on ${heartbeatSchema}.${view} to ${all}`);
     await session.query(`grant execute on function ${heartbeatSchema}.read_${view}() to ${all}`);
   }
+  for (const [signature] of statFunctions)
+    await session.query(`grant execute on function ${heartbeatSchema}.${signature} to ${role}`);
   const ioTables = await session.query<{ name: string }>(
     `select c.oid::regclass::text as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = $1 and c.relkind = 'r' and c.relname like 'io\\_%'`,

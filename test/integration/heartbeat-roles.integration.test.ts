@@ -115,6 +115,34 @@ describe('heartbeat roles: the heartbeat role writes the beat and nothing else',
     assert.doesNotMatch(loop.stdout, /hand-over/);
   });
 
+  it('a switchover timeout above the 10 min ceiling is not obeyed, even written by the superuser', async () => {
+    const primary = labNode(lab(), 'host1');
+    await sql(
+      primary,
+      "update skypg.cluster_status set switchover_to = 'host2', switchover_by = 'dba', switchover_at = now(), switchover_timeout_ms = 9000000000000, switchover_phase = 'handover'",
+      [],
+      'sky_pg_cluster',
+    );
+    try {
+      const loop = await skypg('supervisor', '--once', '--dry-run', '--node', 'host1');
+      assert.match(loop.stdout, /"rule":"primary-healthy"/);
+      assert.doesNotMatch(loop.stdout, /hand-over|switchover/);
+    } finally {
+      await sql(
+        primary,
+        'update skypg.cluster_status set switchover_to = null, switchover_by = null, switchover_at = null, switchover_timeout_ms = null, switchover_phase = null',
+        [],
+        'sky_pg_cluster',
+      );
+    }
+    const refused = await skypg('switchover', '--timeout', '11m', '--node', 'host2');
+    assert.notEqual(refused.code, 0, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /--timeout 11m is above the 10m the supervisors stand aside at most/,
+    );
+  });
+
   it('M6: the heartbeat role cannot read the query text of another session', async () => {
     const secret = 'App-Secret-123';
     await withConnection(localTarget(labNode(lab(), 'host1')), async (other) => {
