@@ -9,7 +9,8 @@ export default class Pause extends SkypgCommand<PauseResult> {
   static override description =
     'Writes the pause flag into the heartbeat row on the primary; both supervisors read it (the ' +
     'standby from its replicated copy) and take no automatic action until `skypg resume`. ' +
-    '`status` and `check-alive` (WARNING) show it.';
+    '`status` and `check-alive` (WARNING) show it. Written as postgres.superuser over TCP: the ' +
+    'heartbeat role may not write it.';
   static override examples = ['<%= config.bin %> pause --reason "kernel update on host2"'];
   static override flags = {
     ...clusterFlags,

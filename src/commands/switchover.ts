@@ -28,7 +28,8 @@ export default class Switchover extends SkypgCommand<SwitchoverResult> {
       summary: 'Check the preconditions and print the plan; change nothing.',
     }),
     timeout: Flags.string({
-      summary: 'How long to wait for the lag, and how long the supervisors stand aside.',
+      summary:
+        'How long to wait for the lag, and how long the supervisors stand aside (at most 10m).',
       default: '60s',
       helpValue: 'DURATION',
     }),

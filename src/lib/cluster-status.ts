@@ -2,7 +2,7 @@
 // each bounded by the timeout, so one hung node never holds up the answer.
 import type { ClusterConfig, NodeConfig, VipRole } from './config/types.js';
 import { messageOf } from './errors.js';
-import { heartbeatTarget, readHeartbeat } from './heartbeat.js';
+import { readHeartbeat, readerTarget } from './heartbeat.js';
 import { lsnDistance } from './pg/lsn.js';
 import { remoteTarget, withConnection, withTimeouts, type ConnectTarget } from './pg/connect.js';
 import {
@@ -119,7 +119,7 @@ export async function readClusterStatus(
 }
 
 function statusTarget(config: ClusterConfig, node: NodeConfig, timeoutMs: number): ConnectTarget {
-  const heartbeat = heartbeatTarget(config, node);
+  const heartbeat = readerTarget(config, node);
   return withTimeouts(
     remoteTarget(node, { user: heartbeat.user, database: heartbeat.database }),
     timeoutMs,

@@ -5,7 +5,7 @@ import { peerOf } from './config/local-node.js';
 import { formatSize } from './config/units.js';
 import { SkypgError, messageOf } from './errors.js';
 import { fenceNode, type FenceResult } from './fence/fence.js';
-import { readHeartbeat } from './heartbeat.js';
+import { heartbeatTarget, readHeartbeat } from './heartbeat.js';
 import { localTarget, remoteTarget, withConnection, withTimeouts } from './pg/connect.js';
 import { lsnDistance } from './pg/lsn.js';
 import { readServerStatus, type ServerRole } from './pg/server-status.js';
@@ -216,9 +216,9 @@ async function readLag(
     receiveLsn !== undefined && replayLsn !== undefined ? lsnDistance(receiveLsn, replayLsn) : 0;
   let repLag: number | undefined;
   try {
-    const heartbeat = await withConnection(
-      localTarget(node, { database: config.heartbeat.database }),
-      (session) => readHeartbeat(session, node),
+    // As the heartbeat role: a superuser must not read an object that role could replace.
+    const heartbeat = await withConnection(heartbeatTarget(config, node), (session) =>
+      readHeartbeat(session, node),
     );
     repLag = heartbeat.row.repLag;
   } catch {

@@ -3,8 +3,8 @@
 // primary's supervisor also hands over when the phase says so). Like the pause flag, one row
 // and one source of truth; docs/operations.md ("Planned switchover") explains the protocol.
 import type { ClusterConfig, NodeConfig } from './config/types.js';
-import { heartbeatSchema } from './heartbeat.js';
-import { remoteTarget, withConnection, type ConnectTarget, type PgSession } from './pg/connect.js';
+import { heartbeatSchema, withOperatorSession } from './heartbeat.js';
+import type { PgSession } from './pg/connect.js';
 import type { SwitchoverFlag } from './supervisor/types.js';
 
 const table = `${heartbeatSchema}.cluster_status`;
@@ -32,11 +32,6 @@ export function parseSwitchoverFlag(text: string | null | undefined): Switchover
   };
 }
 
-/** The heartbeat user's connection to its database on a node, over TCP. */
-export function flagTarget(config: ClusterConfig, node: NodeConfig): ConnectTarget {
-  return remoteTarget(node, { database: config.heartbeat.database, user: config.heartbeat.user });
-}
-
 export interface FlagRead {
   pausedBy: string | undefined;
   switchover: SwitchoverFlag | undefined;
@@ -62,21 +57,14 @@ export async function readFlags(session: PgSession): Promise<FlagRead> {
 }
 
 /**
- * Writes the flag on the primary (the heartbeat role owns the table, so it may add the columns
- * of an older table) and returns the WAL position of the commit: the standby has seen the flag
- * once it has replayed that far.
+ * Writes the flag on the primary (as the operator: `heartbeat init` made the columns) and
+ * returns the WAL position of the commit: the standby has seen the flag once it has replayed
+ * that far.
  */
 export async function writeSwitchoverFlag(
   session: PgSession,
   flag: Pick<SwitchoverFlag, 'to' | 'by' | 'timeoutMs' | 'phase'>,
 ): Promise<{ lsn: string; startedAt: number }> {
-  await session.query(`
-    alter table ${table}
-      add column if not exists switchover_to text,
-      add column if not exists switchover_by text,
-      add column if not exists switchover_at timestamptz,
-      add column if not exists switchover_timeout_ms bigint,
-      add column if not exists switchover_phase text`);
   const [row] = await session.query<{ started_at: string }>(
     `update ${table}
         set switchover_to = $1, switchover_by = $2, switchover_at = now(),
@@ -109,11 +97,14 @@ async function currentLsn(session: PgSession): Promise<string> {
   return row?.lsn ?? '0/0';
 }
 
-/** Runs `work` as the heartbeat user on the node's heartbeat database. */
+/**
+ * Runs `work` as the operator (postgres.superuser) on the node's heartbeat database: the
+ * heartbeat role may not write the switchover record (docs/security.md).
+ */
 export function withFlagSession<T>(
   config: ClusterConfig,
   node: NodeConfig,
   work: (session: PgSession) => Promise<T>,
 ): Promise<T> {
-  return withConnection(flagTarget(config, node), work);
+  return withOperatorSession(config, node, work);
 }

@@ -13,6 +13,7 @@ import { lsnDistance, parseLsn } from './pg/lsn.js';
 import { readReplication, readServerStatus, readWalReceiver } from './pg/server-status.js';
 import type { Precondition } from './promote.js';
 import { recordSteps, renderSteps, type StepRecord, type TimedStep } from './steps.js';
+import { switchoverTimeoutCeilingMs, switchoverTimeoutUsable } from './supervisor/decide.js';
 import { processStartTicks, readSupervisorState, stateFilePath } from './supervisor/state-file.js';
 import {
   clearSwitchoverFlag,
@@ -77,6 +78,13 @@ export async function switchover(
       },
     );
   }
+  if (!switchoverTimeoutUsable(options.timeoutMs)) {
+    throw new SkypgError(
+      'USAGE',
+      `--timeout ${formatDuration(options.timeoutMs)} is above the ${formatDuration(switchoverTimeoutCeilingMs)} the supervisors stand aside at most`,
+      { hint: `give --timeout ${formatDuration(switchoverTimeoutCeilingMs)} or less` },
+    );
+  }
   const { steps, timed } = recordSteps(options.onStep);
   const result: SwitchoverResult = {
     from: source.name,
@@ -120,10 +128,12 @@ export async function switchover(
           : `paused by ${flags.pausedBy} ('skypg resume' first)`,
   });
   const running = flags?.switchover;
+  // Stale by the clock that wrote it; a timeout above the ceiling is not obeyed by decide().
   const stale =
     running !== undefined &&
     flags !== undefined &&
-    flags.serverNow - running.startedAt >= running.timeoutMs;
+    (!switchoverTimeoutUsable(running.timeoutMs) ||
+      flags.serverNow - running.startedAt >= running.timeoutMs);
   check({
     check: 'no other switchover in progress',
     ok: running === undefined || stale,

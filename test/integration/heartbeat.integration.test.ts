@@ -29,12 +29,17 @@ describe('heartbeat', () => {
     assert.deepEqual(rows, [{ n: 1 }]);
   });
 
-  it('the role is least-privilege: pg_monitor, no superuser', async () => {
-    const [row] = await sql<{ rolsuper: boolean; monitor: boolean }>(
+  it('the role is least-privilege: no superuser, no pg_monitor, owns nothing', async () => {
+    const [row] = await sql<{ rolsuper: boolean; stats: boolean; owns: boolean }>(
       labNode(lab(), 'host1'),
-      "select rolsuper, pg_has_role(oid, 'pg_monitor', 'member') as monitor from pg_roles where rolname = 'sky_pg_cluster'",
+      `select rolsuper, pg_has_role(oid, 'pg_read_all_stats', 'member') as stats,
+              exists (select 1 from pg_class where relowner = r.oid) or
+              exists (select 1 from pg_namespace where nspowner = r.oid) as owns
+         from pg_roles r where rolname = 'sky_pg_cluster'`,
+      [],
+      'sky_pg_cluster',
     );
-    assert.deepEqual(row, { rolsuper: false, monitor: true });
+    assert.deepEqual(row, { rolsuper: false, stats: false, owns: false });
   });
 
   it('refuses DELETE and TRUNCATE on the heartbeat table, even by its owner', async () => {

@@ -5,7 +5,12 @@ import { describe, it } from 'node:test';
 import { checkConfigText } from '../../src/lib/config/load.js';
 import { exampleConfig } from '../../src/lib/config/example.js';
 import type { ClusterConfig } from '../../src/lib/config/types.js';
-import { decide, rules, selfDemotionDeadlineMs } from '../../src/lib/supervisor/decide.js';
+import {
+  decide,
+  rules,
+  selfDemotionDeadlineMs,
+  switchoverTimeoutCeilingMs,
+} from '../../src/lib/supervisor/decide.js';
 import type { Action, Memory, Observation } from '../../src/lib/supervisor/types.js';
 
 const loaded = await checkConfigText(exampleConfig, 'example.yaml');
@@ -874,6 +879,43 @@ const rows: Row[] = [
       misses: 2,
       switchoverSeen: { startedAt: 400_000, seenAt: NOW - 60_000 },
     },
+    state: 'promoting',
+    rule: 'standby-promote',
+    actions: ['promote'],
+  },
+  {
+    name: 'a switchover timeout above the ceiling (9000000000000 ms) is not obeyed: no hand-over',
+    obs: primaryView({
+      local: { switchover: { ...switchoverFlag('handover'), timeoutMs: 9_000_000_000_000 } },
+    }),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-healthy',
+    actions: [],
+  },
+  {
+    name: 'a switchover timeout above the ceiling does not make a standby stand aside',
+    obs: standbyView({
+      ...primaryGone,
+      local: { switchover: { ...switchoverFlag('prepare'), timeoutMs: 9_000_000_000_000 } },
+    }),
+    mem: { state: 'standby', misses: 2 },
+    state: 'promoting',
+    rule: 'standby-promote',
+    actions: ['promote'],
+  },
+  {
+    name: 'a flag past due by the clock that wrote it is not obeyed, even when first seen now',
+    obs: standbyView({
+      ...primaryGone,
+      local: {
+        switchover: {
+          ...switchoverFlag('prepare'),
+          startedAt: NOW - 2 * switchoverTimeoutCeilingMs,
+        },
+      },
+    }),
+    mem: { state: 'standby', misses: 2 },
     state: 'promoting',
     rule: 'standby-promote',
     actions: ['promote'],

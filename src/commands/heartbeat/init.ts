@@ -5,7 +5,8 @@ export default class HeartbeatInit extends SkypgCommand<HeartbeatInitResult> {
   static override summary =
     'Create the heartbeat role, database and one-row table (on the primary).';
   static override description =
-    'Idempotent: safe to run again. The role gets pg_monitor and owns schema skypg; no superuser. ' +
+    'Idempotent: safe to run again, and it migrates an older install. The superuser owns schema ' +
+    'skypg; the role may only update the beat columns (heartbeat.monitor_user, if set, only read). ' +
     'Its password is not set here: set it, then add it to the password file (docs/monitoring.md).';
   static override examples = ['<%= config.bin %> heartbeat init --node host1'];
   static override flags = clusterFlags;

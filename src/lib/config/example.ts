@@ -48,7 +48,8 @@ gateway: [10.231.0.1]                   # a third party: a node that cannot reac
 
 heartbeat:
   database: sky_pg_cluster              # created by 'skypg heartbeat init' on the primary
-  user: sky_pg_cluster                  # least privilege: pg_monitor + owner of schema skypg
+  user: sky_pg_cluster                  # least privilege: writes the beat columns, owns nothing
+  # monitor_user: sky_pg_monitor        # optional read-only role for status/check-lag hosts
   interval: 1s
   timeout: 1s
   misses: 3                             # failed checks in a row before the primary is declared failed

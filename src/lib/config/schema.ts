@@ -87,6 +87,7 @@ const vipSchema = s.object({
 const heartbeatDefaults = {
   database: 'sky_pg_cluster',
   user: 'sky_pg_cluster',
+  monitor_user: undefined,
   interval: 1000,
   timeout: 1000,
   misses: 3,
@@ -123,6 +124,7 @@ export const configSchema = s.object({
     .object({
       database: s.roleName().default(heartbeatDefaults.database),
       user: s.roleName().default(heartbeatDefaults.user),
+      monitor_user: s.roleName().optional(),
       interval: s.duration(100).default(heartbeatDefaults.interval),
       timeout: s.duration(100).default(heartbeatDefaults.timeout),
       misses: s.integer(1, 100).default(heartbeatDefaults.misses),

@@ -60,6 +60,8 @@ export interface ClusterConfig {
   heartbeat: {
     database: string;
     user: string;
+    /** Read-only role for monitoring hosts (status, check-lag); none when unset. */
+    monitor_user?: string;
     interval: number;
     timeout: number;
     misses: number;

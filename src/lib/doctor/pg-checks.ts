@@ -4,7 +4,7 @@ import { chmod, chown, readFile, realpath, stat } from 'node:fs/promises';
 import type { NodeConfig } from '../config/types.js';
 import { SkypgError, messageOf } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
-import { initHeartbeat } from '../heartbeat.js';
+import { heartbeatSchema, initHeartbeat, trustedTableSql } from '../heartbeat.js';
 import { localTarget, remoteTarget, withConnection, type ConnectTarget } from '../pg/connect.js';
 import { quoteIdent } from '../pg/sql.js';
 import type { CheckResult, FixAction } from './checklist.js';
@@ -40,7 +40,7 @@ export async function checkSettings(
   if (survey?.role === undefined) return unreachable('settings', node, context);
   const { config } = context;
   const peer = peerNode(context, node);
-  // The heartbeat role has pg_monitor, which may read every setting.
+  // The heartbeat role has pg_read_all_settings, which may read every setting.
   const { rows, hasSlot } = await withConnection(readTarget(context, node), async (session) => {
     const settings = await session.query<SettingRow>(
       'select name, setting, context, pending_restart from pg_settings',
@@ -275,7 +275,72 @@ interface RoleRow {
   rolreplication: boolean;
   rolcreaterole: boolean;
   rolcreatedb: boolean;
-  monitor: boolean;
+}
+
+/** Columns only the operator writes: pause, degrade and switchover state. */
+const operatorColumns = [
+  'paused_by',
+  'paused_at',
+  'sync_degraded_at',
+  'switchover_to',
+  'switchover_by',
+  'switchover_at',
+  'switchover_timeout_ms',
+  'switchover_phase',
+];
+
+/**
+ * What the heartbeat and monitoring roles may do beyond the model of docs/security.md: read
+ * other sessions' queries, own an object, write operator state, make temporary tables; and
+ * whether the heartbeat table is still a plain table a superuser owns.
+ */
+async function heartbeatExcess(context: DoctorContext, source: NodeConfig): Promise<string[]> {
+  const { heartbeat } = context.config;
+  const readers = [
+    heartbeat.user,
+    ...(heartbeat.monitor_user === undefined ? [] : [heartbeat.monitor_user]),
+  ];
+  return withConnection(adminTarget(context, source, heartbeat.database), async (session) => {
+    const rows = await session.query<{
+      rolname: string;
+      stats: boolean;
+      owns: boolean;
+      temp: boolean;
+      writes: string[];
+    }>(
+      `select r.rolname, pg_has_role(r.oid, 'pg_read_all_stats', 'member') as stats,
+              exists (select 1 from pg_class where relowner = r.oid)
+                or exists (select 1 from pg_namespace where nspowner = r.oid)
+                or exists (select 1 from pg_proc where proowner = r.oid)
+                or exists (select 1 from pg_database where datdba = r.oid) as owns,
+              has_database_privilege(r.oid, current_database(), 'TEMPORARY') as temp,
+              array(select a.attname::text from pg_attribute a
+                     where a.attrelid = to_regclass('${heartbeatSchema}.cluster_status')
+                       and a.attname = any($2) and not a.attisdropped
+                       and has_column_privilege(r.oid, a.attrelid, a.attnum, 'UPDATE')) as writes
+         from pg_roles r where r.rolname = any($1)`,
+      [readers, operatorColumns],
+    );
+    const [table] = await session.query<{ trusted: boolean }>(
+      `select ${trustedTableSql} as trusted`,
+    );
+    const found = rows.flatMap((row) => [
+      ...(row.stats
+        ? [`${row.rolname} can read other sessions' query text (pg_read_all_stats)`]
+        : []),
+      ...(row.owns ? [`${row.rolname} owns objects in ${heartbeat.database}`] : []),
+      ...(row.temp ? [`${row.rolname} may create temporary tables`] : []),
+      ...(row.writes.length > 0 ? [`${row.rolname} may write ${row.writes.join(', ')}`] : []),
+    ]);
+    const monitor = heartbeat.monitor_user;
+    if (monitor !== undefined && !rows.some((row) => row.rolname === monitor))
+      found.push(`monitoring role ${monitor} does not exist`);
+    if (table?.trusted !== true)
+      found.push(
+        `${heartbeatSchema}.cluster_status is missing or not a table owned by a superuser`,
+      );
+    return found;
+  }).catch((error: unknown) => [`cannot check the heartbeat grants: ${messageOf(error)}`]);
 }
 
 export async function checkRoles(context: DoctorContext): Promise<CheckResult> {
@@ -297,12 +362,12 @@ export async function checkRoles(context: DoctorContext): Promise<CheckResult> {
   }
   const { heartbeat, replication } = config;
   const superuser = source.postgres.superuser;
+  const excess = await heartbeatExcess(context, source);
   const { roles, canConnect } = await withConnection(
     adminTarget(context, source),
     async (session) => {
       const rows = await session.query<RoleRow>(
-        `select rolname, rolsuper, rolcanlogin, rolreplication, rolcreaterole, rolcreatedb,
-              pg_has_role(oid, 'pg_monitor', 'member') as monitor
+        `select rolname, rolsuper, rolcanlogin, rolreplication, rolcreaterole, rolcreatedb
          from pg_roles where rolname = any($1)`,
         [[heartbeat.user, replication.user, superuser]],
       );
@@ -337,12 +402,15 @@ export async function checkRoles(context: DoctorContext): Promise<CheckResult> {
       warnings.push(`${replication.user} is a superuser (REPLICATION is all it needs)`);
   }
   const hb = roles.get(heartbeat.user);
-  if (hb === undefined || !hb.rolcanlogin || !hb.monitor || !canConnect) {
+  if (hb === undefined || !hb.rolcanlogin || !canConnect) {
     problems.push(
       hb === undefined
         ? `heartbeat role ${heartbeat.user} does not exist`
-        : `${heartbeat.user} lacks ${[!hb.rolcanlogin && 'LOGIN', !hb.monitor && 'pg_monitor', !canConnect && `CONNECT on ${heartbeat.database}`].filter(Boolean).join(', ')}`,
+        : `${heartbeat.user} lacks ${[!hb.rolcanlogin && 'LOGIN', !canConnect && `CONNECT on ${heartbeat.database}`].filter(Boolean).join(', ')}`,
     );
+    heartbeatInit = true;
+  } else if (excess.length > 0) {
+    problems.push(...excess);
     heartbeatInit = true;
   } else if (hb.rolsuper || hb.rolcreaterole || hb.rolcreatedb) {
     warnings.push(
@@ -354,7 +422,7 @@ export async function checkRoles(context: DoctorContext): Promise<CheckResult> {
   if (su?.rolsuper !== true) problems.push(`${superuser} is not a superuser (postgres.superuser)`);
   const found =
     problems.length + warnings.length === 0
-      ? `${replication.user} (LOGIN REPLICATION), ${heartbeat.user} (LOGIN, pg_monitor, CONNECT on ${heartbeat.database}, nothing more), ${superuser} (SUPERUSER)`
+      ? `${replication.user} (LOGIN REPLICATION), ${heartbeat.user} (LOGIN, CONNECT on ${heartbeat.database}, UPDATE of the beat columns, owns nothing)${heartbeat.monitor_user === undefined ? '' : `, ${heartbeat.monitor_user} (SELECT only)`}, ${superuser} (SUPERUSER)`
       : [...problems, ...warnings].join('; ');
   const fixText = [
     ...sql.map((statement) => `${statement};`),
@@ -379,7 +447,7 @@ export async function checkRoles(context: DoctorContext): Promise<CheckResult> {
   }
   if (heartbeatInit && primary !== undefined && primary === context.local) {
     fixes.push({
-      describe: `${primary.name}: skypg heartbeat init (role ${heartbeat.user}, pg_monitor, database ${heartbeat.database})`,
+      describe: `${primary.name}: skypg heartbeat init (role ${heartbeat.user}, database ${heartbeat.database}, objects owned by ${superuser})`,
       apply: async () => {
         await initHeartbeat(config, primary);
         return undefined;

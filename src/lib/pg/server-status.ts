@@ -100,7 +100,7 @@ interface ReplicationSqlRow {
   reply_time: Date | null;
 }
 
-/** pg_stat_replication on a primary (reading it needs pg_monitor or superuser). */
+/** pg_stat_replication on a primary (in full for a superuser, pg_read_all_stats, or skypg's roles). */
 export async function readReplication(session: PgSession): Promise<ReplicationRow[]> {
   const rows = await session.query<ReplicationSqlRow>(`
     select application_name, host(client_addr) as client_addr, state, sync_state,

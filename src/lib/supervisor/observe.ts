@@ -5,7 +5,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
-import { beat } from '../heartbeat.js';
+import { beat, heartbeatSchema, heartbeatTarget, trustedTableSql } from '../heartbeat.js';
 import { localTarget, remoteTarget, withConnection, withTimeouts } from '../pg/connect.js';
 import { lsnDistance } from '../pg/lsn.js';
 import { readReplication, readServerStatus, readWalReceiver } from '../pg/server-status.js';
@@ -131,26 +131,31 @@ interface HeartbeatSqlRow {
   paused_by: string | null;
   sync_degraded_at: Date | null;
   switchover: string | null;
+  trusted: boolean;
 }
 
-/** The heartbeat row as replicated here: liveness of the primary, pause flag, degrade record. */
+/**
+ * The heartbeat row as replicated here: liveness of the primary, pause flag, degrade record.
+ * Read as the heartbeat role (whatever the object is, its code runs with no more rights than
+ * that role has), and only believed when it is a superuser's table: another owner could write
+ * the pause and switchover columns (docs/security.md).
+ */
 async function readHeartbeatRow(
   config: ClusterConfig,
   node: NodeConfig,
   timeoutMs: number,
   into: LocalObservation,
 ): Promise<void> {
-  const target = withTimeouts(
-    localTarget(node, { database: config.heartbeat.database }),
-    timeoutMs,
-  );
+  const target = withTimeouts(heartbeatTarget(config, node), timeoutMs);
   const rows = await withConnection(target, (session) =>
     session.query<HeartbeatSqlRow>(
-      `select last_alive, writer, rep_lag::text, paused_by, sync_degraded_at, ${switchoverFlagSql} as switchover from skypg.cluster_status s where id = 1`,
+      `select last_alive, writer, rep_lag::text, paused_by, sync_degraded_at, ${switchoverFlagSql} as switchover,
+              ${trustedTableSql} as trusted
+         from ${heartbeatSchema}.cluster_status s where id = 1`,
     ),
   ).catch(() => [] as HeartbeatSqlRow[]);
   const [row] = rows;
-  if (row === undefined) return;
+  if (row?.trusted !== true) return;
   into.heartbeat = {
     lastAlive: row.last_alive.getTime(),
     writer: row.writer,
