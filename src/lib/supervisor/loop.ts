@@ -50,6 +50,7 @@ export async function runSupervisor(
   let memory: Memory = initialMemory;
   let lastActionError: string | undefined;
   let previous: Decision | undefined;
+  let lastNotPeer: string | undefined;
   let loops = 0;
   log.write({
     event: 'start',
@@ -63,6 +64,11 @@ export async function runSupervisor(
     try {
       const observation = await observe(config, node, () => Date.now());
       if (lastActionError !== undefined) observation.lastActionError = lastActionError;
+      // An impostor at the peer's address is logged once, when it appears or changes.
+      const notPeer = observation.peerServer.notPeer;
+      if (notPeer !== undefined && notPeer !== lastNotPeer)
+        log.write({ event: 'error', node: node.name, detail: notPeer });
+      lastNotPeer = notPeer;
       decision = decide(observation, memory, config);
     } catch (error) {
       log.write({
