@@ -8,7 +8,6 @@ import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { loadConfigFile } from '../../src/lib/config/load.js';
 import type { ClusterConfig } from '../../src/lib/config/types.js';
-import { SkypgError } from '../../src/lib/errors.js';
 import { localTarget, remoteTarget, withConnection } from '../../src/lib/pg/connect.js';
 import { readServerStatus } from '../../src/lib/pg/server-status.js';
 import { decide } from '../../src/lib/supervisor/decide.js';
@@ -22,6 +21,7 @@ import {
   type FakePostgres,
 } from '../support/fake-postgres.js';
 import { useLoopbackLab } from '../support/lab.js';
+import { refusal } from '../support/refusal.js';
 
 const fakes: FakePostgres[] = [];
 async function fake(
@@ -35,16 +35,6 @@ async function fake(
   });
   fakes.push(server);
   return server;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<SkypgError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof SkypgError, `not a SkypgError: ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected an error');
 }
 
 describe('peer trust: SCRAM only, and only this pair answers for the peer', () => {

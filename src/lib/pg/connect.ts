@@ -93,7 +93,8 @@ export async function withConnection<T>(
     opened = await open(target, found, sslmode === 'disable' ? undefined : tls);
   } catch (error) {
     // prefer: a server without TLS gets a plain connection, as with libpq (and proves nothing more).
-    if (sslmode !== 'prefer' || !/does not support SSL/.test(String(error))) throw error;
+    const noTls = error instanceof SkypgError && /does not support SSL/.test(String(error.cause));
+    if (sslmode !== 'prefer' || !noTls) throw error;
     opened = await open(target, found, undefined);
   }
   const { client, proof } = opened;
@@ -211,6 +212,8 @@ function guardAuthentication(
   const connection = client.connection;
   const where = describeEndpoint(target);
   const tcp = !target.host.startsWith('/');
+  // channel_binding: require holds even with sslmode: disable (then no login can satisfy it).
+  const requireBinding = tcp && target.tls?.channel_binding === 'require';
   let asked: Asked = 'nothing';
   let mechanisms: string[] = [];
   let saslFinal = false;
@@ -250,7 +253,7 @@ function guardAuthentication(
           `use scram-sha-256 for this host in pg_hba.conf (or sslmode verify-full); ${scramHint}`,
         ),
       );
-    } else if (asked === 'nothing' && tls?.channel_binding === 'require') {
+    } else if (asked === 'nothing' && requireBinding) {
       abort(
         refuse(
           'channel_binding is require but the server asked for no SCRAM login',
@@ -270,7 +273,7 @@ function guardAuthentication(
           ),
         );
       }
-      if (tls?.channel_binding === 'require' && !mechanisms.includes('SCRAM-SHA-256-PLUS')) {
+      if (requireBinding && (tls === undefined || !mechanisms.includes('SCRAM-SHA-256-PLUS'))) {
         return Promise.reject(
           refuse(
             'channel_binding is require but the server offers no SCRAM-SHA-256-PLUS (no TLS, or a relay in between)',
