@@ -18,6 +18,11 @@ export const errorCodes = {
   PG_STARTING: 'PostgreSQL is starting up, shutting down or in crash recovery',
   PG_IN_RECOVERY: 'the server is a standby where a primary was needed',
   PG_QUERY: 'PostgreSQL reported an error for a query',
+  PG_AUTH_METHOD:
+    'the server asked for a password method skypg refuses (cleartext, MD5, none over TCP) or did not prove it knows the password; nothing secret was sent',
+  PG_TLS: 'TLS to the server failed or could not be verified as postgres.sslmode requires',
+  PG_NOT_PEER:
+    "the server that answered is not this pair's peer (another database system identifier)",
   PG_BINARIES_NOT_FOUND: 'the PostgreSQL server programs were not found',
   COMMAND_FAILED: 'an external program skypg ran exited with an error',
   REFUSED: 'a safety precondition of the operation does not hold, so nothing was changed',

@@ -6,9 +6,15 @@ import { formatSize } from './config/units.js';
 import { SkypgError, messageOf } from './errors.js';
 import { fenceNode, type FenceResult } from './fence/fence.js';
 import { heartbeatTarget, readHeartbeat } from './heartbeat.js';
-import { localTarget, remoteTarget, withConnection, withTimeouts } from './pg/connect.js';
+import {
+  localTarget,
+  remoteTarget,
+  withConnection,
+  withTimeouts,
+  type ServerProof,
+} from './pg/connect.js';
 import { lsnDistance } from './pg/lsn.js';
-import { readServerStatus, type ServerRole } from './pg/server-status.js';
+import { checkSamePair, readServerStatus, type ServerRole } from './pg/server-status.js';
 import { recordSteps, type StepRecord, type TimedStep } from './steps.js';
 import { vipDown, vipUp } from './vip.js';
 
@@ -101,7 +107,7 @@ export async function promote(
     );
 
   // 3. The old primary must be unable to write.
-  const fencedCheck = await checkOldPrimary(config, node, peer, options);
+  const fencedCheck = await checkOldPrimary(config, peer, local.systemIdentifier, options);
   if (fencedCheck.statusStep) result.steps.push(fencedCheck.statusStep);
   result.preconditions.push(fencedCheck.precondition);
   result.warnings.push(...fencedCheck.warnings);
@@ -242,10 +248,27 @@ interface OldPrimaryCheck {
   warnings: string[];
 }
 
+/** What a "standby" answer rests on, for the report (docs/security.md, "Network trust"). */
+function standbyAnswer(
+  peer: NodeConfig,
+  proof: ServerProof,
+): { detail: string; warnings: string[] } {
+  const relayProof = proof.tls === 'verified-full' || proof.channelBinding;
+  const how = `SCRAM, this pair's system identifier${relayProof ? `, TLS ${proof.channelBinding ? 'with channel binding' : 'verify-full'}` : ''}`;
+  return {
+    detail: `${peer.name} answers as a standby (${how})`,
+    warnings: relayProof
+      ? []
+      : [
+          `${peer.name}'s "standby" answer came without verified TLS: an on-path relay could have rewritten it; set postgres.sslmode: verify-full`,
+        ],
+  };
+}
+
 async function checkOldPrimary(
   config: ClusterConfig,
-  node: NodeConfig,
   peer: NodeConfig,
+  systemIdentifier: string | undefined,
   options: PromoteOptions,
 ): Promise<OldPrimaryCheck> {
   const check = `the old primary ${peer.name} cannot write`;
@@ -263,12 +286,19 @@ async function checkOldPrimary(
   // servers came back as standbys, or a switchover). Fencing it would only lose the standby.
   // A dead peer costs the whole connect timeout, so the fence device is asked at the same time:
   // a verified power OFF is proof enough without waiting for the peer's answer.
+  // An answer counts only from this pair's server (same system identifier), authenticated by
+  // SCRAM (connect.ts refuses anything else over TCP).
   let peerError: unknown;
+  let proof: ServerProof = { scram: false, channelBinding: false, tls: 'none' };
   const peerRole = withConnection(
     withTimeouts(remoteTarget(peer), Math.max(1000, config.heartbeat.timeout)),
-    readServerStatus,
+    async (session) => ({ status: await readServerStatus(session), proof: session.proof }),
   ).then(
-    (status) => status.role,
+    (answer) => {
+      peerError = checkSamePair(answer.status, systemIdentifier, peer.address);
+      proof = answer.proof;
+      return peerError === undefined ? answer.status.role : undefined;
+    },
     (error: unknown) => {
       peerError = error;
       return undefined;
@@ -293,11 +323,12 @@ async function checkOldPrimary(
     ]);
     // A standby peer needs no fence device (which may not even answer): not waited for.
     if (!first.off && first.role === 'standby') {
+      const answer = standbyAnswer(peer, proof);
       return {
-        precondition: { check, ok: true, detail: `${peer.name} answers as a standby` },
+        precondition: { check, ok: true, detail: answer.detail },
         fenceNeeded: false,
         poweredOff: false,
-        warnings: [],
+        warnings: answer.warnings,
       };
     }
     const power = await status;
@@ -326,11 +357,13 @@ async function checkOldPrimary(
   }
   const role = await peerRole;
   if (role === 'standby') {
+    const answer = standbyAnswer(peer, proof);
     return {
-      precondition: { check, ok: true, detail: `${peer.name} answers as a standby` },
+      precondition: { check, ok: true, detail: answer.detail },
       fenceNeeded: false,
       poweredOff: false,
-      warnings: [],
+      // With fencing: none the answer replaces no fence.
+      warnings: config.failover.fencing === 'required' ? answer.warnings : [],
     };
   }
   if (config.failover.fencing === 'required') {

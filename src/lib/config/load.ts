@@ -386,6 +386,11 @@ function normalize(raw: RawConfig): ClusterConfig {
       log_file: node.postgres?.log_file ?? raw.postgres.log_file,
       connect_timeout: node.postgres?.connect_timeout ?? raw.postgres.connect_timeout,
       statement_timeout: node.postgres?.statement_timeout ?? raw.postgres.statement_timeout,
+      sslmode: node.postgres?.sslmode ?? raw.postgres.sslmode,
+      sslrootcert: node.postgres?.sslrootcert ?? raw.postgres.sslrootcert,
+      sslcert: node.postgres?.sslcert ?? raw.postgres.sslcert,
+      sslkey: node.postgres?.sslkey ?? raw.postgres.sslkey,
+      channel_binding: node.postgres?.channel_binding ?? raw.postgres.channel_binding,
     },
     fence: node.fence,
   }));

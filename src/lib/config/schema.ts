@@ -13,6 +13,11 @@ const postgresKeys = {
   log_file: s.absolutePath().optional(),
   connect_timeout: s.duration(1),
   statement_timeout: s.duration(1),
+  sslmode: s.oneOf(['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const),
+  sslrootcert: s.absolutePath().optional(),
+  sslcert: s.absolutePath().optional(),
+  sslkey: s.absolutePath().optional(),
+  channel_binding: s.oneOf(['disable', 'prefer', 'require'] as const),
 };
 
 export const postgresDefaults = {
@@ -22,6 +27,8 @@ export const postgresDefaults = {
   socket_dir: '/var/run/postgresql',
   connect_timeout: 3000,
   statement_timeout: 10_000,
+  sslmode: 'disable' as const,
+  channel_binding: 'prefer' as const,
 };
 
 const postgresSchema = s
@@ -36,6 +43,11 @@ const postgresSchema = s
     log_file: postgresKeys.log_file,
     connect_timeout: postgresKeys.connect_timeout.default(postgresDefaults.connect_timeout),
     statement_timeout: postgresKeys.statement_timeout.default(postgresDefaults.statement_timeout),
+    sslmode: postgresKeys.sslmode.default(postgresDefaults.sslmode),
+    sslrootcert: postgresKeys.sslrootcert,
+    sslcert: postgresKeys.sslcert,
+    sslkey: postgresKeys.sslkey,
+    channel_binding: postgresKeys.channel_binding.default(postgresDefaults.channel_binding),
   })
   .default({
     ...postgresDefaults,
@@ -43,6 +55,9 @@ const postgresSchema = s
     passfile: undefined,
     config_dir: undefined,
     log_file: undefined,
+    sslrootcert: undefined,
+    sslcert: undefined,
+    sslkey: undefined,
   });
 
 /** A node may override any postgres key; what it leaves out comes from the top-level block. */
@@ -57,6 +72,11 @@ const postgresOverridesSchema = s.object({
   log_file: postgresKeys.log_file,
   connect_timeout: postgresKeys.connect_timeout.optional(),
   statement_timeout: postgresKeys.statement_timeout.optional(),
+  sslmode: postgresKeys.sslmode.optional(),
+  sslrootcert: postgresKeys.sslrootcert,
+  sslcert: postgresKeys.sslcert,
+  sslkey: postgresKeys.sslkey,
+  channel_binding: postgresKeys.channel_binding.optional(),
 });
 
 const fenceSchema = s.object({

@@ -16,6 +16,12 @@ export interface PostgresSettings {
   log_file: string | undefined;
   connect_timeout: number;
   statement_timeout: number;
+  /** TLS for skypg's own TCP connections (never the Unix socket), as libpq's sslmode. */
+  sslmode: 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+  sslrootcert: string | undefined;
+  sslcert: string | undefined;
+  sslkey: string | undefined;
+  channel_binding: 'disable' | 'prefer' | 'require';
 }
 
 export interface FenceConfig {

@@ -1,11 +1,14 @@
 // Connections to PostgreSQL with a connect timeout, a statement timeout (server side) and a
 // query timeout (client side, for a server that stops answering), named application "skypg".
+// The server must prove itself before any secret leaves: SCRAM-SHA-256 only (docs/security.md).
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { nonEmpty } from '../env.js';
-import type { NodeConfig } from '../config/types.js';
-import { classifyPgError, type PgEndpoint } from './errors.js';
+import type { NodeConfig, PostgresSettings } from '../config/types.js';
+import { SkypgError } from '../errors.js';
+import { classifyPgError, describeEndpoint, type PgEndpoint } from './errors.js';
 import { lookupPassword } from './passfile.js';
 
 export interface ConnectTarget extends PgEndpoint {
@@ -14,11 +17,29 @@ export interface ConnectTarget extends PgEndpoint {
   statementTimeoutMs: number;
   /** A physical replication connection (as the walreceiver makes): replication commands only. */
   replication?: boolean;
+  /** TLS settings; TCP only (like libpq, a Unix socket connection never uses TLS). */
+  tls?: TlsSettings;
+}
+
+export type TlsSettings = Pick<
+  PostgresSettings,
+  'sslmode' | 'sslrootcert' | 'sslcert' | 'sslkey' | 'channel_binding'
+>;
+
+/** How the server proved who it is on this connection. */
+export interface ServerProof {
+  /** SCRAM-SHA-256 completed and the server's signature was checked (false: trusted socket). */
+  scram: boolean;
+  /** SCRAM-SHA-256-PLUS: the login is bound to this TLS channel, so no relay can sit between. */
+  channelBinding: boolean;
+  /** 'verified': the certificate chains to sslrootcert (and names the host for verify-full). */
+  tls: 'none' | 'unverified' | 'verified-ca' | 'verified-full';
 }
 
 /** The small surface of a connection that the rest of skypg uses. */
 export interface PgSession {
   query<Row extends object>(sql: string, params?: unknown[]): Promise<Row[]>;
+  readonly proof: ServerProof;
 }
 
 /** Through the node's Unix socket directory: the way skypg talks to PostgreSQL on its own host. */
@@ -42,7 +63,12 @@ export function remoteTarget(
   node: NodeConfig,
   options: { database?: string; user?: string } = {},
 ): ConnectTarget {
-  return { ...localTarget(node, options), host: node.address };
+  const { sslmode, sslrootcert, sslcert, sslkey, channel_binding } = node.postgres;
+  return {
+    ...localTarget(node, options),
+    host: node.address,
+    tls: { sslmode, sslrootcert, sslcert, sslkey, channel_binding },
+  };
 }
 
 export function withTimeouts(target: ConnectTarget, timeoutMs: number): ConnectTarget {
@@ -59,34 +85,22 @@ export async function withConnection<T>(
   target: ConnectTarget,
   work: (session: PgSession) => Promise<T>,
 ): Promise<T> {
-  // A password is handed over only if the server asks; none found fails authentication with a hint.
   const found = await lookupPassword(passfileOf(target.passfile), target);
-  const password = (): Promise<string> => Promise.resolve(found ?? '');
-  const client = new pg.Client({
-    host: target.host,
-    port: target.port,
-    user: target.user,
-    database: target.database,
-    password,
-    application_name: 'skypg',
-    connectionTimeoutMillis: target.connectTimeoutMs,
-    statement_timeout: target.statementTimeoutMs,
-    // The server-side timeout cannot fire on a frozen server; this one fires in the client.
-    query_timeout: target.statementTimeoutMs + 500,
-    keepAlive: true,
-    // node-postgres sends `replication` in the startup packet; its types do not declare it.
-    ...((target.replication === true ? { replication: 'true' } : {}) as object),
-  });
-  // A connection that dies between queries emits 'error'; the pending query reports it.
-  client.on('error', () => undefined);
-  const timeoutMs = Math.max(target.connectTimeoutMs, target.statementTimeoutMs);
+  const tls = target.host.startsWith('/') ? undefined : target.tls;
+  const sslmode = tls?.sslmode ?? 'disable';
+  let opened: Opened;
   try {
-    await client.connect();
+    opened = await open(target, found, sslmode === 'disable' ? undefined : tls);
   } catch (error) {
-    void client.end().catch(() => undefined);
-    throw classifyPgError(error, target, target.connectTimeoutMs);
+    // prefer: a server without TLS gets a plain connection, as with libpq (and proves nothing more).
+    const noTls = error instanceof SkypgError && /does not support SSL/.test(String(error.cause));
+    if (sslmode !== 'prefer' || !noTls) throw error;
+    opened = await open(target, found, undefined);
   }
+  const { client, proof } = opened;
+  const timeoutMs = Math.max(target.connectTimeoutMs, target.statementTimeoutMs);
   const session: PgSession = {
+    proof,
     query: async <Row extends object>(sql: string, params: unknown[] = []): Promise<Row[]> => {
       try {
         const result = await client.query<Row>(sql, params);
@@ -101,4 +115,184 @@ export async function withConnection<T>(
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+interface Opened {
+  client: pg.Client;
+  proof: ServerProof;
+}
+
+async function open(
+  target: ConnectTarget,
+  found: string | undefined,
+  tls: TlsSettings | undefined,
+): Promise<Opened> {
+  const channelBinding = tls !== undefined && tls.channel_binding !== 'disable';
+  const client = new pg.Client({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    database: target.database,
+    // A password is handed over only inside SCRAM; none found fails authentication with a hint.
+    // (called only during connect(), after `guard` below exists)
+    password: () => guard.password(found),
+    application_name: 'skypg',
+    connectionTimeoutMillis: target.connectTimeoutMs,
+    statement_timeout: target.statementTimeoutMs,
+    // The server-side timeout cannot fire on a frozen server; this one fires in the client.
+    query_timeout: target.statementTimeoutMs + 500,
+    keepAlive: true,
+    ...(tls === undefined
+      ? {}
+      : { ssl: await tlsOptions(tls), enableChannelBinding: channelBinding }),
+    // node-postgres sends `replication` in the startup packet; its types do not declare it.
+    ...((target.replication === true ? { replication: 'true' } : {}) as object),
+  });
+  const guard = guardAuthentication(client, target, tls);
+  // A connection that dies between queries emits 'error'; the pending query reports it.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    void client.end().catch(() => undefined);
+    throw error instanceof SkypgError
+      ? error
+      : classifyPgError(error, target, target.connectTimeoutMs);
+  }
+  return { client, proof: guard.proof() };
+}
+
+async function tlsOptions(tls: TlsSettings): Promise<object> {
+  const read = (path: string | undefined): Promise<Buffer | undefined> =>
+    path === undefined
+      ? Promise.resolve(undefined)
+      : readFile(path).catch((error: unknown) => {
+          throw new SkypgError('PG_TLS', `cannot read ${path}: ${String(error)}`, {
+            hint: 'fix postgres.sslrootcert / sslcert / sslkey in the configuration',
+          });
+        });
+  const [ca, cert, key] = await Promise.all([
+    read(tls.sslrootcert),
+    read(tls.sslcert),
+    read(tls.sslkey),
+  ]);
+  // Like libpq, require with a root certificate verifies the chain (as verify-ca).
+  const verify =
+    tls.sslmode === 'verify-ca' ||
+    tls.sslmode === 'verify-full' ||
+    (tls.sslmode === 'require' && ca !== undefined);
+  return {
+    rejectUnauthorized: verify,
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+    // verify-full keeps Node's host name check; every other mode skips it.
+    ...(tls.sslmode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }),
+  };
+}
+
+type Asked = 'nothing' | 'cleartext' | 'md5' | 'sasl';
+
+interface AuthenticationGuard {
+  password(found: string | undefined): Promise<string>;
+  proof(): ServerProof;
+}
+
+/**
+ * Watches the authentication messages on pg's connection (listeners put before pg's own) and
+ * lets the password out only into a SCRAM exchange; refuses a server that skips SCRAM's last
+ * message (its signature, checked by pg) or, over TCP without a verified certificate, asks
+ * nothing at all.
+ */
+function guardAuthentication(
+  client: pg.Client,
+  target: ConnectTarget,
+  tls: TlsSettings | undefined,
+): AuthenticationGuard {
+  const connection = client.connection;
+  const where = describeEndpoint(target);
+  const tcp = !target.host.startsWith('/');
+  // channel_binding: require holds even with sslmode: disable (then no login can satisfy it).
+  const requireBinding = tcp && target.tls?.channel_binding === 'require';
+  let asked: Asked = 'nothing';
+  let mechanisms: string[] = [];
+  let saslFinal = false;
+  const refuse = (message: string, hint: string): SkypgError =>
+    new SkypgError('PG_AUTH_METHOD', `${message} (${where})`, { hint });
+  const abort = (error: SkypgError): void => {
+    connection.emit('error', error);
+    connection.stream.destroy();
+  };
+  const tlsProof = (): ServerProof['tls'] => {
+    const stream = connection.stream as { encrypted?: boolean; authorized?: boolean };
+    if (tls === undefined || stream.encrypted !== true) return 'none';
+    if (stream.authorized !== true) return 'unverified';
+    return tls.sslmode === 'verify-full' ? 'verified-full' : 'verified-ca';
+  };
+  const scramHint =
+    "set the role's password with password_encryption = scram-sha-256 and use scram-sha-256 in pg_hba.conf";
+  connection.prependListener('authenticationCleartextPassword', () => (asked = 'cleartext'));
+  connection.prependListener('authenticationMD5Password', () => (asked = 'md5'));
+  connection.prependListener('authenticationSASL', (message: { mechanisms?: string[] }) => {
+    asked = 'sasl';
+    mechanisms = message.mechanisms ?? [];
+  });
+  connection.prependListener('authenticationSASLFinal', () => (saslFinal = true));
+  connection.prependListener('authenticationOk', () => {
+    if (asked === 'sasl' && !saslFinal) {
+      abort(
+        refuse(
+          'the server ended SCRAM without proving it knows the password',
+          'this is not a genuine PostgreSQL server: check who answers at that address',
+        ),
+      );
+    } else if (asked === 'nothing' && tcp && !tlsProof().startsWith('verified')) {
+      abort(
+        refuse(
+          'the server let skypg in over TCP without any authentication, so nothing proves who it is',
+          `use scram-sha-256 for this host in pg_hba.conf (or sslmode verify-full); ${scramHint}`,
+        ),
+      );
+    } else if (asked === 'nothing' && requireBinding) {
+      abort(
+        refuse(
+          'channel_binding is require but the server asked for no SCRAM login',
+          'use scram-sha-256 for this host in pg_hba.conf, or set postgres.channel_binding to prefer',
+        ),
+      );
+    }
+  });
+  return {
+    password: (found) => {
+      if (asked === 'cleartext' || asked === 'md5') {
+        const method = asked === 'md5' ? 'an MD5' : 'a cleartext';
+        return Promise.reject(
+          refuse(
+            `server asked for ${method} password; skypg only uses SCRAM-SHA-256 and sent nothing`,
+            scramHint,
+          ),
+        );
+      }
+      if (requireBinding && (tls === undefined || !mechanisms.includes('SCRAM-SHA-256-PLUS'))) {
+        return Promise.reject(
+          refuse(
+            'channel_binding is require but the server offers no SCRAM-SHA-256-PLUS (no TLS, or a relay in between)',
+            'turn on ssl in the server, or set postgres.channel_binding to prefer',
+          ),
+        );
+      }
+      return Promise.resolve(found ?? '');
+    },
+    proof: () => ({
+      scram: saslFinal,
+      // pg picks SCRAM-SHA-256-PLUS whenever binding is enabled on TLS and the server offers it.
+      channelBinding:
+        saslFinal &&
+        tls !== undefined &&
+        tls.channel_binding !== 'disable' &&
+        tlsProof() !== 'none' &&
+        mechanisms.includes('SCRAM-SHA-256-PLUS'),
+      tls: tlsProof(),
+    }),
+  };
 }

@@ -21,10 +21,20 @@ export function classifyPgError(
   endpoint: PgEndpoint,
   timeoutMs: number,
 ): SkypgError {
+  if (error instanceof SkypgError) return error;
   const where = describeEndpoint(endpoint);
   const code = (error as { code?: unknown }).code;
   const message = messageOf(error);
   const options = { cause: error };
+  const tls = tlsProblem(code, message);
+  if (tls !== undefined) {
+    return new SkypgError('PG_TLS', `TLS to PostgreSQL at ${where} failed: ${tls}`, {
+      ...options,
+      hint: tls.startsWith('the server has no TLS')
+        ? "turn on ssl in the server's postgresql.conf, or lower postgres.sslmode"
+        : "check postgres.sslrootcert (the CA that signed the server's certificate) and that the certificate names the node's address",
+    });
+  }
   switch (code) {
     case 'ECONNREFUSED':
     case 'ENOENT':
@@ -79,6 +89,16 @@ export function classifyPgError(
       break;
   }
   if (/timeout|timed out/i.test(message)) return timeoutError(where, timeoutMs, error);
+  if (/SCRAM-SERVER-FINAL|server signature/i.test(message)) {
+    return new SkypgError(
+      'PG_AUTH_METHOD',
+      `the server at ${where} did not prove it knows the password (${message})`,
+      {
+        ...options,
+        hint: 'this is not a genuine PostgreSQL server: check who answers at that address',
+      },
+    );
+  }
   if (/SASL|password must be a string|password authentication/i.test(message)) {
     return new SkypgError('PG_AUTH', `PostgreSQL at ${where} wants a password and none was found`, {
       ...options,
@@ -100,6 +120,27 @@ export function classifyPgError(
     );
   }
   return new SkypgError('PG_REFUSED', `cannot talk to PostgreSQL at ${where}: ${message}`, options);
+}
+
+const certificateCodes: Record<string, string> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its certificate is not signed by the sslrootcert CA',
+  UNABLE_TO_GET_ISSUER_CERT: 'its certificate is not signed by the sslrootcert CA',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'its certificate is not signed by the sslrootcert CA',
+  SELF_SIGNED_CERT_IN_CHAIN: 'its certificate chains to a CA that is not sslrootcert',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'its certificate is self-signed and not the sslrootcert CA',
+  CERT_HAS_EXPIRED: 'its certificate has expired',
+  CERT_NOT_YET_VALID: 'its certificate is not valid yet',
+};
+
+/** A TLS failure in words, or undefined when the error is not about TLS. */
+function tlsProblem(code: unknown, message: string): string | undefined {
+  if (/does not support SSL/.test(message)) return 'the server has no TLS (sslmode needs it)';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `its certificate does not name this host (${message})`;
+  if (typeof code !== 'string') return undefined;
+  const known = certificateCodes[code];
+  if (known !== undefined) return `${known} (${code})`;
+  return /^ERR_SSL_|^ERR_TLS_/.test(code) ? `${message} (${code})` : undefined;
 }
 
 function timeoutError(where: string, timeoutMs: number, cause: unknown): SkypgError {

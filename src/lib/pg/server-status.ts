@@ -1,4 +1,8 @@
 // Version-aware reads of a server's role, timeline, WAL positions and replication rows.
+import { open } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { join } from 'node:path';
+import { SkypgError } from '../errors.js';
 import type { PgSession } from './connect.js';
 
 export type ServerRole = 'primary' | 'standby';
@@ -18,6 +22,8 @@ export interface ServerStatus {
   /** Standby only: commit time (primary's clock) of the last replayed transaction. */
   lastReplayAt: Date | undefined;
   replayPaused: boolean;
+  /** pg_control's database system identifier: the same on both servers of a pair. */
+  systemIdentifier: string | undefined;
 }
 
 interface StatusRow {
@@ -32,6 +38,7 @@ interface StatusRow {
   received_tli: number | null;
   checkpoint_tli: number;
   replay_paused: boolean;
+  system_identifier: string | null;
 }
 
 // One round trip; CASE keeps primary-only functions from running on a standby.
@@ -47,7 +54,8 @@ select current_setting('server_version_num')::int as version_num,
        pg_last_xact_replay_timestamp() as last_replay_at,
        (select received_tli from pg_stat_wal_receiver) as received_tli,
        (select timeline_id from pg_control_checkpoint()) as checkpoint_tli,
-       case when pg_is_in_recovery() then pg_is_wal_replay_paused() else false end as replay_paused`;
+       case when pg_is_in_recovery() then pg_is_wal_replay_paused() else false end as replay_paused,
+       (select system_identifier::text from pg_control_system()) as system_identifier`;
 
 export async function readServerStatus(session: PgSession): Promise<ServerStatus> {
   const [row] = await session.query<StatusRow>(statusSql);
@@ -66,7 +74,41 @@ export async function readServerStatus(session: PgSession): Promise<ServerStatus
     replayLsn: role === 'standby' ? (row.replay_lsn ?? undefined) : undefined,
     lastReplayAt: role === 'standby' ? (row.last_replay_at ?? undefined) : undefined,
     replayPaused: row.replay_paused,
+    systemIdentifier: row.system_identifier ?? undefined,
   };
+}
+
+/**
+ * A peer's answer counts only when it comes from this pair's other server: the same system
+ * identifier as the local data directory. Anything else is an error (never proof of a role).
+ */
+export function checkSamePair(
+  status: ServerStatus,
+  expected: string | undefined,
+  where: string,
+): SkypgError | undefined {
+  if (expected !== undefined && status.systemIdentifier === expected) return undefined;
+  const theirs = status.systemIdentifier ?? 'none';
+  return new SkypgError(
+    'PG_NOT_PEER',
+    expected === undefined
+      ? `the answer of the server at ${where} cannot be checked: this node's own system identifier is unknown`
+      : `the server at ${where} is not this pair's peer (system identifier ${theirs}, expected ${expected})`,
+    {
+      hint: 'check the node addresses in the configuration and who answers there; an answer from another cluster is ignored',
+    },
+  );
+}
+
+/** The system identifier in a data directory's pg_control (its first 8 bytes), without a server. */
+export async function systemIdentifierOnDisk(dataDir: string): Promise<string> {
+  const file = await open(join(dataDir, 'global', 'pg_control'), 'r');
+  try {
+    const { buffer } = await file.read(Buffer.alloc(8), 0, 8, 0);
+    return String(endianness() === 'LE' ? buffer.readBigUInt64LE(0) : buffer.readBigUInt64BE(0));
+  } finally {
+    await file.close();
+  }
 }
 
 export interface ReplicationRow {

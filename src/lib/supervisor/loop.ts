@@ -71,6 +71,7 @@ export async function runSupervisor(
   let previous: Decision | undefined;
   let running: ActionTask | undefined;
   let lastObservedAt = Date.now();
+  let lastNotPeer: string | undefined;
   let loops = 0;
 
   const startActions = (actions: Action[]): ActionTask => {
@@ -120,6 +121,11 @@ export async function runSupervisor(
       );
       lastObservedAt = Date.now();
       if (lastActionError !== undefined) observation.lastActionError = lastActionError;
+      // An impostor at the peer's address is logged once, when it appears or changes.
+      const notPeer = observation.peerServer.notPeer;
+      if (notPeer !== undefined && notPeer !== lastNotPeer)
+        log.write({ event: 'error', node: node.name, detail: notPeer });
+      lastNotPeer = notPeer;
       decision = decide(observation, memory, config);
     } catch (error) {
       log.write({

@@ -6,9 +6,22 @@ import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
 import { beat, heartbeatSchema, heartbeatTarget, trustedTableSql } from '../heartbeat.js';
-import { localTarget, remoteTarget, withConnection, withTimeouts } from '../pg/connect.js';
+import {
+  localTarget,
+  remoteTarget,
+  withConnection,
+  withTimeouts,
+  type ConnectTarget,
+} from '../pg/connect.js';
 import { lsnDistance } from '../pg/lsn.js';
-import { readReplication, readServerStatus, readWalReceiver } from '../pg/server-status.js';
+import {
+  checkSamePair,
+  readReplication,
+  readServerStatus,
+  readWalReceiver,
+  systemIdentifierOnDisk,
+  type ServerStatus,
+} from '../pg/server-status.js';
 import { runningPostmaster } from '../pg/server-control.js';
 import { runProgram } from '../process/run-program.js';
 import { parseSwitchoverFlag, switchoverFlagSql } from '../switchover-flag.js';
@@ -22,10 +35,10 @@ export async function observe(
 ): Promise<Observation> {
   const peer = peerOf(config, node.name);
   const timeoutMs = config.heartbeat.timeout;
-  const [local, peerServer, viaVip, gatewayReachable, standbyVipHeld, primaryVipHeld] =
+  const [local, peerAnswer, viaVipAnswer, gatewayReachable, standbyVipHeld, primaryVipHeld] =
     await Promise.all([
       observeLocal(config, node, timeoutMs),
-      observePeer(config, peer, timeoutMs),
+      answerOf(remoteTarget(peer, heartbeatLogin(config)), timeoutMs),
       primaryThroughVip(config, timeoutMs),
       gatewayAnswers(config, timeoutMs),
       config.vip.standby
@@ -35,6 +48,14 @@ export async function observe(
         ? vipHeldHere(config, 'primary').catch(() => false)
         : Promise.resolve(false),
     ]);
+  // Answers count only from this pair's other server (docs/security.md, "Network trust").
+  const expected =
+    local.systemIdentifier ?? (await systemIdentifierOnDisk(node.data_dir).catch(() => undefined));
+  const peerServer = peerObservation(peerAnswer, expected, peer.address);
+  const viaVip = {
+    answered: !(viaVipAnswer instanceof Error),
+    primary: isPairStatus(viaVipAnswer, expected) && viaVipAnswer.role === 'primary',
+  };
   // Whether another host answers ARP for the primary VIP costs a DAD probe: only asked when a
   // primary without the VIP is about to take it.
   const heldElsewhere =
@@ -84,6 +105,9 @@ async function observeLocal(
           answering: true,
           role: status.role,
           timeline: status.timeline,
+          ...(status.systemIdentifier === undefined
+            ? {}
+            : { systemIdentifier: status.systemIdentifier }),
           lsn: status.role === 'primary' ? status.currentLsn : status.replayLsn,
         };
         if (status.role === 'standby') {
@@ -167,28 +191,42 @@ async function readHeartbeatRow(
   if (switchover !== undefined) into.switchover = switchover;
 }
 
-async function observePeer(
-  config: ClusterConfig,
-  peer: NodeConfig,
-  timeoutMs: number,
-): Promise<PeerObservation> {
-  const target = withTimeouts(
-    remoteTarget(peer, { database: config.heartbeat.database, user: config.heartbeat.user }),
-    timeoutMs,
+const heartbeatLogin = (config: ClusterConfig): { database: string; user: string } => ({
+  database: config.heartbeat.database,
+  user: config.heartbeat.user,
+});
+
+/** A server's status over TCP, or the error that kept it from answering. */
+function answerOf(target: ConnectTarget, timeoutMs: number): Promise<ServerStatus | Error> {
+  return withConnection(withTimeouts(target, timeoutMs), readServerStatus).catch(
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
   );
-  try {
-    const status = await withConnection(target, readServerStatus);
-    return {
-      answering: true,
-      role: status.role,
-      timeline: status.timeline,
-      ...((status.role === 'primary' ? status.currentLsn : status.replayLsn) === undefined
-        ? {}
-        : { lsn: (status.role === 'primary' ? status.currentLsn : status.replayLsn) ?? '' }),
-    };
-  } catch (error) {
-    return connectionRefused(error) ? { answering: false, refused: true } : { answering: false };
-  }
+}
+
+function isPairStatus(
+  answer: ServerStatus | Error,
+  expected: string | undefined,
+): answer is ServerStatus {
+  return !(answer instanceof Error) && checkSamePair(answer, expected, '') === undefined;
+}
+
+function peerObservation(
+  answer: ServerStatus | Error,
+  expected: string | undefined,
+  address: string,
+): PeerObservation {
+  if (answer instanceof Error)
+    return connectionRefused(answer) ? { answering: false, refused: true } : { answering: false };
+  const notPeer = checkSamePair(answer, expected, address);
+  // Another cluster's answer is no answer: never proof of the peer's role.
+  if (notPeer !== undefined) return { answering: false, notPeer: notPeer.message };
+  const lsn = answer.role === 'primary' ? answer.currentLsn : answer.replayLsn;
+  return {
+    answering: true,
+    role: answer.role,
+    timeline: answer.timeline,
+    ...(lsn === undefined ? {} : { lsn }),
+  };
 }
 
 /** ECONNREFUSED anywhere in the cause chain: the host is up and nothing listens on the port. */
@@ -200,27 +238,16 @@ function connectionRefused(error: unknown): boolean {
   return false;
 }
 
-/** A primary answers through the primary VIP (new connection, not in recovery). */
-async function primaryThroughVip(
+/** What answers through the primary VIP (a new connection), if anything is configured. */
+function primaryThroughVip(
   config: ClusterConfig,
   timeoutMs: number,
-): Promise<{ answered: boolean; primary: boolean }> {
+): Promise<ServerStatus | Error> {
   const vip = config.vip.primary;
-  if (vip === undefined) return { answered: false, primary: false };
+  if (vip === undefined) return Promise.resolve(new Error('no primary VIP'));
   const [first] = config.nodes;
-  const target = withTimeouts(
-    {
-      ...remoteTarget(first, { database: config.heartbeat.database, user: config.heartbeat.user }),
-      host: vip.address.split('/')[0] ?? vip.address,
-    },
-    timeoutMs,
-  );
-  try {
-    const status = await withConnection(target, readServerStatus);
-    return { answered: true, primary: status.role === 'primary' };
-  } catch {
-    return { answered: false, primary: false };
-  }
+  const host = vip.address.split('/')[0] ?? vip.address;
+  return answerOf({ ...remoteTarget(first, heartbeatLogin(config)), host }, timeoutMs);
 }
 
 /** Any configured gateway answers a ping within the timeout. */

@@ -38,6 +38,8 @@ export interface LocalObservation {
   pausedBy?: string;
   /** A planned switchover in progress (skypg switchover), as replicated here. */
   switchover?: SwitchoverFlag;
+  /** pg_control's system identifier: a peer's answer counts only when it carries the same. */
+  systemIdentifier?: string;
 }
 
 /** The switchover record of the heartbeat row (docs/operations.md, "Planned switchover"). */
@@ -62,6 +64,8 @@ export interface PeerObservation {
   timeline?: number;
   /** Primary: current WAL position; standby: replayed position. */
   lsn?: string;
+  /** Something answered at the peer's address, but not this pair's server: taken as silence. */
+  notPeer?: string;
 }
 
 export interface Observation {
