@@ -20,8 +20,8 @@ export default class CheckAlive extends NagiosCommand<AliveCheckResult> {
   static override summary =
     'Nagios/NRPE check that the supervisor on this node runs and is not stuck.';
   static override description =
-    'Reads supervisor.state_file: CRITICAL when it is missing, when its process is gone, or when ' +
-    'it is older than --max-age; WARNING when the cluster is paused. Exit 0/1/2/3.';
+    'Reads supervisor.state_file: CRITICAL when it is missing, when its process is gone, when it ' +
+    'is dated in the future, or when it is older than --max-age; WARNING when the cluster is paused. Exit 0/1/2/3.';
   static override examples = [
     '<%= config.bin %> check-alive --node host1',
     '<%= config.bin %> check-alive --max-age 10s',

@@ -18,11 +18,12 @@ export default class Doctor extends SkypgCommand<DoctorResult> {
   static override description =
     'Runs every check that applies, concurrently, each within a timeout: PostgreSQL settings, ' +
     'pg_hba rules, roles, real logins, password files, clocks, ip/arping, gateway, acpid, ' +
-    'systemd, disk space, data directory symlinks, fence devices (status only), VIPs and the ' +
+    'systemd, disk space, the state directory, data directory symlinks, fence devices (status only), VIPs and the ' +
     'supervisors. One line per check: OK, WARN, FAIL or SKIP (does not apply here), what was ' +
     'found, and the fix. Local checks (files, processes) are about the node doctor runs on. ' +
     '--fix applies only changes that are safe online (ALTER SYSTEM + reload, missing pg_hba ' +
-    'lines + reload, missing roles and grants), after printing them; it never restarts ' +
+    'lines in one skypg block, checked by the server before a reload and put back if it refuses ' +
+    'them, missing roles and grants), after printing them; it never restarts ' +
     'PostgreSQL, moves a VIP or fences. Exit 0 all OK, 1 a WARN, 2 a FAIL, 3 doctor could not run.';
   static override examples = [
     '<%= config.bin %> doctor',

@@ -106,7 +106,7 @@ export async function rebuildStandby(
 
   if (decision.verdict === 'follow') {
     await timed('write standby.signal and primary_conninfo', () =>
-      writeStandbyConfig(node.data_dir, conninfo),
+      writeStandbyConfig(node.data_dir, conninfo, node.postgres.os_user),
     );
     return finish('follow');
   }
@@ -115,7 +115,7 @@ export async function rebuildStandby(
       await timed(`CHECKPOINT on ${source.name}`, () => checkpoint(source));
       await timed(`pg_rewind from ${source.name}`, () => rewind(node, source));
       await timed('write standby.signal and primary_conninfo', () =>
-        writeStandbyConfig(node.data_dir, conninfo),
+        writeStandbyConfig(node.data_dir, conninfo, node.postgres.os_user),
       );
       return await finish('rewind');
     } catch (error) {
@@ -291,7 +291,7 @@ async function basebackup(
     (bytes) =>
       bytes === undefined ? 'size not reported' : `${(bytes / 1024 / 1024).toFixed(1)} MiB copied`,
   );
-  await writeStandbyConfig(fresh, conninfo);
+  await writeStandbyConfig(fresh, conninfo, node.postgres.os_user);
   await rm(old, { recursive: true, force: true });
   const hadOld = await stat(node.data_dir).then(
     () => true,

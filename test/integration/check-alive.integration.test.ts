@@ -95,6 +95,18 @@ describe('check-alive', () => {
     assert.equal(reused.code, 2, 'a PID with another start time is not the supervisor');
   });
 
+  it('is CRITICAL for a file dated in the future (a forged file would look fresh for a year)', async () => {
+    await stateFor(process.pid, {
+      updatedAt: new Date(Date.now() + 365 * 24 * 3600_000).toISOString(),
+    });
+    const run = await check();
+    assert.equal(run.code, 2, run.stdout);
+    assert.match(
+      run.stdout,
+      /^SKYPG_ALIVE CRITICAL - the supervisor state file .*alive-host1\.json is invalid: updatedAt \S+ is in the future/,
+    );
+  });
+
   it('is WARNING while the cluster is paused', async () => {
     await stateFor(process.pid, { paused: true });
     const run = await check();

@@ -13,7 +13,9 @@ import {
 import {
   connectionsTo,
   evaluateHba,
+  hbaBlockBegin,
   hbaLineFor,
+  withHbaBlock,
   type HbaConnection,
   type HbaContext,
   type HbaRule,
@@ -202,6 +204,58 @@ describe('pg_hba evaluation', () => {
   });
 });
 
+describe('pg_hba fix lines and block', () => {
+  const heartbeatFrom = (address: string | undefined, user = 'sky_pg_cluster'): HbaConnection => ({
+    purpose: 'heartbeat',
+    database: 'sky_pg_cluster',
+    user,
+    ...(address === undefined ? {} : { address }),
+    replication: false,
+    ssl: false,
+  });
+
+  it('an IPv6 address gets /128, never a /32 network', () => {
+    assert.equal(
+      hbaLineFor(heartbeatFrom('2001:db8:1::12'), 'scram-sha-256'),
+      'host  sky_pg_cluster  sky_pg_cluster  2001:db8:1::12/128  scram-sha-256',
+    );
+  });
+
+  it('quotes names with spaces, commas or keywords, and refuses what cannot be quoted', () => {
+    assert.equal(
+      hbaLineFor(heartbeatFrom(undefined, 'hb user'), 'peer'),
+      'local  sky_pg_cluster  "hb user"  peer',
+    );
+    assert.match(hbaLineFor(heartbeatFrom('10.0.0.1', 'all'), 'md5'), /^host {2}\S+ {2}"all" /);
+    assert.match(hbaLineFor(heartbeatFrom('10.0.0.1', '+admins,x'), 'md5'), / {2}"\+admins,x" /);
+    for (const bad of ['a"b', 'line\nbreak', '']) {
+      assert.throws(
+        () => hbaLineFor(heartbeatFrom('10.0.0.1', bad), 'md5'),
+        /role .* cannot be written in pg_hba\.conf/,
+      );
+    }
+  });
+
+  it('puts the block above the first rule, and a second run changes nothing', () => {
+    const text = '# comment\n\nlocal all all peer\nhost all all 0.0.0.0/0 reject\n';
+    const line = 'host  replication  replica  10.231.0.130/32  scram-sha-256';
+    const once = withHbaBlock(text, [line]);
+    assert.equal(
+      once,
+      `# comment\n\n${hbaBlockBegin}\n${line}\n# END skypg doctor --fix\nlocal all all peer\nhost all all 0.0.0.0/0 reject\n`,
+    );
+    assert.equal(withHbaBlock(once, [line]), once);
+    assert.equal(withHbaBlock(once, [line.replaceAll('  ', ' ')]), once, 'spacing does not count');
+  });
+
+  it('adds a new line into the existing block instead of a second block', () => {
+    const first = withHbaBlock('local all all peer\n', ['local  a  b  peer']);
+    const second = withHbaBlock(first, ['local  c  d  peer']);
+    assert.equal(second.split(hbaBlockBegin).length, 2);
+    assert.match(second, /local {2}a {2}b {2}peer\nlocal {2}c {2}d {2}peer\n# END/);
+  });
+});
+
 function settings(
   overrides: Record<string, string> = {},
   pending: string[] = [],
@@ -292,7 +346,7 @@ describe('settings evaluation', () => {
     [
       'listen_addresses must cover the VIPs',
       { listen_addresses: 'localhost,10.231.0.11' },
-      ['listen_addresses', 'fail', '*'],
+      ['listen_addresses', 'fail', undefined],
     ],
     [
       'async mode with a sync standby named fails, fixed by RESET',
@@ -308,6 +362,18 @@ describe('settings evaluation', () => {
       assert.deepEqual([first.name, first.status, first.fixValue], expected);
     });
   }
+
+  it('listen_addresses: proposes the exact addresses (kept ones first), never applies *', () => {
+    const [verdict] = verdictsOf({ listen_addresses: 'localhost,10.231.0.11' }).filter(
+      (v) => v.name === 'listen_addresses',
+    );
+    assert.equal(verdict?.fixValue, undefined, 'nothing for --fix to apply');
+    assert.match(
+      verdict?.fixText ?? '',
+      /^ALTER SYSTEM SET listen_addresses = 'localhost,10\.231\.0\.11,10\.231\.0\.130,10\.231\.0\.131';/,
+    );
+    assert.doesNotMatch(verdict?.fixText ?? '', /'\*'/);
+  });
 
   it('data checksums stand in for wal_log_hints', () => {
     assert.deepEqual(verdictsOf({ wal_log_hints: 'off', data_checksums: 'on' }), []);

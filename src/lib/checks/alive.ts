@@ -1,4 +1,5 @@
 // check-alive: is the supervisor on this node running, and is its state file fresh?
+import { isSkypgError } from '../errors.js';
 import type { CheckState } from '../nagios.js';
 import {
   processStartTicks,
@@ -13,12 +14,27 @@ export interface AliveObservation {
   processRunning: boolean;
   /** Seconds since state.updatedAt, by this host's clock (the writer's clock too). */
   ageSeconds: number | undefined;
+  /** Why the file cannot be trusted (e.g. dated in the future): CRITICAL, not UNKNOWN. */
+  invalid?: string;
   /** When it was looked at (ms since the epoch): what running actions are measured against. */
   nowMs: number;
 }
 
 export async function observeAlive(path: string, nowMs: number): Promise<AliveObservation> {
-  const state = await readSupervisorState(path);
+  let state: SupervisorState | undefined;
+  try {
+    state = await readSupervisorState(path);
+  } catch (error) {
+    if (!isSkypgError(error) || error.code !== 'REFUSED') throw error;
+    return {
+      path,
+      state: undefined,
+      processRunning: false,
+      ageSeconds: undefined,
+      invalid: error.message,
+      nowMs,
+    };
+  }
   if (state === undefined)
     return { path, state, processRunning: false, ageSeconds: undefined, nowMs };
   const ticks = await processStartTicks(state.pid);
@@ -39,6 +55,7 @@ export interface AliveOutcome {
 /** Pure: missing file, dead process, stale file or a blocked node are CRITICAL; paused is WARNING. */
 export function evaluateAlive(observation: AliveObservation, maxAgeSeconds: number): AliveOutcome {
   const { state, ageSeconds } = observation;
+  if (observation.invalid !== undefined) return { state: 'critical', text: observation.invalid };
   if (state === undefined) {
     return {
       state: 'critical',

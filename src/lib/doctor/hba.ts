@@ -1,6 +1,7 @@
 // pg_hba evaluation: which rule of pg_hba_file_rules (PostgreSQL 10+) a connection skypg makes
 // would meet, first match wins, the way the server picks it. Pure: rows in, verdict out.
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
+import { SkypgError } from '../errors.js';
 
 /** One row of pg_hba_file_rules (the columns we use). */
 export interface HbaRule {
@@ -229,12 +230,67 @@ export function connectionsTo(config: ClusterConfig, node: NodeConfig): HbaConne
   return connections;
 }
 
-/** The pg_hba.conf line that admits a connection (host lines are /32: exactly that address). */
-export function hbaLineFor(connection: HbaConnection, method: string): string {
-  if (connection.address === undefined) {
-    return `local  ${connection.database}  ${connection.user}  ${method}`;
+const hbaKeywords = new Set(['all', 'sameuser', 'samerole', 'samegroup', 'replication']);
+
+/**
+ * A database or role name as a pg_hba.conf field: bare when it is plain, else in double quotes
+ * (spaces, commas, '#', a leading '+' or '/', or a keyword would change its meaning). A name
+ * with a double quote or a control character is refused: it has no safe spelling there.
+ */
+export function hbaName(name: string, what: string): string {
+  if (name === '' || /["\p{Cc}]/u.test(name)) {
+    throw new SkypgError(
+      'REFUSED',
+      `${what} ${JSON.stringify(name)} cannot be written in pg_hba.conf (empty, a double quote or a control character)`,
+      { hint: `rename the ${what}, or add its pg_hba.conf line by hand` },
+    );
   }
-  return `host  ${connection.database}  ${connection.user}  ${connection.address}/32  ${method}`;
+  return /^[A-Za-z0-9_.-]+$/.test(name) && !hbaKeywords.has(name) ? name : `"${name}"`;
+}
+
+/** The pg_hba.conf line that admits a connection: exactly that address (/32, or /128 for IPv6). */
+export function hbaLineFor(connection: HbaConnection, method: string): string {
+  // Physical replication needs the keyword itself, unquoted.
+  const database = connection.replication
+    ? 'replication'
+    : hbaName(connection.database, 'database');
+  const user = hbaName(connection.user, 'role');
+  if (connection.address === undefined) {
+    return `local  ${database}  ${user}  ${method}`;
+  }
+  const prefix = connection.address.includes(':') ? 128 : 32;
+  return `host  ${database}  ${user}  ${connection.address}/${prefix}  ${method}`;
+}
+
+export const hbaBlockBegin =
+  '# BEGIN skypg doctor --fix: connections skypg makes (docs/operations.md)';
+export const hbaBlockEnd = '# END skypg doctor --fix';
+
+/**
+ * The pg_hba.conf text with skypg's block holding `lines` (and any it held before): the block
+ * is replaced where it is, or put above the first rule (first match wins). Pure and
+ * idempotent: the same lines give back the same text.
+ */
+export function withHbaBlock(text: string, lines: readonly string[]): string {
+  const all = text.split('\n');
+  const begin = all.indexOf(hbaBlockBegin);
+  const end = begin === -1 ? -1 : all.indexOf(hbaBlockEnd, begin);
+  const normal = (line: string): string => line.trim().replace(/\s+/g, ' ');
+  const kept = begin === -1 || end === -1 ? [] : all.slice(begin + 1, end);
+  const known = new Set(kept.map(normal));
+  const block = [
+    hbaBlockBegin,
+    ...kept,
+    ...lines.filter((line) => !known.has(normal(line))),
+    hbaBlockEnd,
+  ];
+  if (begin !== -1 && end !== -1) {
+    all.splice(begin, end - begin + 1, ...block);
+  } else {
+    const firstRule = all.findIndex((line) => line.trim() !== '' && !line.trim().startsWith('#'));
+    all.splice(firstRule === -1 ? all.length : firstRule, 0, ...block);
+  }
+  return all.join('\n');
 }
 
 export function describeConnection(connection: HbaConnection): string {

@@ -7,6 +7,7 @@ import { messageOf } from '../errors.js';
 import { passfileOf, withConnection } from '../pg/connect.js';
 import { findPassword } from '../pg/passfile.js';
 import { isRoot, runProgram } from '../process/run-program.js';
+import { stateDirProblem, stateFilePath } from '../supervisor/state-file.js';
 import type { CheckResult } from './checklist.js';
 import { nodeWithRole, readTarget, type DoctorContext } from './context.js';
 import { loginTests } from './pg-checks.js';
@@ -292,6 +293,20 @@ export async function checkFreeSpace(
     found: `${found}${free < needed ? ': not enough for a rebuild' : ': under 20% to spare'}`,
     fix: `free space or grow the filesystem of ${dir}`,
   };
+}
+
+/** The supervisor's state file directory: nobody but its owner may write there (links, forgery). */
+export async function checkStateDir(config: ClusterConfig, node: NodeConfig): Promise<CheckResult> {
+  const dir = dirname(stateFilePath(config, node.name));
+  const problem = await stateDirProblem(dir);
+  return problem === undefined
+    ? { ...local('state-dir', node), status: 'ok', found: `${dir} is writable only by its owner` }
+    : {
+        ...local('state-dir', node),
+        status: 'fail',
+        found: problem,
+        fix: `chmod 0755 ${dir}   # or set supervisor.state_file in such a directory`,
+      };
 }
 
 /** Where a data directory's pg_wal points (null: a plain directory). */

@@ -1,9 +1,9 @@
 // Doctor checks answered by the servers themselves: settings, pg_hba rules, roles, real
 // logins, and the clocks of both hosts.
-import { chmod, chown, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import type { NodeConfig } from '../config/types.js';
 import { SkypgError, messageOf } from '../errors.js';
-import { writeFileAtomic } from '../fs/atomic-write.js';
+import { writeFileAtomicAs } from '../fs/atomic-write.js';
 import { heartbeatSchema, initHeartbeat, trustedTableSql } from '../heartbeat.js';
 import { localTarget, remoteTarget, withConnection, type ConnectTarget } from '../pg/connect.js';
 import { quoteIdent } from '../pg/sql.js';
@@ -24,6 +24,7 @@ import {
   describeConnection,
   evaluateHba,
   hbaLineFor,
+  withHbaBlock,
   type HbaConnection,
   type HbaRule,
   vipAddresses,
@@ -152,18 +153,22 @@ export async function checkHba(context: DoctorContext, node: NodeConfig): Promis
   const { config } = context;
   const connections = connectionsTo(config, node);
   const users = [...new Set(connections.map((connection) => connection.user))];
+  const failure = (found: string, fix: string): CheckResult => ({
+    id: 'hba',
+    node: node.name,
+    scope: 'network',
+    status: 'fail',
+    found,
+    fix,
+  });
   let snapshot: HbaSnapshot;
   try {
     snapshot = await readHba(context, node, users);
   } catch (error) {
-    return {
-      id: 'hba',
-      node: node.name,
-      scope: 'network',
-      status: 'fail',
-      found: `cannot read pg_hba_file_rules as ${node.postgres.superuser}: ${messageOf(error)}`,
-      fix: `let ${node.postgres.superuser} log in from here (skypg needs it for pg_rewind), or run skypg doctor on ${node.name}`,
-    };
+    return failure(
+      `cannot read pg_hba_file_rules as ${node.postgres.superuser}: ${messageOf(error)}`,
+      `let ${node.postgres.superuser} log in from here (skypg needs it for pg_rewind), or run skypg doctor on ${node.name}`,
+    );
   }
   const nodeVips = vipAddresses(config);
   const hbaContext = {
@@ -201,7 +206,15 @@ export async function checkHba(context: DoctorContext, node: NodeConfig): Promis
       : problems.join('; ');
   if (problems.length === 0)
     return { id: 'hba', node: node.name, scope: 'network', status: 'ok', found };
-  const lines = missing.map((connection) => hbaLineFor(connection, snapshot.method));
+  let lines: string[];
+  try {
+    lines = [...new Set(missing.map((connection) => hbaLineFor(connection, snapshot.method)))];
+  } catch (error) {
+    return failure(
+      `${found}; ${messageOf(error)}`,
+      `add lines for these connections to ${snapshot.hbaFile} by hand (see docs/operations.md)`,
+    );
+  }
   const failed = missing.length > 0 || snapshot.rules.some((rule) => rule.error !== null);
   const where =
     context.local === node ? '' : ` (on ${node.name}: skypg doctor --fix there adds them)`;
@@ -222,8 +235,43 @@ export async function checkHba(context: DoctorContext, node: NodeConfig): Promis
   };
 }
 
-/** Puts the missing lines above every other rule (first match wins), keeps owner and mode, reloads. */
-function hbaFix(
+/** Rule errors in the pg_hba file as PostgreSQL reads it from disk now (pg_hba_file_rules). */
+async function hbaFileErrors(context: DoctorContext, node: NodeConfig): Promise<string[]> {
+  return withConnection(adminTarget(context, node), async (session) => {
+    const rows = await session.query<{ line_number: number; error: string }>(
+      'select line_number, error from pg_hba_file_rules where error is not null',
+    );
+    return rows.map((row) => `line ${row.line_number}: ${row.error}`);
+  });
+}
+
+/**
+ * The pg_hba file doctor may write: the file itself or, through links (Debian's layout may use
+ * one), a regular file owned by the data directory's owner. Anything else is refused: root
+ * would be writing a file the PostgreSQL user could have pointed it at.
+ */
+async function writableHbaFile(
+  file: string,
+  dataDir: string,
+): Promise<{ path: string; mode: number }> {
+  const [path, owner] = await Promise.all([realpath(file), stat(dataDir)]);
+  const info = await lstat(path);
+  if (!info.isFile() || info.uid !== owner.uid) {
+    throw new SkypgError(
+      'REFUSED',
+      `${path}${path === file ? '' : ` (where ${file} leads)`} is not a regular file owned by the data directory's owner (uid ${owner.uid}): doctor does not write it`,
+      { hint: `add the lines by hand, or make ${file} a file the PostgreSQL user owns` },
+    );
+  }
+  return { path, mode: info.mode & 0o777 };
+}
+
+/**
+ * Puts the missing lines in skypg's block above every other rule, as the PostgreSQL OS user
+ * (so no link can make root write elsewhere), checks what the server would read, and reloads;
+ * with new rule errors it puts the old file back and reloads nothing.
+ */
+export function hbaFix(
   context: DoctorContext,
   node: NodeConfig,
   file: string,
@@ -232,35 +280,25 @@ function hbaFix(
   return {
     describe: `${node.name}: add ${lines.length} line(s) at the top of ${file} and reload:\n${lines.map((line) => `  ${line}`).join('\n')}`,
     apply: async () => {
-      // Debian's pg_hba.conf may be a symlink: write the file it points to, not over the link.
-      const path = await realpath(file);
-      const [text, info] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-      const all = text.split('\n');
-      const firstRule = all.findIndex((line) => line.trim() !== '' && !line.trim().startsWith('#'));
-      const at = firstRule === -1 ? all.length : firstRule;
-      const block = [
-        '# skypg doctor --fix: connections skypg makes (docs/operations.md)',
-        ...lines,
-      ];
-      all.splice(at, 0, ...block);
-      await writeFileAtomic(path, all.join('\n'), info.mode & 0o777);
-      await chown(path, info.uid, info.gid);
-      await chmod(path, info.mode & 0o777);
-      await withConnection(adminTarget(context, node), async (session) => {
-        const errors = await session.query<{ line_number: number; error: string }>(
-          'select line_number, error from pg_hba_file_rules where error is not null',
+      const { path, mode } = await writableHbaFile(file, node.data_dir);
+      const text = await readFile(path, 'utf8');
+      const next = withHbaBlock(text, lines);
+      if (next === text) return `${file} already has these lines: nothing written`;
+      const osUser = node.postgres.os_user;
+      const before = await hbaFileErrors(context, node);
+      await writeFileAtomicAs(osUser, path, next, mode);
+      const after = await hbaFileErrors(context, node);
+      if (after.length > before.length) {
+        await writeFileAtomicAs(osUser, path, text, mode);
+        throw new SkypgError(
+          'REFUSED',
+          `the new ${file} had errors (${after.join('; ')}): the old file is back, nothing reloaded`,
+          { hint: `add the lines to ${file} by hand` },
         );
-        if (errors.length > 0) {
-          throw new SkypgError(
-            'PARTIAL',
-            `${file} now has errors (${errors.map((e) => `line ${e.line_number}: ${e.error}`).join('; ')}); not reloaded`,
-            {
-              hint: `fix ${file} by hand`,
-            },
-          );
-        }
-        await session.query('select pg_reload_conf()');
-      });
+      }
+      await withConnection(adminTarget(context, node), (session) =>
+        session.query('select pg_reload_conf()'),
+      );
       return undefined;
     },
   };

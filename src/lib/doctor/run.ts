@@ -10,6 +10,7 @@ import {
   checkGateway,
   checkNetTools,
   checkPassfile,
+  checkStateDir,
   checkSystemd,
 } from './host-checks.js';
 import {
@@ -158,6 +159,7 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     localCheck('acpi', (node) => checkAcpi(node)),
     localCheck('systemd', (node) => checkSystemd(node)),
     localCheck('disk', (node) => checkFreeSpace(context, node)),
+    localCheck('state-dir', (node) => checkStateDir(config, node)),
     ...config.nodes.map((node) =>
       bounded('fence', node.name, 'network', (node.fence?.timeout ?? 0) + checkTimeoutMs, () =>
         checkFence(context, node),

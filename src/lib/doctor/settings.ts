@@ -147,12 +147,14 @@ function listenVerdict(value: string, input: SettingsInput): SettingVerdict {
   }
   const missing = [input.nodeAddress, ...input.vips].filter((address) => !listed.includes(address));
   if (missing.length === 0) return { name: 'listen_addresses', status: 'ok', found };
+  // Proposed, never applied: '*' would open every interface of the host. The exact list binds a
+  // VIP only if it is here when PostgreSQL starts, unless net.ipv4.ip_nonlocal_bind = 1.
+  const proposed = [...listed.filter((address) => address !== ''), ...missing].join(',');
   return {
     name: 'listen_addresses',
     status: 'fail',
-    // A VIP listed by address is only bound if it is here at start: '*' serves a VIP added later.
     found: `${found} does not cover ${missing.join(', ')}`,
-    fixValue: '*',
+    fixText: `${alterSystemSql('listen_addresses', proposed)};  -- then restart PostgreSQL; set sysctl net.ipv4.ip_nonlocal_bind = 1 so that a VIP that arrives later is served`,
   };
 }
 

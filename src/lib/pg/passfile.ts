@@ -1,6 +1,6 @@
 // libpq password file lookup (hostname:port:database:username:password), so that a
 // configured postgres.passfile works exactly like libpq's PGPASSFILE.
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 
 export interface PassfileQuery {
   host: string;
@@ -47,13 +47,41 @@ export function findPassword(text: string, query: PassfileQuery): string | undef
   return undefined;
 }
 
+/** Why libpq would ignore a password file with this mode, or undefined if it reads it. */
+export function passfileModeProblem(
+  path: string,
+  mode: number,
+  isFile: boolean,
+): string | undefined {
+  if (!isFile) return `password file "${path}" is not a plain file`;
+  if ((mode & 0o077) === 0) return undefined;
+  const octal = (mode & 0o777).toString(8).padStart(4, '0');
+  return `password file "${path}" has group or world access (mode ${octal}); permissions should be u=rw (0600) or less: chmod 600 ${path}`;
+}
+
+const reported = new Set<string>();
+
 export async function lookupPassword(
   passfile: string,
   query: PassfileQuery,
 ): Promise<string | undefined> {
   let text: string;
   try {
-    text = await readFile(passfile, 'utf8');
+    const handle = await open(passfile, 'r');
+    try {
+      const info = await handle.stat();
+      const problem = passfileModeProblem(passfile, info.mode, info.isFile());
+      if (problem !== undefined) {
+        // As libpq does (its warning, on stderr, and no password): skypg and the WAL receiver,
+        // pg_basebackup and pg_rewind it starts must agree on whether the file counts.
+        if (!reported.has(passfile)) process.stderr.write(`WARNING: ${problem}\n`);
+        reported.add(passfile);
+        return undefined;
+      }
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
   } catch {
     return undefined; // libpq ignores an unreadable password file too
   }

@@ -55,7 +55,11 @@ async function perform(config: ClusterConfig, node: NodeConfig, action: Action):
   switch (action.kind) {
     case 'start-standby': {
       const peer = peerOf(config, node.name);
-      await writeStandbyConfig(node.data_dir, standbyConninfo(config, node, peer));
+      await writeStandbyConfig(
+        node.data_dir,
+        standbyConninfo(config, node, peer),
+        node.postgres.os_user,
+      );
       await startServer(node);
       return `started ${node.name} as a standby of ${peer.name}`;
     }
@@ -160,7 +164,11 @@ async function handOver(config: ClusterConfig, node: NodeConfig): Promise<string
     );
   }
   const peer = peerOf(config, node.name);
-  await writeStandbyConfig(node.data_dir, standbyConninfo(config, node, peer));
+  await writeStandbyConfig(
+    node.data_dir,
+    standbyConninfo(config, node, peer),
+    node.postgres.os_user,
+  );
   await startServer(node);
   return `handed over: shut down cleanly at checkpoint ${control.checkpointLsn} (timeline ${control.checkpointTimeline}), primary VIP dropped, restarted as a standby of ${peer.name}`;
 }

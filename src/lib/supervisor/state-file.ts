@@ -1,6 +1,6 @@
 // The supervisor's state file: JSON, replaced atomically after every loop, read by
 // check-alive and status. Its shape is documented in docs/monitoring.md.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ClusterConfig } from '../config/types.js';
 import { SkypgError, messageOf } from '../errors.js';
@@ -38,8 +38,34 @@ export function stateFilePath(config: ClusterConfig, nodeName: string): string {
     .replaceAll('{node}', nodeName);
 }
 
+/**
+ * Why the state file's directory is unsafe, or undefined: anyone else who can write there can
+ * plant links or forge the file (check-alive and doctor trust it). Sticky or not, g+w/o+w is out.
+ */
+export async function stateDirProblem(
+  dir: string,
+  ownerUids?: readonly number[],
+): Promise<string | undefined> {
+  const info = await stat(dir).catch(() => undefined);
+  if (info === undefined) return undefined; // created 0755 on the first write
+  const mode = (info.mode & 0o7777).toString(8).padStart(4, '0');
+  if ((info.mode & 0o022) !== 0) {
+    return `the state directory ${dir} is writable by group or others (mode ${mode}): chmod 0755 ${dir}, or set supervisor.state_file in a directory only the supervisor's user can write`;
+  }
+  if (ownerUids !== undefined && !ownerUids.includes(info.uid)) {
+    return `the state directory ${dir} is owned by uid ${info.uid}, not by root or the supervisor's user: chown it, or set supervisor.state_file elsewhere`;
+  }
+  return undefined;
+}
+
 export async function writeSupervisorState(path: string, state: SupervisorState): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  const problem = await stateDirProblem(dirname(path), [0, process.getuid?.() ?? 0]);
+  if (problem !== undefined) {
+    throw new SkypgError('REFUSED', problem, {
+      hint: 'the supervisor writes no state file there until this is fixed',
+    });
+  }
   await writeFileAtomic(path, `${JSON.stringify(state, null, 2)}\n`);
 }
 
@@ -58,8 +84,18 @@ export async function readSupervisorState(path: string): Promise<SupervisorState
   return parseSupervisorState(text, path);
 }
 
-/** Checks the text of a state file (read here, or from the peer through PostgreSQL). */
-export function parseSupervisorState(text: string, path: string): SupervisorState {
+/** How far ahead of this host's clock `updatedAt` may be (two hosts' clocks, rounding). */
+export const futureToleranceMs = 5_000;
+
+/**
+ * Checks the text of a state file (read here, or from the peer through PostgreSQL). A file
+ * dated in the future is REFUSED: it would look fresh for as long as its author likes.
+ */
+export function parseSupervisorState(
+  text: string,
+  path: string,
+  nowMs: number = Date.now(),
+): SupervisorState {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -74,6 +110,16 @@ export function parseSupervisorState(text: string, path: string): SupervisorStat
       `the supervisor state file ${path} has an unexpected shape`,
       {
         hint: 'was it written by another skypg version? restart the supervisor',
+      },
+    );
+  }
+  const updatedMs = Date.parse(parsed.updatedAt);
+  if (!Number.isFinite(updatedMs) || updatedMs > nowMs + futureToleranceMs) {
+    throw new SkypgError(
+      'REFUSED',
+      `the supervisor state file ${path} is invalid: updatedAt ${parsed.updatedAt} is ${Number.isFinite(updatedMs) ? 'in the future' : 'not a time'}`,
+      {
+        hint: 'a supervisor never writes that; check who can write the file and the clock, then remove it',
       },
     );
   }
