@@ -130,8 +130,9 @@ describe('vip and fence on real hosts', { skip }, () => {
 
     // Watch every command line on the machine while the fence runs: the password never shows.
     const password =
-      (await readFile(lab().config.nodes[0].fence?.password_file ?? '', 'utf8')).split('\n')[0] ??
-      '';
+      (await readFile(lab().config.nodes[0].fence[0]?.password_file ?? '', 'utf8')).split(
+        '\n',
+      )[0] ?? '';
     assert.ok(password.length > 8);
     let watching = true;
     const leaks: string[] = [];
@@ -173,7 +174,7 @@ describe('vip and fence on real hosts', { skip }, () => {
     const text = await readFile(state.configPath, 'utf8');
     await writeFile(
       configPath,
-      text.replace(lab().config.nodes[0].fence?.password_file ?? '', wrong),
+      text.replace(lab().config.nodes[0].fence[0]?.password_file ?? '', wrong),
     );
     const run = await on(state, 'host2', ['fence', 'host1', '--action', 'off'], configPath);
     assert.equal(run.code, 1);

@@ -49,6 +49,7 @@ export async function runSupervisor(
   const hash = configHash(config);
   let memory: Memory = initialMemory;
   let lastActionError: string | undefined;
+  let fenceFailed = false;
   let previous: Decision | undefined;
   let loops = 0;
   log.write({
@@ -87,6 +88,7 @@ export async function runSupervisor(
       });
     }
     lastActionError = undefined;
+    fenceFailed = false;
     if (!options.dryRun) {
       for (const outcome of await act(config, node, decision.actions)) {
         log.write({
@@ -98,6 +100,7 @@ export async function runSupervisor(
           durationMs: outcome.ms,
         });
         if (!outcome.ok) lastActionError = outcome.detail;
+        if (outcome.code === 'FENCE_FAILED') fenceFailed = true;
       }
     } else {
       for (const action of decision.actions)
@@ -119,9 +122,11 @@ export async function runSupervisor(
       startedAt,
       updatedAt: new Date().toISOString(),
       loops,
-      state: decision.state,
-      reason:
-        lastActionError === undefined
+      // No fence level left: never promoted, said loudly (check-alive CRITICAL), retried every loop.
+      state: fenceFailed ? 'fence-failed' : decision.state,
+      reason: fenceFailed
+        ? `${lastActionError ?? ''} (retried every loop)`
+        : lastActionError === undefined
           ? decision.reason
           : `${decision.reason}; last action failed: ${lastActionError}`,
       paused: decision.state === 'paused',
