@@ -44,8 +44,11 @@ export function renderClusterStatus(
   };
   const out = [`cluster ${status.cluster}  (${status.checkedAt})`, line(header)];
   status.nodes.forEach((node, index) => out.push(line(rows[index] ?? [], color, node)));
-  for (const node of status.nodes)
+  for (const node of status.nodes) {
     if (!node.reachable) out.push(paint.bad(`  ${node.name}: ${node.error ?? 'unreachable'}`));
+    if (node.supervisor?.state === 'fence-failed')
+      out.push(paint.bad(`  ${node.name}: failover blocked: ${node.supervisor.reason}`));
+  }
   for (const vip of status.vips) {
     if (vip.holder === undefined)
       out.push(

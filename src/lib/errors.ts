@@ -25,6 +25,7 @@ export const errorCodes = {
     "the server that answered is not this pair's peer (another database system identifier)",
   PG_BINARIES_NOT_FOUND: 'the PostgreSQL server programs were not found',
   COMMAND_FAILED: 'an external program skypg ran exited with an error',
+  FENCE_FAILED: 'no fence level of a node could do the action (for off: verify it OFF)',
   REFUSED: 'a safety precondition of the operation does not hold, so nothing was changed',
   PARTIAL: 'the operation failed midway; the message says exactly what state it left',
   LAB_EXISTS: 'a lab is already running in that directory',

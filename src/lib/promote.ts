@@ -121,6 +121,13 @@ export async function promote(
       plan('take the primary VIP here (after checking nobody answers for it)');
     return result;
   }
+  const fenceError = fencedCheck.fenceError;
+  if (fenceError !== undefined && failed.length === 1) {
+    // No fence level answered: the supervisor reports this loudly (state fence-failed).
+    throw new SkypgError('FENCE_FAILED', `not promoting ${node.name}: ${fenceError.message}`, {
+      hint: `nothing was changed; no fence level of ${peer.name} answers, so ${peer.name} may still run: repair a level ('skypg doctor'), or --force once you know it is off`,
+    });
+  }
   if (failed.length > 0) {
     throw new SkypgError(
       'REFUSED',
@@ -140,13 +147,9 @@ export async function promote(
         (fence) => (fence.changed ? 'powered off' : 'was already off'),
       );
     } catch (error) {
-      throw new SkypgError(
-        'REFUSED',
-        `not promoting ${node.name}: fencing ${peer.name} failed: ${messageOf(error)}`,
-        {
-          hint: `nothing was changed; fix the fence device of ${peer.name} ('skypg fence ${peer.name} --action status'), or --force if you know it is off`,
-        },
-      );
+      throw new SkypgError('FENCE_FAILED', `not promoting ${node.name}: ${messageOf(error)}`, {
+        hint: `nothing was changed; fix a fence level of ${peer.name} ('skypg fence ${peer.name} --action status'), or --force if you know it is off`,
+      });
     }
   }
   const timeline = await timed(
@@ -245,6 +248,8 @@ interface OldPrimaryCheck {
   poweredOff: boolean;
   /** The fence status query, when its answer was used (it runs beside the peer's check). */
   statusStep?: StepRecord;
+  /** No fence level answered the status query. */
+  fenceError?: Error;
   warnings: string[];
 }
 
@@ -304,7 +309,7 @@ async function checkOldPrimary(
       return undefined;
     },
   );
-  if (config.failover.fencing === 'required' && peer.fence !== undefined) {
+  if (config.failover.fencing === 'required' && peer.fence.length > 0) {
     const queryStarted = performance.now();
     let queryMs = 0;
     const status: Promise<FenceResult | Error> = fenceNode(peer, 'status')
@@ -343,13 +348,23 @@ async function checkOldPrimary(
         warnings: [],
       };
     }
-    const detail =
-      power instanceof Error
-        ? `fence device unreachable: ${power.message}`
-        : `${peer.name} is powered on: it will be fenced first`;
+    if (power instanceof Error) {
+      return {
+        precondition: { check, ok: false, detail: `no fence level answers: ${power.message}` },
+        fenceNeeded: false,
+        poweredOff: false,
+        statusStep,
+        fenceError: power,
+        warnings: [],
+      };
+    }
     return {
-      precondition: { check, ok: !(power instanceof Error), detail },
-      fenceNeeded: !(power instanceof Error),
+      precondition: {
+        check,
+        ok: true,
+        detail: `${peer.name} is powered on: it will be fenced first`,
+      },
+      fenceNeeded: true,
       poweredOff: false,
       statusStep,
       warnings: [],

@@ -1,9 +1,11 @@
 // Bad inputs to the actions: one clear line, a non-zero exit, and nothing changed.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runSkypg } from '../support/cli.js';
+import { runSkypg, skypgBin } from '../support/cli.js';
 import { makeScratchDir, removeScratchDir } from '../support/scratch.js';
 
 describe('actions: bad inputs', () => {
@@ -47,18 +49,24 @@ describe('actions: bad inputs', () => {
     },
     {
       name: 'fencing a node without a fence device',
-      args: ['fence', 'host1'],
+      args: ['fence', 'host1', '--action', 'off'],
       expect: /^skypg: node host1 has no fence device configured \(hint: add a fence: block/,
     },
     {
       name: 'fencing an unknown node',
-      args: ['fence', 'hots2'],
+      args: ['fence', 'hots2', '--action', 'status'],
       expect: /^skypg: no node named "hots2" in the configuration \(did you mean "host2"\?\)/,
     },
     {
       name: 'an unreadable fence password file',
       args: ['fence', 'host2', '--action', 'status'],
-      expect: /^skypg: cannot read the fence password file of host2: .*missing\.password: ENOENT/,
+      expect:
+        /^skypg: cannot query the power of host2: level 1 fence_ipmilan \(127\.0\.0\.1\): cannot read the fence password file of host2: .*missing\.password: ENOENT \(hint: /,
+    },
+    {
+      name: 'fence without --action (no destructive default)',
+      args: ['fence', 'host2'],
+      expect: /^skypg: fence host2 needs --action: off, on, reboot or status \(hint: /,
     },
     {
       name: 'a bad fence action',
@@ -140,6 +148,62 @@ describe('actions: bad inputs', () => {
       /^SKYPG_LAG UNKNOWN - --critical "99999999999999TB" is above the limit of 1024TB/,
     );
     assert.equal(run.stdout.trim().split('\n').length, 1, run.stdout);
+  });
+
+  it('fence takes NODE from the command line only, never from piped stdin', async () => {
+    const child = spawn(process.execPath, [skypgBin, 'fence', '--action', 'status'], {
+      env: { ...process.env, SKYPG_CONFIG: configPath },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stdin.end('host2\n');
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'close')) as [number];
+    assert.equal(code, 1);
+    assert.match(stderr, /^skypg: missing argument NODE \(hint: /);
+    assert.doesNotMatch(stderr, /host2/);
+  });
+
+  it('a failing fence command is one FENCE_FAILED line with a hint, not an internal error', async () => {
+    const failing = join(dir, 'failing-fence');
+    await writeFile(failing, '#!/bin/sh\necho "outlet 3: no such outlet" >&2\nexit 1\n', {
+      mode: 0o700,
+    });
+    for (const [command, expect] of [
+      [
+        failing,
+        /level 1 command \(\S+failing-fence\): \S+failing-fence status failed \(exit 1\): outlet 3: no such outlet/,
+      ],
+      [
+        join(dir, 'absent-fence'),
+        /level 1 command \(\S+absent-fence\): \S+absent-fence could not be run/,
+      ],
+    ] as const) {
+      const commandConfig = join(dir, 'command-fence.yaml');
+      await writeFile(
+        commandConfig,
+        (await readFile(configPath, 'utf8')).replace(
+          /fence: \{[^}]*\}/,
+          `fence: { agent: command, command: ${command} }`,
+        ),
+      );
+      const run = await runSkypg(['fence', 'host2', '--action', 'off', '--json'], {
+        env: { SKYPG_CONFIG: commandConfig },
+      });
+      assert.equal(run.code, 1, run.stdout);
+      const error = (
+        JSON.parse(run.stdout) as { error: { code: string; message: string; hint?: string } }
+      ).error;
+      assert.equal(error.code, 'FENCE_FAILED');
+      assert.match(error.message, /^cannot fence host2 \(off\): /);
+      assert.match(error.message, expect);
+      assert.ok(error.hint !== undefined && error.hint.includes('may still run'));
+      const text = await runSkypg(['fence', 'host2', '--action', 'off'], {
+        env: { SKYPG_CONFIG: commandConfig },
+      });
+      assert.equal(text.stderr.trim().split('\n').length, 1, text.stderr);
+      assert.doesNotMatch(text.stderr, /internal error|bug in skypg/);
+    }
   });
 
   it('a fence password file readable by others is refused before the device is contacted', async () => {

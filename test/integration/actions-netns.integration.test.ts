@@ -1,5 +1,5 @@
 // The actions on real hosts (network namespaces) with a simulated BMC per host: VIPs moved and
-// seen by a client, fencing through the real fence_ipmilan and ipmitool, and a whole manual
+// seen by a client, fencing through the real ipmitool and fence_ipmilan, and a whole manual
 // failover done with skypg commands only.
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -12,25 +12,14 @@ import {
   type LabHostName,
   type NetnsLabState,
 } from '../../src/lib/lab/netns-lab.js';
-import { runSkypg, skypgBin, type CliRun } from '../support/cli.js';
+import { runSkypgOn, skypgBin, type CliRun } from '../support/cli.js';
 import { netnsLabSkipReason, useNetnsLab } from '../support/netns.js';
 import { waitUntil } from '../support/wait.js';
 import { vipStatus } from '../../src/lib/vip.js';
 
 const skip = await netnsLabSkipReason();
 
-function on(
-  state: NetnsLabState,
-  host: LabHostName,
-  args: string[],
-  configPath = state.configPath,
-): Promise<CliRun> {
-  return runSkypg(args, {
-    netns: state.netns[host],
-    env: { SKYPG_CONFIG: configPath },
-    timeoutMs: 120_000,
-  });
-}
+const on = runSkypgOn;
 
 /** What a client at 10.231.0.200 gets through an address: role and which host answered. */
 async function clientQuery(
@@ -122,7 +111,7 @@ describe('vip and fence on real hosts', { skip }, () => {
     await on(state, 'host2', ['vip', 'down', 'primary']);
   });
 
-  it('fence status/off/on through fence_ipmilan: off kills host1, on brings it back without PostgreSQL', async () => {
+  it('fence status/off/on through ipmitool (the lab default): off kills host1, on brings it back without PostgreSQL', async () => {
     const state = lab().state;
     const status = await on(state, 'host2', ['fence', 'host1', '--action', 'status']);
     assert.equal(status.code, 0, status.stderr);
@@ -130,8 +119,9 @@ describe('vip and fence on real hosts', { skip }, () => {
 
     // Watch every command line on the machine while the fence runs: the password never shows.
     const password =
-      (await readFile(lab().config.nodes[0].fence?.password_file ?? '', 'utf8')).split('\n')[0] ??
-      '';
+      (await readFile(lab().config.nodes[0].fence[0]?.password_file ?? '', 'utf8')).split(
+        '\n',
+      )[0] ?? '';
     assert.ok(password.length > 8);
     let watching = true;
     const leaks: string[] = [];
@@ -145,7 +135,7 @@ describe('vip and fence on real hosts', { skip }, () => {
         await sleep(20);
       }
     })();
-    const off = await on(state, 'host2', ['fence', 'host1', '--json']);
+    const off = await on(state, 'host2', ['fence', 'host1', '--action', 'off', '--json']);
     watching = false;
     await watcher;
     assert.deepEqual(leaks, []);
@@ -173,29 +163,32 @@ describe('vip and fence on real hosts', { skip }, () => {
     const text = await readFile(state.configPath, 'utf8');
     await writeFile(
       configPath,
-      text.replace(lab().config.nodes[0].fence?.password_file ?? '', wrong),
+      text.replace(lab().config.nodes[0].fence[0]?.password_file ?? '', wrong),
     );
     const run = await on(state, 'host2', ['fence', 'host1', '--action', 'off'], configPath);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /^skypg: .*fence_ipmilan status failed/m);
+    assert.match(
+      run.stderr,
+      /^skypg: cannot fence host1 \(off\): level 1 ipmi .*ipmitool status failed/m,
+    );
     assert.doesNotMatch(run.stdout, /OFF/);
-    const missing = await on(state, 'host2', ['fence', 'host3'], configPath);
+    const missing = await on(state, 'host2', ['fence', 'host3', '--action', 'off'], configPath);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /^skypg: no node named "host3"/);
   });
-  it('ipmitool and a command with the fence-agent contract drive the same BMC', async () => {
+  it('fence_ipmilan and a command with the fence-agent contract drive the same BMC', async () => {
     const state = lab().state;
     const text = await readFile(state.configPath, 'utf8');
-    const ipmitoolConfig = join(state.dir, 'ipmitool.yaml');
-    await writeFile(ipmitoolConfig, text.replace('agent: fence_ipmilan', 'agent: ipmitool'));
-    const viaIpmitool = await on(
+    const ipmilanConfig = join(state.dir, 'fence-ipmilan.yaml');
+    await writeFile(ipmilanConfig, text.replace('agent: ipmitool', 'agent: fence_ipmilan'));
+    const viaIpmilan = await on(
       state,
       'host2',
       ['fence', 'host1', '--action', 'status'],
-      ipmitoolConfig,
+      ipmilanConfig,
     );
-    assert.equal(viaIpmitool.code, 0, viaIpmitool.stderr);
-    assert.match(viaIpmitool.stdout, /host1 is powered ON \(ipmitool/);
+    assert.equal(viaIpmilan.code, 0, viaIpmilan.stderr);
+    assert.match(viaIpmilan.stdout, /host1 is powered ON \(level 1 ipmi \(10\.231\.0\.101\)/);
 
     // A user's own fence script: key=value lines on stdin, exit 0 = ON, 2 = OFF, 1 = error.
     const script = join(state.dir, 'my-fence.sh');
@@ -219,7 +212,7 @@ describe('vip and fence on real hosts', { skip }, () => {
     const commandConfig = join(state.dir, 'command.yaml');
     await writeFile(
       commandConfig,
-      text.replace('agent: fence_ipmilan', `agent: command\n      command: ${script}`),
+      text.replace('agent: ipmitool', `agent: command\n        command: ${script}`),
     );
     const viaCommand = await on(
       state,
@@ -228,7 +221,7 @@ describe('vip and fence on real hosts', { skip }, () => {
       commandConfig,
     );
     assert.equal(viaCommand.code, 0, viaCommand.stderr);
-    assert.match(viaCommand.stdout, /host1 is powered ON \(command/);
+    assert.match(viaCommand.stdout, /host1 is powered ON \(level 1 ipmi \(10\.231\.0\.101\)/);
   });
 
   it('vip up needs CAP_NET_ADMIN: refused with a hint without it, done with ambient capabilities', async (t: TestContext) => {
@@ -357,7 +350,7 @@ describe('a manual failover with skypg commands only', { skip }, () => {
       assert.equal(run.code, 1);
       assert.match(
         run.stderr,
-        /^skypg: not promoting host1: the old primary host2 cannot write: fence device unreachable/m,
+        /^skypg: not promoting host1: cannot query the power of host2: level 1 ipmi \(10\.231\.0\.102\): status did not answer within 2000ms \(hint: /m,
       );
       const [row] = (await clientQuery(state, vip, 'select pg_is_in_recovery()')).split('\n');
       assert.equal(row, 'f', 'host2 is still the primary behind the VIP');

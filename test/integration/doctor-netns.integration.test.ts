@@ -247,7 +247,7 @@ describe('skypg doctor in the multi-host lab', { skip }, () => {
       for (const host of ['host1', 'host2'] as const) {
         const fence = check(await doctor(host), 'fence', 'host1');
         assert.equal(fence.status, 'fail');
-        assert.match(fence.found, /fence_ipmilan status failed/);
+        assert.match(fence.found, /level 1 ipmi \(10\.231\.0\.101\): ipmitool status failed/);
         assert.match(fence.fix ?? '', new RegExp(file));
       }
       assert.equal(check(await doctor('host2'), 'fence', 'host2').status, 'ok');

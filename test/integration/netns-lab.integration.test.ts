@@ -214,7 +214,7 @@ describe('netns lab', { skip, timeout: 120_000 }, () => {
     assert.equal(check.code, 0, check.stdout + check.stderr);
     const { config } = lab();
     assert.deepEqual(
-      config.nodes.map((node) => [node.name, node.address, node.fence?.ip]),
+      config.nodes.map((node) => [node.name, node.address, node.fence[0]?.ip]),
       [
         ['host1', labAddresses.host1, labAddresses.bmc1],
         ['host2', labAddresses.host2, labAddresses.bmc2],

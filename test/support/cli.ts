@@ -1,6 +1,7 @@
 // Runs the built skypg binary as a user would, capturing output and exit code.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { LabHostName, NetnsLabState } from '../../src/lib/lab/netns-lab.js';
 
 export const skypgBin = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 
@@ -35,5 +36,19 @@ export function runSkypg(
     child.on('close', (code) => {
       resolve({ code, stdout, stderr, ms: performance.now() - started });
     });
+  });
+}
+
+/** skypg run "on" a host of the multi-host lab (inside its namespace), with the lab's config. */
+export function runSkypgOn(
+  state: NetnsLabState,
+  host: LabHostName,
+  args: string[],
+  configPath = state.configPath,
+): Promise<CliRun> {
+  return runSkypg(args, {
+    netns: state.netns[host],
+    env: { SKYPG_CONFIG: configPath, PGPASSFILE: state.passfile },
+    timeoutMs: 120_000,
   });
 }

@@ -41,7 +41,7 @@ export async function netnsLabSkipReason(): Promise<string | undefined> {
 }
 
 /** Registers before/after hooks and returns a getter for the running lab. */
-export function useNetnsLab(): () => TestNetnsLab {
+export function useNetnsLab(options: { fenceLevels?: 1 | 2 } = {}): () => TestNetnsLab {
   let scratch: string | undefined;
   let lab: TestNetnsLab | undefined;
   before(async () => {
@@ -49,7 +49,7 @@ export function useNetnsLab(): () => TestNetnsLab {
     await sweepStaleScratchDirs();
     // makeScratchDir marks it with our PID and opens it (0711) for the postgres OS user.
     scratch = await makeScratchDir();
-    const state = await netnsLabUp({ dir: join(scratch, labDirName) });
+    const state = await netnsLabUp({ dir: join(scratch, labDirName), ...options });
     lab = { state, config: (await loadConfigFile(state.configPath)).config };
   });
   after(async () => {

@@ -29,7 +29,9 @@ describe('config validation', () => {
     assert.equal(config?.nodes[0].name, 'host1');
     assert.equal(config?.heartbeat.interval, 1000);
     assert.equal(config?.failover.max_lag, 16 * 1024 * 1024);
-    assert.equal(config?.nodes[0].fence?.options['lanplus'], '1');
+    assert.equal(config?.nodes[0].fence[0]?.options['lanplus'], '1');
+    assert.equal(config?.nodes[0].fence[0]?.label, 'ipmi');
+    assert.equal(config?.nodes[1].fence[0]?.label, 'ipmitool');
   });
 
   it('applies defaults and merges per-node postgres overrides', async () => {
@@ -131,6 +133,60 @@ nodes:
       expect: /fence\.ip: is required for agent "fence_ipmilan"/,
     },
     {
+      name: 'a fence.command with arguments',
+      edit: (t) =>
+        t.replace(
+          '  - name: host2',
+          '    fence: { agent: command, command: "/usr/local/sbin/pdu-fence --outlet 3" }\n  - name: host2',
+        ),
+      expect: /fence\.command: expected one absolute path to an executable, without arguments/,
+    },
+    {
+      name: 'a fence.command with $(…)',
+      edit: (t) =>
+        t.replace(
+          '  - name: host2',
+          '    fence: { agent: command, command: "/bin/$(id)" }\n  - name: host2',
+        ),
+      expect: /fence\.command: expected one absolute path/,
+    },
+    {
+      name: 'a newline in fence.username (it would add action=off to the agent input)',
+      edit: (t) =>
+        t.replace(
+          '  - name: host2',
+          '    fence: { agent: fence_ipmilan, ip: 10.0.0.9, username: "fence\\naction=off" }\n  - name: host2',
+        ),
+      expect: /fence\.username: expected a user name on one line/,
+    },
+    {
+      name: 'a newline in a fence option value',
+      edit: (t) =>
+        t.replace(
+          '  - name: host2',
+          '    fence: { agent: fence_ipmilan, ip: 10.0.0.9, options: { cipher: "3\\naction=reboot" } }\n  - name: host2',
+        ),
+      expect: /fence\.options\.cipher: must fit on one line/,
+    },
+    {
+      name: 'an "=" in a fence option name',
+      edit: (t) =>
+        t.replace(
+          '  - name: host2',
+          '    fence: { agent: fence_ipmilan, ip: 10.0.0.9, options: { "action=off x": 1 } }\n  - name: host2',
+        ),
+      expect: /an option name has only letters, digits/,
+    },
+    {
+      name: 'the second fence level without ip, located in the list',
+      edit: (t) =>
+        t.replace(
+          '  - name: host2',
+          '    fence:\n      - { agent: ipmitool, ip: 10.0.0.9 }\n      - { name: pdu, agent: fence_apc }\n  - name: host2',
+        ),
+      expect: /skypg\.yaml:8:\d+: nodes\[0\]\.fence\[1\]\.ip: is required for agent "fence_apc"/,
+    },
+    {
       name: 'duplicate key',
       edit: (t) => `${t}cluster: other\n`,
       expect: /malformed YAML: Map keys must be unique/,
@@ -152,6 +208,37 @@ nodes:
       );
     });
   }
+
+  it('takes one fence device or a list of levels, and gives code one shape', async () => {
+    const one = await checkConfigText(
+      minimal.replace(
+        '  - name: host2',
+        '    fence: { agent: ipmitool, ip: 10.0.0.9 }\n  - name: host2',
+      ),
+      'x',
+    );
+    assert.deepEqual(one.problems, []);
+    assert.equal(one.config?.nodes[0].fence.length, 1);
+    assert.equal(one.config?.nodes[0].fence[0]?.label, 'ipmitool');
+    assert.equal(one.config?.nodes[0].fence[0]?.connect_timeout, 2000);
+    assert.deepEqual(one.config?.nodes[1].fence, []);
+    const two = await checkConfigText(
+      minimal.replace(
+        '  - name: host2',
+        '    fence:\n      - { name: bmc, agent: ipmitool, ip: 10.0.0.9, connect_timeout: 1s }\n      - { name: pdu, agent: command, command: /usr/local/sbin/pdu-fence, options: { outlet: 3 } }\n  - name: host2',
+      ),
+      'x',
+    );
+    assert.deepEqual(two.problems, []);
+    assert.deepEqual(
+      two.config?.nodes[0].fence.map((level) => [level.label, level.agent, level.connect_timeout]),
+      [
+        ['bmc', 'ipmitool', 1000],
+        ['pdu', 'command', 2000],
+      ],
+    );
+    assert.equal(two.config?.nodes[0].fence[1]?.options['outlet'], '3');
+  });
 
   it('warns about the safety a minimal pair gives up, without failing', async () => {
     const { config, warnings } = await checkConfigText(minimal, 'x');

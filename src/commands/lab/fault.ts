@@ -8,6 +8,8 @@ export default class LabFault extends SkypgCommand<FaultResult> {
   static override description =
     'kill: SIGKILL the PostgreSQL postmaster (the host and its supervisor live on).\n' +
     'poweroff: power the host off through its simulated BMC (every process on it dies).\n' +
+    'blackout: the host and its BMC lose power together: the host dies and its BMC stops ' +
+    'answering, so only a second fence level (lab up --fence-levels 2: a PDU) can fence it.\n' +
     'partition: cut the host off the LAN at the switch (from its peer, the gateway and the ' +
     'client; its BMC stays reachable, as a separate management network would).\n' +
     'freeze: SIGSTOP every process on the host (a hung machine that may wake up).\n\n' +
@@ -16,12 +18,13 @@ export default class LabFault extends SkypgCommand<FaultResult> {
   static override examples = [
     '<%= config.bin %> lab fault kill',
     '<%= config.bin %> lab fault partition --node host2',
+    '<%= config.bin %> lab fault blackout',
   ];
   static override args = {
     fault: Args.string({
       description: 'What to do to the host.',
       required: true,
-      options: ['kill', 'poweroff', 'partition', 'freeze'],
+      options: ['kill', 'poweroff', 'blackout', 'partition', 'freeze'],
     }),
   };
   static override flags = {

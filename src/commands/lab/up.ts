@@ -13,7 +13,8 @@ export default class LabUp extends SkypgCommand<AnyLab> {
   static override description =
     'As root: the multi-host lab. host1 and host2 are network namespaces on one switch with ' +
     'PostgreSQL (host1 primary, host2 a streaming standby), a gateway and a client machine, the ' +
-    'primary and standby VIPs, a simulated IPMI BMC per host for fencing, and a skypg ' +
+    'primary and standby VIPs, a simulated IPMI BMC per host for fencing (and with ' +
+    '--fence-levels 2 a simulated switched PDU as the second fence level), and a skypg ' +
     'supervisor on each host; it returns once the pair is healthy. Break it with lab fault, ' +
     'repair it with lab heal, read the supervisors with lab logs.\n\n' +
     'Not root (or with --loopback): two PostgreSQL servers on loopback ports in one directory, ' +
@@ -29,6 +30,13 @@ export default class LabUp extends SkypgCommand<AnyLab> {
     loopback: Flags.boolean({
       summary: 'Build the loopback pair even as root (no VIPs, fencing or supervisors).',
     }),
+    'fence-levels': Flags.string({
+      summary:
+        'Fence levels per host in the multi-host lab: 1 (its BMC) or 2 (then its PDU outlet).',
+      options: ['1', '2'],
+      default: '1',
+      helpValue: 'N',
+    }),
   };
 
   protected async execute(): Promise<CommandResult<AnyLab>> {
@@ -41,6 +49,7 @@ export default class LabUp extends SkypgCommand<AnyLab> {
     const lab = await sandboxUp({
       dir: flags.dir ?? defaultLabDir(),
       loopback: flags.loopback,
+      fenceLevels: flags['fence-levels'] === '2' ? 2 : 1,
       onStep: (step) => {
         if (!json) this.log(`  - ${step}`);
       },
@@ -56,7 +65,7 @@ export default class LabUp extends SkypgCommand<AnyLab> {
           '',
           'Use it:',
           `  ${bin} lab status${dirFlag}          # both hosts as the client machine sees them`,
-          `  ${bin} lab fault kill${dirFlag}      # or poweroff, partition, freeze; --node host2`,
+          `  ${bin} lab fault kill${dirFlag}      # or poweroff, blackout, partition, freeze; --node host2`,
           `  ${bin} lab logs${dirFlag}            # both supervisors' decisions, merged by time`,
           `  ${bin} lab heal${dirFlag}            # undo every fault; the old primary rejoins`,
           `  ${bin} lab down${dirFlag}            # remove every process, namespace and file`,

@@ -90,6 +90,8 @@ export function evaluateAlive(observation: AliveObservation, maxAgeSeconds: numb
   // The supervisor runs, but the node stays out of service until an operator acts.
   if (state.state === 'blocked')
     return { state: 'critical', text: `node needs an operator; ${summary}` };
+  if (state.state === 'fence-failed')
+    return { state: 'critical', text: `failover blocked: ${state.reason}` };
   return state.paused
     ? { state: 'warning', text: `cluster paused; ${summary}` }
     : { state: 'ok', text: summary };

@@ -23,18 +23,24 @@ nodes:                                  # exactly two
   - name: host1
     address: 10.231.0.11
     data_dir: /var/lib/postgresql/15/main
-    fence:                              # how host2 powers host1 off before taking over
-      agent: fence_ipmilan
-      ip: 10.231.0.101
-      username: fence
-      password_file: /etc/skypg/host1.ipmi
-      options: { lanplus: 1, cipher: 3 }
-      timeout: 20s
+    fence:                              # how host2 powers host1 off before taking over:
+      - name: ipmi                      # a list of levels, tried in order until one verifies OFF
+        agent: ipmitool                 # reads the password itself (-f): never on a command line
+        ip: 10.231.0.101
+        username: fence
+        password_file: /etc/skypg/host1.ipmi
+        options: { lanplus: 1, cipher: 3 }
+        connect_timeout: 2s             # a BMC that lost power with its host fails this fast
+        timeout: 20s
+      # - name: pdu                     # a second level, independent of the BMC: a switched PDU
+      #   agent: command                # your script with the fence-agent contract
+      #   command: /usr/local/sbin/pdu-fence
+      #   options: { outlet: 3 }
   - name: host2
     address: 10.231.0.12
     data_dir: /var/lib/postgresql/15/main
-    fence:
-      agent: fence_ipmilan
+    fence:                              # one device may also be given without the list
+      agent: ipmitool
       ip: 10.231.0.102
       username: fence
       password_file: /etc/skypg/host2.ipmi

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { open, stat } from 'node:fs/promises';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { SkypgError, messageOf } from '../errors.js';
-import { configSchema, type RawConfig } from './schema.js';
+import { configSchema, isOneLine, type RawConfig } from './schema.js';
 import { containsControlCharacter, validate, type Issue, type KeyPath } from './schema-kit.js';
 import type { ClusterConfig, NodeConfig } from './types.js';
 import { nonEmpty } from '../env.js';
@@ -152,7 +152,7 @@ export async function checkConfigText(
   const problems = issues.map((issue) => ({
     file,
     ...at(locate(document.contents, issue)),
-    path: formatPath(issue.path),
+    path: formatPath(withoutSingleIndexes(document.contents, issue.path)),
     message: issue.message,
   }));
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -196,18 +196,18 @@ function crossCheck(raw: RawConfig): Issue[] {
     });
   }
   raw.nodes.forEach((node, index) => {
-    const fence = node.fence;
-    if (fence?.agent === 'command' && fence.command === undefined) {
-      issues.push({
-        path: ['nodes', index, 'fence', 'command'],
-        message: 'is required when agent is "command"',
-      });
-    }
-    if (fence && fence.agent !== 'command' && fence.ip === undefined) {
-      issues.push({
-        path: ['nodes', index, 'fence', 'ip'],
-        message: `is required for agent "${fence.agent}" (the fence device's address)`,
-      });
+    for (const [level, fence] of (node.fence ?? []).entries()) {
+      const path = ['nodes', index, 'fence', level];
+      if (fence.agent === 'command' && fence.command === undefined) {
+        issues.push({ path: [...path, 'command'], message: 'is required when agent is "command"' });
+      }
+      if (fence.agent !== 'command' && fence.ip === undefined) {
+        issues.push({
+          path: [...path, 'ip'],
+          message: `is required for agent "${fence.agent}" (the fence device's address)`,
+        });
+      }
+      issues.push(...fenceOptionIssues(fence.options, [...path, 'options']));
     }
   });
   const vips = [raw.vip?.primary, raw.vip?.standby];
@@ -250,11 +250,15 @@ function checkVip(raw: RawConfig, role: 'primary' | 'standby', vip: RawVip): Iss
         message: `is node ${node.name}'s own address (${node.address}); a VIP must be an extra address`,
       });
     }
-    if (same(node.fence?.ip)) {
-      issues.push({
-        path: [...path, 'address'],
-        message: `is also nodes[${index}].fence.ip (${node.fence?.ip ?? ''}); ${extra}`,
-      });
+    const levels =
+      node.fence === undefined ? [] : Array.isArray(node.fence) ? node.fence : [node.fence];
+    for (const level of levels) {
+      if (same(level.ip)) {
+        issues.push({
+          path: [...path, 'address'],
+          message: `is also nodes[${index}].fence.ip (${level.ip ?? ''}); ${extra}`,
+        });
+      }
     }
   });
   raw.gateway.forEach((gateway, index) => {
@@ -299,13 +303,38 @@ export function canonicalAddress(address: string): string {
   return [high >> 8, high & 255, low >> 8, low & 255].join('.');
 }
 
+/** Each option becomes a `key=value` line of the agent's stdin: nothing may start another line. */
+function fenceOptionIssues(options: Record<string, string>, path: KeyPath): Issue[] {
+  const issues: Issue[] = [];
+  for (const [key, value] of Object.entries(options)) {
+    if (!/^[A-Za-z0-9_-]+$/.test(key)) {
+      issues.push({
+        path: [...path, key],
+        atKey: true,
+        message:
+          'an option name has only letters, digits, "_" and "-" (no "=", spaces or newlines)',
+      });
+    } else if (!isOneLine(value)) {
+      issues.push({
+        path: [...path, key],
+        message: 'must fit on one line (no newline or other control character)',
+      });
+    }
+  }
+  return issues;
+}
+
 /** Password files hold device passwords: they must not be readable by group or others. */
 async function checkPasswordFiles(raw: RawConfig): Promise<Issue[]> {
   const issues: Issue[] = [];
-  for (const [index, node] of raw.nodes.entries()) {
-    const file = node.fence?.password_file;
+  const files = raw.nodes.flatMap((node, index) =>
+    (node.fence ?? []).map((fence, level) => ({
+      file: fence.password_file,
+      path: ['nodes', index, 'fence', level, 'password_file'],
+    })),
+  );
+  for (const { file, path } of files) {
     if (file === undefined) continue;
-    const path = ['nodes', index, 'fence', 'password_file'];
     try {
       const info = await stat(file);
       if (!info.isFile()) issues.push({ path, message: `${file} is not a regular file` });
@@ -348,7 +377,7 @@ async function safetyWarnings(config: ClusterConfig): Promise<string[]> {
     );
   } else {
     for (const node of config.nodes) {
-      if (node.fence === undefined) {
+      if (node.fence.length === 0) {
         const peer = config.nodes.find((other) => other !== node);
         warnings.push(
           `node ${node.name} has no fence device: with fencing "required", ${peer?.name ?? 'its peer'} will never take over from it automatically`,
@@ -357,14 +386,14 @@ async function safetyWarnings(config: ClusterConfig): Promise<string[]> {
     }
   }
   for (const node of config.nodes) {
-    const file = node.fence?.password_file;
-    if (file === undefined) continue;
-    try {
-      await stat(file);
-    } catch {
-      warnings.push(
-        `nodes ${node.name}: fence.password_file ${file} does not exist yet; fencing ${node.name} fails until it does`,
-      );
+    for (const fence of node.fence) {
+      const file = fence.password_file;
+      if (file === undefined) continue;
+      await stat(file).catch(() => {
+        warnings.push(
+          `nodes ${node.name}: fence.password_file ${file} does not exist yet; fencing ${node.name} through ${fence.label} fails until it does`,
+        );
+      });
     }
   }
   return warnings.map((warning) => `warning: ${warning}`);
@@ -392,7 +421,10 @@ function normalize(raw: RawConfig): ClusterConfig {
       sslkey: node.postgres?.sslkey ?? raw.postgres.sslkey,
       channel_binding: node.postgres?.channel_binding ?? raw.postgres.channel_binding,
     },
-    fence: node.fence,
+    fence: (node.fence ?? []).map(({ name, ...device }) => ({
+      label: name ?? device.agent,
+      ...device,
+    })),
   }));
   const [first, second] = nodes;
   if (first === undefined || second === undefined)
@@ -449,11 +481,31 @@ function locate(root: unknown, issue: Issue): number {
     } else if (isSeq(node) && typeof segment === 'number') {
       node = (node.items[segment] as Node | undefined) ?? null;
       offset = rangeStart(node) ?? offset;
-    } else {
+    } else if (!(isMap(node) && typeof segment === 'number')) {
+      // (a single item where a list is accepted, e.g. one fence device: the index is implied)
       return offset;
     }
   }
   return offset;
+}
+
+/** `fence[0].ip` is shown as `fence.ip` when the file has one device rather than a list. */
+function withoutSingleIndexes(root: unknown, path: KeyPath): KeyPath {
+  const out: (string | number)[] = [];
+  let node = root as Node | null;
+  for (const segment of path) {
+    if (typeof segment === 'number' && isMap(node)) continue;
+    out.push(segment);
+    if (isMap(node)) {
+      const pair = node.items.find(
+        (item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment),
+      );
+      node = (pair?.value as Node | null | undefined) ?? null;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      node = (node.items[segment] as Node | undefined) ?? null;
+    } else node = null;
+  }
+  return out;
 }
 
 function rangeStart(node: Node | null | undefined): number | undefined {

@@ -79,16 +79,39 @@ const postgresOverridesSchema = s.object({
   channel_binding: postgresKeys.channel_binding.optional(),
 });
 
-const fenceSchema = s.object({
-  agent: s.string('a fence agent name such as fence_ipmilan, "ipmitool" or "command"'),
+/** No control characters: each value becomes one `key=value` line of a fence agent's stdin. */
+export function isOneLine(value: string): boolean {
+  for (let index = 0; index < value.length; index += 1) {
+    const code = value.charCodeAt(index);
+    if (code < 0x20 || code === 0x7f) return false;
+  }
+  return true;
+}
+
+const fenceDeviceSchema = s.object({
+  name: s
+    .matching('a label of letters, digits, "_", "-" and "."', (v) => /^[\w.-]+$/.test(v))
+    .optional(),
+  agent: s.matching('a fence agent name such as fence_ipmilan, "ipmitool" or "command"', (v) =>
+    /^[A-Za-z0-9_][\w.-]*$/.test(v),
+  ),
   ip: s.host().optional(),
   ipport: s.integer(1, 65535).optional(),
-  username: s.string().optional(),
+  username: s.matching('a user name on one line (no control characters)', isOneLine).optional(),
   password_file: s.absolutePath().optional(),
-  command: s.absolutePath().optional(),
+  command: s
+    .matching(
+      'one absolute path to an executable, without arguments (they go under options)',
+      (v) => /^\/[\w./+-]*$/.test(v) && !v.endsWith('/'),
+    )
+    .optional(),
   options: s.record(s.scalar()).default({}),
+  connect_timeout: s.duration(100).default(2000),
   timeout: s.duration(1000).default(20_000),
 });
+
+/** One device, or an ordered list of them (fence levels, tried in turn). */
+const fenceSchema = s.array(fenceDeviceSchema, { min: 1, max: 8, acceptSingle: true });
 
 const nodeSchema = s.object({
   name: s.identifier(),

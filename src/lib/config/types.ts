@@ -24,7 +24,10 @@ export interface PostgresSettings {
   channel_binding: 'disable' | 'prefer' | 'require';
 }
 
+/** One fence device (a level): tried in the order listed, each verified OFF. */
 export interface FenceConfig {
+  /** What messages call it: `name`, else the agent. */
+  label: string;
   agent: string;
   ip: string | undefined;
   ipport: number | undefined;
@@ -32,6 +35,8 @@ export interface FenceConfig {
   password_file: string | undefined;
   command: string | undefined;
   options: Record<string, string>;
+  /** Deadline of a status query: a device that cannot be reached fails this fast. */
+  connect_timeout: number;
   timeout: number;
 }
 
@@ -40,7 +45,8 @@ export interface NodeConfig {
   address: string;
   data_dir: string;
   postgres: PostgresSettings;
-  fence: FenceConfig | undefined;
+  /** Fence levels in order; empty when the node has no fence device. */
+  fence: FenceConfig[];
 }
 
 export interface VipConfig {

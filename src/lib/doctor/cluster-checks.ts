@@ -4,7 +4,7 @@ import { configHash } from '../config/hash.js';
 import type { NodeConfig, VipRole } from '../config/types.js';
 import { messageOf } from '../errors.js';
 import { evaluateAlive, observeAlive } from '../checks/alive.js';
-import { fenceNode } from '../fence/fence.js';
+import { describeLevel, queryLevel } from '../fence/fence.js';
 import { withConnection } from '../pg/connect.js';
 import {
   parseSupervisorState,
@@ -23,10 +23,14 @@ import {
 import { addressOnly } from './hba.js';
 import { walLink } from './host-checks.js';
 
-/** The fence device answers `status` with ON, with the configured credentials (never `off`). */
+/**
+ * Every fence level answers `status` with ON, with the configured credentials (never `off`):
+ * a level that only fails during a blackout is found now. fence_ipmilan is a WARN: it hands
+ * the password to ipmitool on the command line.
+ */
 export async function checkFence(context: DoctorContext, node: NodeConfig): Promise<CheckResult> {
   const base = { id: 'fence', node: node.name, scope: 'network' as const };
-  if (node.fence === undefined) {
+  if (node.fence.length === 0) {
     return context.config.failover.fencing === 'none'
       ? { ...base, status: 'skip', found: 'failover.fencing is none' }
       : {
@@ -36,28 +40,42 @@ export async function checkFence(context: DoctorContext, node: NodeConfig): Prom
           fix: `add nodes[${node.name}].fence (docs/configuration.md)`,
         };
   }
-  try {
-    const result = await fenceNode(node, 'status');
-    return result.power === 'on'
-      ? {
-          ...base,
-          status: 'ok',
-          found: `${result.agent} at ${node.fence.ip ?? node.fence.command ?? ''} answers status ON (${result.ms} ms)`,
-        }
-      : {
-          ...base,
-          status: 'fail',
-          found: `${result.agent} reports power OFF`,
-          fix: `skypg fence ${node.name} --action on   # if ${node.name} should be running`,
-        };
-  } catch (error) {
-    return {
-      ...base,
-      status: 'fail',
-      found: messageOf(error),
-      fix: `check ${node.fence.password_file ?? 'the credentials'}, the user's power rights (IPMI OPERATOR) and the device address; test with skypg fence ${node.name} --action status`,
-    };
+  const found: string[] = [];
+  const fixes: string[] = [];
+  let status: CheckResult['status'] = 'ok';
+  for (const [index, fence] of node.fence.entries()) {
+    const level = describeLevel(fence, index + 1);
+    const started = performance.now();
+    try {
+      const power = await queryLevel(node, fence);
+      const ms = Math.round(performance.now() - started);
+      if (power === 'on') found.push(`${level} answers status ON (${ms} ms)`);
+      else {
+        status = 'fail';
+        found.push(`${level} reports power OFF`);
+        fixes.push(`skypg fence ${node.name} --action on   # if ${node.name} should be running`);
+      }
+    } catch (error) {
+      status = 'fail';
+      found.push(`${level}: ${messageOf(error)}`);
+      fixes.push(
+        `check ${fence.password_file ?? 'the credentials'}, the user's power rights (IPMI OPERATOR) and the address of ${level}; test with skypg fence ${node.name} --action status`,
+      );
+    }
+    if (fence.agent === 'fence_ipmilan') {
+      if (status === 'ok') status = 'warn';
+      found.push(
+        `${level} uses fence_ipmilan, which puts the password on ipmitool's command line (visible in ps)`,
+      );
+      fixes.push('use agent: ipmitool with password_file (it reads the password with -f)');
+    }
   }
+  return {
+    ...base,
+    status,
+    found: found.join('; '),
+    ...(fixes.length === 0 ? {} : { fix: fixes.join('\n') }),
+  };
 }
 
 /**

@@ -70,7 +70,9 @@ export async function checkFencePasswordFiles(
 ): Promise<CheckResult> {
   const base = local('fence-password-files', node);
   const files = config.nodes.flatMap((candidate) =>
-    candidate.fence?.password_file === undefined ? [] : [candidate.fence.password_file],
+    candidate.fence.flatMap((fence) =>
+      fence.password_file === undefined ? [] : [fence.password_file],
+    ),
   );
   if (files.length === 0)
     return { ...base, status: 'skip', found: 'no fence password files configured' };

@@ -161,7 +161,7 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     localCheck('disk', (node) => checkFreeSpace(context, node)),
     localCheck('state-dir', (node) => checkStateDir(config, node)),
     ...config.nodes.map((node) =>
-      bounded('fence', node.name, 'network', (node.fence?.timeout ?? 0) + checkTimeoutMs, () =>
+      bounded('fence', node.name, 'network', fenceCheckBudget(node) + checkTimeoutMs, () =>
         checkFence(context, node),
       ),
     ),
@@ -218,4 +218,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   }
   progress('checking again after the fixes');
   return { node, results: await runChecks(options), fixes };
+}
+
+/** Each level's status query runs in turn, bounded by its connect_timeout. */
+function fenceCheckBudget(node: NodeConfig): number {
+  return node.fence.reduce((sum, fence) => sum + fence.connect_timeout, 0);
 }

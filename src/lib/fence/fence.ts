@@ -4,6 +4,7 @@
 // into a message.
 import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isOneLine } from '../config/schema.js';
 import type { FenceConfig, NodeConfig } from '../config/types.js';
 import { SkypgError, messageOf } from '../errors.js';
 import { runProgram, type ProgramResult } from '../process/run-program.js';
@@ -11,8 +12,22 @@ import { runProgram, type ProgramResult } from '../process/run-program.js';
 export type FenceAction = 'off' | 'on' | 'reboot' | 'status';
 export type PowerState = 'on' | 'off';
 
+/** One fence level tried, and what came of it. */
+export interface LevelAttempt {
+  level: number;
+  /** `level N LABEL (ADDRESS)`, as messages name it. */
+  device: string;
+  ok: boolean;
+  /** Why it failed, or what it did. */
+  detail: string;
+  ms: number;
+}
+
 export interface FenceResult {
   node: string;
+  /** The level that did it (1 = the first listed) and its agent. */
+  level: number;
+  device: string;
   agent: string;
   action: FenceAction;
   /** Power state verified by a status query after the action. */
@@ -20,6 +35,8 @@ export interface FenceResult {
   /** False when the device was already in the wanted state. */
   changed: boolean;
   ms: number;
+  /** Every level tried, in order, the last one being the level that did it. */
+  tried: LevelAttempt[];
 }
 
 /** What one agent needs to be driven: a power query and the two switches. */
@@ -28,61 +45,138 @@ interface FenceDevice {
   switchPower(state: PowerState): Promise<void>;
 }
 
+/** How messages name a level: `level 1 ipmi (10.231.0.101)`. */
+export function describeLevel(fence: FenceConfig, level: number): string {
+  const where = fence.ip ?? fence.command;
+  return `level ${level} ${fence.label}${where === undefined ? '' : ` (${where})`}`;
+}
+
+/** The one line said when no level could do it: the node, and each level's failure. */
+export function fenceFailureMessage(
+  node: string,
+  action: FenceAction,
+  tried: LevelAttempt[],
+): string {
+  const what =
+    action === 'status' ? `cannot query the power of ${node}` : `cannot fence ${node} (${action})`;
+  const why = tried.map((attempt) => `${attempt.device}: ${attempt.detail}`).join('; ');
+  return `${what}: ${why}`;
+}
+
+/**
+ * Tries the levels in order until one succeeds (Pacemaker's fencing topology, one device per
+ * level); a level that fails is recorded and the next one is tried. All failed: FENCE_FAILED.
+ */
+export async function tryLevels<T>(
+  node: string,
+  action: FenceAction,
+  levels: readonly FenceConfig[],
+  attempt: (fence: FenceConfig) => Promise<T>,
+): Promise<{ value: T; level: number; fence: FenceConfig; tried: LevelAttempt[] }> {
+  const tried: LevelAttempt[] = [];
+  for (const [index, fence] of levels.entries()) {
+    const level = index + 1;
+    const started = performance.now();
+    const elapsed = (): number => Math.round(performance.now() - started);
+    try {
+      const value = await attempt(fence);
+      tried.push({
+        level,
+        device: describeLevel(fence, level),
+        ok: true,
+        detail: 'done',
+        ms: elapsed(),
+      });
+      return { value, level, fence, tried };
+    } catch (error) {
+      tried.push({
+        level,
+        device: describeLevel(fence, level),
+        ok: false,
+        detail: messageOf(error),
+        ms: elapsed(),
+      });
+    }
+  }
+  throw new SkypgError('FENCE_FAILED', fenceFailureMessage(node, action, tried), {
+    hint:
+      action === 'off'
+        ? `no level verified ${node} OFF, so it may still run; check each device ('skypg fence ${node} --action status', 'skypg doctor')`
+        : `check the fence devices of ${node} ('skypg doctor' tests each level)`,
+  });
+}
+
+/**
+ * Runs `action` through the node's fence levels, in order, until one does it: `off` is done
+ * only when that level's status query says OFF. `status`, `on` and `reboot` use the first level
+ * that answers.
+ */
 export async function fenceNode(
   node: NodeConfig,
   action: FenceAction,
   options: { netns?: string } = {},
 ): Promise<FenceResult> {
-  const fence = node.fence;
-  if (fence === undefined) {
+  if (node.fence.length === 0) {
     throw new SkypgError('USAGE', `node ${node.name} has no fence device configured`, {
       hint: `add a fence: block to node ${node.name} (docs/configuration.md)`,
     });
   }
-  const password = await readPassword(node.name, fence);
-  const device = deviceFor(node, fence, password, options.netns);
   const started = performance.now();
-  const finish = (power: PowerState, changed: boolean): FenceResult => ({
+  const done = await tryLevels(node.name, action, node.fence, (fence) =>
+    fenceWithDevice(node, fence, action, options.netns),
+  );
+  return {
     node: node.name,
-    agent: fence.agent,
+    level: done.level,
+    device: describeLevel(done.fence, done.level),
+    agent: done.fence.agent,
     action,
-    power,
-    changed,
+    power: done.value.power,
+    changed: done.value.changed,
     ms: Math.round(performance.now() - started),
-  });
+    tried: done.tried,
+  };
+}
+
+/** One level's power state, by its status query (doctor checks every level this way). */
+export async function queryLevel(
+  node: NodeConfig,
+  fence: FenceConfig,
+  options: { netns?: string } = {},
+): Promise<PowerState> {
+  return (await fenceWithDevice(node, fence, 'status', options.netns)).power;
+}
+
+async function fenceWithDevice(
+  node: NodeConfig,
+  fence: FenceConfig,
+  action: FenceAction,
+  netns: string | undefined,
+): Promise<{ power: PowerState; changed: boolean }> {
+  const password = await readPassword(node.name, fence);
+  const device = deviceFor(node, fence, password, netns);
   const initial = await device.status();
-  if (action === 'status') return finish(initial, false);
+  if (action === 'status') return { power: initial, changed: false };
   if (action === 'reboot') {
     // Never a power cycle: it may report success before the power was really off.
-    if (initial === 'on') await switchAndVerify(node, fence, device, 'off');
-    await switchAndVerify(node, fence, device, 'on');
-    return finish('on', true);
+    if (initial === 'on') await switchAndVerify(fence, device, 'off');
+    await switchAndVerify(fence, device, 'on');
+    return { power: 'on', changed: true };
   }
   const wanted: PowerState = action;
-  if (initial === wanted) return finish(initial, false);
-  await switchAndVerify(node, fence, device, wanted);
-  return finish(wanted, true);
+  if (initial === wanted) return { power: initial, changed: false };
+  await switchAndVerify(fence, device, wanted);
+  return { power: wanted, changed: true };
 }
 
 /** Switches, then polls status until it reports the wanted state; a timeout is a failure. */
 async function switchAndVerify(
-  node: NodeConfig,
   fence: FenceConfig,
   device: FenceDevice,
   wanted: PowerState,
 ): Promise<void> {
   const deadline = Date.now() + fence.timeout;
-  try {
-    await device.switchPower(wanted);
-  } catch (error) {
-    throw new SkypgError(
-      'COMMAND_FAILED',
-      `fencing ${node.name}: power ${wanted} failed: ${messageOf(error)}`,
-      {
-        hint: `check the fence device of ${node.name} with 'skypg fence ${node.name} --action status'`,
-      },
-    );
-  }
+  await device.switchPower(wanted);
   let last: string = 'unknown';
   while (Date.now() < deadline) {
     try {
@@ -93,13 +187,7 @@ async function switchAndVerify(
     }
     await sleep(250);
   }
-  throw new SkypgError(
-    'COMMAND_FAILED',
-    `fencing ${node.name}: power is not ${wanted} after ${fence.timeout}ms (last status: ${last})`,
-    {
-      hint: 'a timeout is a failure: the node may still be running',
-    },
-  );
+  throw new Error(`power is not ${wanted} after ${fence.timeout}ms (last status: ${last})`);
 }
 
 async function readPassword(nodeName: string, fence: FenceConfig): Promise<string | undefined> {
@@ -158,11 +246,14 @@ function fenceAgentDevice(
   netns?: string,
 ): FenceDevice {
   const input = (action: string): string => {
-    const lines = [`action=${action}`, `nodename=${node.name}`];
-    if (fence.ip !== undefined) lines.push(`ip=${fence.ip}`);
-    if (fence.ipport !== undefined) lines.push(`ipport=${fence.ipport}`);
-    if (fence.username !== undefined) lines.push(`username=${fence.username}`);
-    if (password !== undefined) lines.push(`password=${password}`);
+    const lines: [string, string][] = [
+      ['action', action],
+      ['nodename', node.name],
+    ];
+    if (fence.ip !== undefined) lines.push(['ip', fence.ip]);
+    if (fence.ipport !== undefined) lines.push(['ipport', String(fence.ipport)]);
+    if (fence.username !== undefined) lines.push(['username', fence.username]);
+    if (password !== undefined) lines.push(['password', password]);
     // ClusterLabs agents sleep power_wait (2 s for fence_ipmilan) after OFF before they poll
     // the status; skypg does not count OFF until a status query says so, so that sleep only
     // delays the failover. A configured power_wait wins; a custom command gets only the options.
@@ -170,27 +261,28 @@ function fenceAgentDevice(
       fence.agent === 'command' || 'power_wait' in fence.options
         ? fence.options
         : { power_wait: '0', ...fence.options };
-    for (const [key, value] of Object.entries(options)) lines.push(`${key}=${value}`);
-    return `${lines.join('\n')}\n`;
+    lines.push(...Object.entries(options));
+    return agentInput(lines);
   };
-  const run = (action: string): Promise<ProgramResult> =>
+  const run = (action: string, timeoutMs: number): Promise<ProgramResult> =>
     runProgram(program, [], {
       input: input(action),
       env: { PYTHONWARNINGS: 'ignore' },
-      timeoutMs: fence.timeout,
+      timeoutMs,
       allowFailure: true,
       ...(netns === undefined ? {} : { netns }),
     }).then((result) => redact(result, password));
   return {
     status: async () => {
-      const result = await run('status');
-      if (result.timedOut) throw new Error(`${program} status timed out`);
+      const result = await run('status', fence.connect_timeout);
+      checkRan(result, program, 'status', fence.connect_timeout);
       if (result.exitCode === 0) return 'on';
       if (result.exitCode === 2) return 'off';
       throw new Error(`${program} status failed (exit ${result.exitCode}): ${lastLine(result)}`);
     },
     switchPower: async (state) => {
-      const result = await run(state);
+      const result = await run(state, fence.timeout);
+      checkRan(result, program, state, fence.timeout);
       if (result.exitCode !== 0)
         throw new Error(
           `${program} ${state} failed (exit ${result.exitCode}): ${lastLine(result)}`,
@@ -199,13 +291,47 @@ function fenceAgentDevice(
   };
 }
 
-/** ipmitool reads the password from password_file itself (-f), never from argv. */
-function ipmitoolDevice(fence: FenceConfig, netns?: string): FenceDevice {
-  const args = [
+/**
+ * The stdin of a fence agent, one `name=value` line each. The agent honours the last line of
+ * a name, so a value holding a newline could add `action=off` to a status query: refused here
+ * too, though config check refuses such values first.
+ */
+export function agentInput(lines: readonly [string, string][]): string {
+  for (const [key, value] of lines) {
+    if (!/^[A-Za-z0-9_-]+$/.test(key) || !isOneLine(value)) {
+      throw new SkypgError(
+        'REFUSED',
+        `fence agent option ${JSON.stringify(key)} would not be one line of the agent's input`,
+        {
+          hint: 'option names are letters, digits, "_" and "-"; values have no control characters',
+        },
+      );
+    }
+  }
+  return lines.map(([key, value]) => `${key}=${value}\n`).join('');
+}
+
+/** A program that did not start, or did not finish in time, says so in one line. */
+function checkRan(result: ProgramResult, program: string, action: string, timeoutMs: number): void {
+  if (result.timedOut) throw new Error(`${action} did not answer within ${timeoutMs}ms`);
+  if (result.exitCode === -1) throw new Error(`${program} could not be run: ${lastLine(result)}`);
+}
+
+/**
+ * ipmitool reads the password from password_file itself (-f), never from argv. -N/-R: one
+ * retry after connect_timeout/2, so a BMC that vanished fails within connect_timeout.
+ */
+export function ipmitoolArgs(fence: FenceConfig, command: string): string[] {
+  const retrySeconds = Math.max(1, Math.floor(fence.connect_timeout / 2000));
+  return [
     '-I',
     fence.options['lanplus'] === '0' ? 'lan' : 'lanplus',
     '-C',
     fence.options['cipher'] ?? '3',
+    '-N',
+    String(retrySeconds),
+    '-R',
+    '1',
     '-H',
     fence.ip ?? '',
     '-p',
@@ -213,23 +339,31 @@ function ipmitoolDevice(fence: FenceConfig, netns?: string): FenceDevice {
     ...(fence.username === undefined ? [] : ['-U', fence.username]),
     ...(fence.password_file === undefined ? [] : ['-f', fence.password_file]),
     ...(fence.options['privlvl'] === undefined ? [] : ['-L', fence.options['privlvl']]),
+    'chassis',
+    'power',
+    command,
   ];
-  const run = (command: string): Promise<ProgramResult> =>
-    runProgram('ipmitool', [...args, 'chassis', 'power', command], {
-      timeoutMs: fence.timeout,
+}
+
+function ipmitoolDevice(fence: FenceConfig, netns?: string): FenceDevice {
+  const run = (command: string, timeoutMs: number): Promise<ProgramResult> =>
+    runProgram('ipmitool', ipmitoolArgs(fence, command), {
+      timeoutMs,
       allowFailure: true,
       ...(netns === undefined ? {} : { netns }),
     });
   return {
     status: async () => {
-      const result = await run('status');
+      const result = await run('status', fence.connect_timeout);
+      checkRan(result, 'ipmitool', 'status', fence.connect_timeout);
       const match = /Chassis Power is (on|off)/i.exec(result.stdout);
       if (result.exitCode !== 0 || !match?.[1])
         throw new Error(`ipmitool status failed (exit ${result.exitCode}): ${lastLine(result)}`);
       return match[1].toLowerCase() === 'on' ? 'on' : 'off';
     },
     switchPower: async (state) => {
-      const result = await run(state);
+      const result = await run(state, fence.timeout);
+      checkRan(result, 'ipmitool', state, fence.timeout);
       if (result.exitCode !== 0)
         throw new Error(
           `ipmitool power ${state} failed (exit ${result.exitCode}): ${lastLine(result)}`,

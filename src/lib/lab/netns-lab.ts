@@ -1,8 +1,8 @@
 // The multi-host lab: every "machine" is a network namespace on one Linux box (root only).
 // A `lan` namespace holds the switch (bridge br0); host1 runs the primary, host2 a streaming
 // standby, gw and client are third parties, and bmc1/bmc2 run ipmi_sim as each host's BMC, so
-// fencing goes through the real ipmitool and fence_ipmilan (recipes and traps: the team's
-// lab-on-one-machine notes). Everything lives in one directory whose state file is written
+// fencing goes through the real ipmitool, then optionally a simulated PDU (lab-pdu.ts); recipes
+// and traps: the team's lab-on-one-machine notes. Everything lives in one directory whose state file is written
 // before anything is made, so netnsLabDown can always undo a lab.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +21,7 @@ import {
 } from '../pg/programs.js';
 import { isRoot, runProgram, type ProgramResult, type RunOptions } from '../process/run-program.js';
 import * as labSupport from './lab-support.js';
+import { installPduScript, pduFenceCommand } from './lab-pdu.js';
 import { labDown } from './loopback-pair.js';
 
 export const netnsLabStateFile = 'netns-lab.json';
@@ -87,9 +88,13 @@ export interface NetnsLabState extends labSupport.LabStateBase {
   /** The namespaces teardown deletes (a name another lab already held is left out). */
   namespaces: string[];
   hosts: [NetnsLabHost, NetnsLabHost];
+  /** 1: each host is fenced through its BMC only; 2: then through its PDU outlet. */
+  fenceLevels?: 1 | 2;
+  /** The simulated switched PDU: its fence script and outlet states (lab-pdu.ts). */
+  pduDir?: string;
 }
 
-export type NetnsLabUpOptions = labSupport.LabBuildOptions;
+export type NetnsLabUpOptions = labSupport.LabBuildOptions & { fenceLevels?: 1 | 2 };
 
 /** Builds the lab; on failure removes whatever it made and throws LAB_FAILED. */
 export async function netnsLabUp(options: NetnsLabUpOptions): Promise<NetnsLabState> {
@@ -108,13 +113,15 @@ export async function netnsLabUp(options: NetnsLabUpOptions): Promise<NetnsLabSt
   // Root keeps the directory (the BMC files are root's); postgres only needs to pass through.
   await chmod(dir, 0o711);
   try {
-    const state = await planLab(dir, binDir);
+    const state = await planLab(dir, binDir, options.fenceLevels ?? 1);
     // Written first so that netnsLabDown finds everything even if a later step fails.
     await writeNetnsLabState(state);
     step(`create namespaces ${state.id}-{lan,${labMembers.join(',')}} on ${labSubnet}`);
     await buildNetwork(state);
     step('start the BMCs (ipmi_sim) of host1 and host2');
     for (const host of state.hosts) await startBmc(state, host);
+    step('install the switched PDU (a second fence level, independent of the BMCs)');
+    await installPdu(state);
     await buildPostgres(state, owner, step);
     await writeFileAtomic(state.configPath, labConfig(state));
     return state;
@@ -174,7 +181,7 @@ async function pickLabId(): Promise<string> {
   throw new Error('no free lab id (too many namespaces in /run/netns)');
 }
 
-async function planLab(dir: string, binDir: string): Promise<NetnsLabState> {
+async function planLab(dir: string, binDir: string, fenceLevels: 1 | 2): Promise<NetnsLabState> {
   const id = await pickLabId();
   const netns: Record<LabNamespaceKey, string> = {
     lan: `${id}-lan`,
@@ -219,6 +226,8 @@ async function planLab(dir: string, binDir: string): Promise<NetnsLabState> {
     // lan first: once it is ours, the id is ours (`ip netns add` refuses an existing name).
     namespaces: [netns.lan, ...labMembers.map((member) => netns[member])],
     hosts: [host('host1', 'bmc1'), host('host2', 'bmc2')],
+    fenceLevels,
+    pduDir: join(dir, 'pdu'),
   };
 }
 
@@ -443,6 +452,15 @@ exit 0
 `;
 }
 
+/** The PDU's outlets feed the hosts: cutting one runs the host's chassis power-off. */
+async function installPdu(state: NetnsLabState): Promise<void> {
+  if (state.pduDir === undefined) return;
+  await installPduScript(
+    state.pduDir,
+    state.hosts.map((host) => ({ outlet: host.name, chassisHook: host.bmc.hookFile })),
+  );
+}
+
 async function buildPostgres(
   state: NetnsLabState,
   owner: labSupport.OwnerIds,
@@ -508,17 +526,27 @@ async function startPostgresServer(state: NetnsLabState, host: NetnsLabHost): Pr
 }
 
 function labConfig(state: NetnsLabState): string {
+  // ipmitool reads the password file itself: the password is on no command line.
+  const pduLevel = (host: NetnsLabHost): string =>
+    state.fenceLevels === 2 && state.pduDir !== undefined
+      ? `      - name: pdu
+        agent: command
+        command: ${pduFenceCommand(state.pduDir)}
+        options: { outlet: ${host.name} }
+`
+      : '';
   const node = (host: NetnsLabHost): string => `  - name: ${host.name}
     address: ${host.address}
     data_dir: ${host.dataDir}
     postgres: { socket_dir: ${host.socketDir}, log_file: ${host.logFile} }
     fence:
-      agent: fence_ipmilan
-      ip: ${host.bmc.address}
-      username: ${fenceUser}
-      password_file: ${host.bmc.passwordFile}
-      options: { lanplus: 1, cipher: 3 }
-`;
+      - name: ipmi
+        agent: ipmitool
+        ip: ${host.bmc.address}
+        username: ${fenceUser}
+        password_file: ${host.bmc.passwordFile}
+        options: { lanplus: 1, cipher: 3 }
+${pduLevel(host)}`;
   const [host1, host2] = state.hosts;
   return `# skypg netns lab ${state.id}, made at ${state.createdAt}.
 # Each host is a network namespace (${host1.netns}, ${host2.netns}); BMCs are ipmi_sim.
@@ -911,6 +939,33 @@ export async function powerOff(
   await waitFor(`${name} to have no processes`, 5000, async () => {
     return (await namespacePids(netns)).length === 0;
   });
+}
+
+/**
+ * A blackout: the host's chassis loses power and its BMC with it. The BMC's switch port goes
+ * first (nothing answers IPMI from then on), then the host is powered off by its chassis
+ * switch, the way the BMC itself would (every process killed, its port pulled).
+ */
+export async function blackout(state: NetnsLabState, name: LabHostName): Promise<void> {
+  const host = labHost(state, name);
+  await linkDown(state, host.bmc.member);
+  await runProgram(host.bmc.hookFile, ['set', 'power', '0'], { timeoutMs: 20_000 });
+  await waitFor(`${name} to have no processes`, 5000, async () => {
+    return (await namespacePids(host.netns)).length === 0;
+  });
+}
+
+/** Whether the host's BMC is cut off the LAN (its switch port is down: a blackout). */
+export async function bmcCutOff(state: NetnsLabState, name: LabHostName): Promise<boolean> {
+  const port = `v-${labHost(state, name).bmc.member}`;
+  const shown = await runProgram('ip', ['-n', state.netns.lan, '-o', 'link', 'show', port], {
+    allowFailure: true,
+  });
+  return shown.exitCode === 0 && !/[<,]UP[,>]/.test(shown.stdout);
+}
+
+export async function reconnectBmc(state: NetnsLabState, name: LabHostName): Promise<void> {
+  await linkUp(state, labHost(state, name).bmc.member);
 }
 
 /** Powers the host on via IPMI: network back, then only its boot hook (none by default). */

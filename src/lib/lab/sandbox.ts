@@ -16,7 +16,10 @@ import {
   type LogLine,
 } from './lab-cluster.js';
 import { labStateFile, labUp, readLabState, type LabState } from './loopback-pair.js';
+import { outletOn, switchOutletOn } from './lab-pdu.js';
 import {
+  blackout,
+  bmcCutOff,
   execIn,
   faultTable,
   freeze,
@@ -33,6 +36,7 @@ import {
   powerOff,
   powerOn,
   readNetnsLabState,
+  reconnectBmc,
   thaw,
   type LabHostName,
   type NetnsLabState,
@@ -41,7 +45,7 @@ import {
 export type AnyLab =
   { kind: 'netns'; state: NetnsLabState } | { kind: 'loopback'; state: LabState };
 
-export const labFaults = ['kill', 'poweroff', 'partition', 'freeze'] as const;
+export const labFaults = ['kill', 'poweroff', 'blackout', 'partition', 'freeze'] as const;
 export type LabFault = (typeof labFaults)[number];
 export const labHostNames: readonly LabHostName[] = ['host1', 'host2'];
 
@@ -83,6 +87,8 @@ export interface SandboxUpOptions {
   dir: string;
   /** The loopback pair even as root. */
   loopback: boolean;
+  /** Multi-host lab: fence each host through its BMC only (1), or then its PDU outlet (2). */
+  fenceLevels?: 1 | 2;
   onStep?: (step: string) => void;
 }
 
@@ -92,7 +98,11 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<AnyLab> {
   if (options.loopback || !isRoot()) {
     return { kind: 'loopback', state: await labUp({ dir: options.dir, onStep: step }) };
   }
-  const state = await netnsLabUp({ dir: options.dir, onStep: step });
+  const state = await netnsLabUp({
+    dir: options.dir,
+    onStep: step,
+    ...(options.fenceLevels === undefined ? {} : { fenceLevels: options.fenceLevels }),
+  });
   try {
     step('start a supervisor on each host (as systemd would at boot)');
     await startSupervisors(state);
@@ -201,6 +211,13 @@ export async function injectFault(
       await powerOff(state, node, { from: 'gw' });
       did = `powered ${node} off through its BMC: every process on it is gone`;
       break;
+    case 'blackout':
+      await blackout(state, node);
+      did =
+        state.fenceLevels === 2
+          ? `blacked ${node} out: it and its BMC lost power together (its PDU outlet still answers)`
+          : `blacked ${node} out: it and its BMC lost power together, and it has no other fence level`;
+      break;
     case 'partition':
       for (const other of [peerOf(node), 'gw', 'client'] as const) {
         await partition(state, node, other);
@@ -231,6 +248,16 @@ export async function healLab(state: NetnsLabState): Promise<HealResult> {
   if (cut.stdout.includes(faultTable)) {
     await heal(state);
     did.push('reconnected every host to the LAN');
+  }
+  for (const host of labHostNames) {
+    if (await bmcCutOff(state, host)) {
+      await reconnectBmc(state, host);
+      did.push(`reconnected the BMC of ${host}`);
+    }
+    if (state.pduDir !== undefined && (await outletOn(state.pduDir, host)) === false) {
+      await switchOutletOn(state.pduDir, host);
+      did.push(`switched the PDU outlet of ${host} on: it boots its supervisor, which rejoins`);
+    }
   }
   for (const host of labHostNames) {
     const frozen = await frozenPids(state, host);

@@ -24,6 +24,8 @@ export interface ActionOutcome {
   ok: boolean;
   ms: number;
   detail: string;
+  /** The error's code when it failed (FENCE_FAILED: the loop reports state fence-failed). */
+  code?: string;
 }
 
 /** Runs the actions in order; stops at the first failure (later ones assumed it succeeded). */
@@ -44,6 +46,7 @@ export async function act(
         ok: false,
         ms: Math.round(performance.now() - started),
         detail: messageOf(error),
+        ...(error instanceof SkypgError ? { code: error.code } : {}),
       });
       break;
     }

@@ -68,6 +68,7 @@ export async function runSupervisor(
   const hash = configHash(config);
   let memory: Memory = initialMemory;
   let lastActionError: string | undefined;
+  let fenceFailed = false;
   let previous: Decision | undefined;
   let running: ActionTask | undefined;
   let lastObservedAt = Date.now();
@@ -86,6 +87,7 @@ export async function runSupervisor(
     task.done = act(config, node, actions)
       .then((outcomes) => {
         lastActionError = undefined;
+        fenceFailed = false;
         for (const outcome of outcomes) {
           log.write({
             event: 'action',
@@ -96,6 +98,7 @@ export async function runSupervisor(
             durationMs: outcome.ms,
           });
           if (!outcome.ok) lastActionError = outcome.detail;
+          if (outcome.code === 'FENCE_FAILED') fenceFailed = true;
         }
       })
       .finally(() => {
@@ -203,9 +206,11 @@ export async function runSupervisor(
       startedAt,
       updatedAt: new Date().toISOString(),
       loops,
-      state: decision.state,
-      reason:
-        lastActionError === undefined
+      // No fence level left: never promoted, said loudly (check-alive CRITICAL), retried every loop.
+      state: fenceFailed ? 'fence-failed' : decision.state,
+      reason: fenceFailed
+        ? `${lastActionError ?? ''} (retried every loop)`
+        : lastActionError === undefined
           ? decision.reason
           : `${decision.reason}; last action failed: ${lastActionError}`,
       paused: decision.state === 'paused',

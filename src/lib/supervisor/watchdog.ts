@@ -33,7 +33,15 @@ export function actionDeadlineMs(action: Action, config: ClusterConfig): number 
 }
 
 function fenceBudgetMs(config: ClusterConfig): number {
-  return config.nodes.reduce((most, node) => Math.max(most, node.fence?.timeout ?? 0), 0) * 2;
+  // Every level may take its timeout before the next is tried.
+  return config.nodes.reduce(
+    (most, node) =>
+      Math.max(
+        most,
+        node.fence.reduce((sum, level) => sum + level.timeout, 0),
+      ),
+    0,
+  );
 }
 
 /**
