@@ -181,6 +181,15 @@ describe('files root writes in data directories (C2, M2), on a loopback pair', {
     assert.equal(await readFile(join(dir, 'file.conf'), 'utf8'), 'new\n');
   });
 
+  it('writeFileAtomicAs: where the user may not write, one line says why and nothing is left', async () => {
+    const before = await readdir(scratch());
+    await assert.rejects(writeFileAtomicAs(osUser, join(scratch(), 'nope.conf'), 'x'), {
+      message:
+        /^node failed \(exit 1\): EACCES: permission denied, open '.*\/\.nope\.conf\.[0-9a-f]{24}\.tmp'$/,
+    });
+    assert.deepEqual(await readdir(scratch()), before);
+  });
+
   describe('doctor --fix and pg_hba.conf (M2, C2) on a loopback pair', () => {
     const hbaFile = (): string => join(lab().state.nodes[0].dataDir, 'pg_hba.conf');
     const primary = (): NodeConfig => lab().config.nodes[0];

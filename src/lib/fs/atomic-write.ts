@@ -72,47 +72,62 @@ export async function refuseSymlink(path: string, why: string): Promise<void> {
   }
 }
 
-// The same steps as writeFileAtomic, run by a Node child as the target user: path and mode as
-// arguments, the content on stdin. A child (not tee/dd/mv) because only this keeps O_EXCL,
-// O_NOFOLLOW, fsync and the rename in one program with no shell.
+// The same steps as writeFileAtomic, run by a Node child as the target user, for each file in
+// order; the files come as JSON on stdin. A child (not tee/dd/mv) because only this keeps
+// O_EXCL, O_NOFOLLOW, fsync and the rename in one program with no shell; one child for all the
+// files because starting it is most of the cost.
 const childScript = `
 const fs = require('node:fs'), path = require('node:path'), crypto = require('node:crypto');
-const [file, modeText] = process.argv.slice(1);
-const mode = parseInt(modeText, 8);
 const c = fs.constants;
-const temp = path.join(path.dirname(file), '.' + path.basename(file) + '.' + crypto.randomBytes(12).toString('hex') + '.tmp');
-try {
-  const fd = fs.openSync(temp, c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, mode);
-  try { fs.writeFileSync(fd, fs.readFileSync(0)); fs.fchmodSync(fd, mode); fs.fsyncSync(fd); }
-  finally { fs.closeSync(fd); }
-  fs.renameSync(temp, file);
-  const dir = fs.openSync(path.dirname(file), c.O_RDONLY | c.O_DIRECTORY);
-  try { fs.fsyncSync(dir); } finally { fs.closeSync(dir); }
-} catch (error) {
-  fs.rmSync(temp, { force: true });
-  process.stderr.write(error.message + '\\n');
-  process.exit(1);
+for (const { file, content, mode } of JSON.parse(fs.readFileSync(0, 'utf8'))) {
+  const temp = path.join(path.dirname(file), '.' + path.basename(file) + '.' + crypto.randomBytes(12).toString('hex') + '.tmp');
+  try {
+    const fd = fs.openSync(temp, c.O_WRONLY | c.O_CREAT | c.O_EXCL | c.O_NOFOLLOW, mode);
+    try { fs.writeFileSync(fd, content); fs.fchmodSync(fd, mode); fs.fsyncSync(fd); }
+    finally { fs.closeSync(fd); }
+    fs.renameSync(temp, file);
+    const dir = fs.openSync(path.dirname(file), c.O_RDONLY | c.O_DIRECTORY);
+    try { fs.fsyncSync(dir); } finally { fs.closeSync(dir); }
+  } catch (error) {
+    fs.rmSync(temp, { force: true });
+    process.stderr.write(error.message + '\\n');
+    process.exit(1);
+  }
 }
 `;
 
+export interface FileToWrite {
+  path: string;
+  content: string;
+  mode: number;
+}
+
 /**
- * writeFileAtomic as OS user `osUser` (root switching with runuser; in-process when skypg
- * already is that user or is not root). The new file is owned by that user.
+ * writeFileAtomic as OS user `osUser`, file after file (root switching with runuser;
+ * in-process when skypg already is that user or is not root). New files belong to that user.
  */
-export async function writeFileAtomicAs(
+export async function writeFilesAtomicAs(
+  osUser: string,
+  files: readonly FileToWrite[],
+): Promise<void> {
+  if (!isRoot() || osUser === 'root') {
+    for (const file of files) await writeFileAtomic(file.path, file.content, file.mode);
+    return;
+  }
+  const input = files.map((file) => ({ file: file.path, content: file.content, mode: file.mode }));
+  await runProgram(process.execPath, ['-e', childScript], {
+    asUser: osUser,
+    input: JSON.stringify(input),
+    env: { NODE_OPTIONS: '' },
+    timeoutMs: 30_000,
+  });
+}
+
+export function writeFileAtomicAs(
   osUser: string,
   path: string,
   content: string,
   mode = 0o600,
 ): Promise<void> {
-  if (!isRoot() || osUser === 'root') {
-    await writeFileAtomic(path, content, mode);
-    return;
-  }
-  await runProgram(process.execPath, ['-e', childScript, path, mode.toString(8)], {
-    asUser: osUser,
-    input: content,
-    env: { NODE_OPTIONS: '' },
-    timeoutMs: 30_000,
-  });
+  return writeFilesAtomicAs(osUser, [{ path, content, mode }]);
 }

@@ -5,7 +5,7 @@ import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SkypgError, messageOf } from '../errors.js';
-import { refuseSymlink, writeFileAtomicAs } from '../fs/atomic-write.js';
+import { refuseSymlink, writeFilesAtomicAs } from '../fs/atomic-write.js';
 
 export interface PrimaryConninfo {
   host: string;
@@ -106,11 +106,12 @@ export async function writeStandbyConfig(
   const signal = join(dataDir, 'standby.signal');
   await refuseSymlink(signal, linkHint);
   const current = await readAutoConf(autoConf, owner.uid);
-  await writeFileAtomicAs(
-    osUser,
-    autoConf,
-    withPrimaryConninfo(current, formatConninfo(conninfo)),
-    0o600,
-  );
-  await writeFileAtomicAs(osUser, signal, '', 0o600);
+  await writeFilesAtomicAs(osUser, [
+    {
+      path: autoConf,
+      content: withPrimaryConninfo(current, formatConninfo(conninfo)),
+      mode: 0o600,
+    },
+    { path: signal, content: '', mode: 0o600 },
+  ]);
 }

@@ -68,7 +68,8 @@ export async function runSupervisor(
   const hash = configHash(config);
   let memory: Memory = initialMemory;
   let lastActionError: string | undefined;
-  let fenceFailed = false;
+  // Set by the action task's callback (a closure the compiler cannot follow, hence an object).
+  const fencing = { failed: false };
   let previous: Decision | undefined;
   let running: ActionTask | undefined;
   let lastObservedAt = Date.now();
@@ -87,7 +88,7 @@ export async function runSupervisor(
     task.done = act(config, node, actions)
       .then((outcomes) => {
         lastActionError = undefined;
-        fenceFailed = false;
+        fencing.failed = false;
         for (const outcome of outcomes) {
           log.write({
             event: 'action',
@@ -98,7 +99,7 @@ export async function runSupervisor(
             durationMs: outcome.ms,
           });
           if (!outcome.ok) lastActionError = outcome.detail;
-          if (outcome.code === 'FENCE_FAILED') fenceFailed = true;
+          if (outcome.code === 'FENCE_FAILED') fencing.failed = true;
         }
       })
       .finally(() => {
@@ -207,8 +208,8 @@ export async function runSupervisor(
       updatedAt: new Date().toISOString(),
       loops,
       // No fence level left: never promoted, said loudly (check-alive CRITICAL), retried every loop.
-      state: fenceFailed ? 'fence-failed' : decision.state,
-      reason: fenceFailed
+      state: fencing.failed ? 'fence-failed' : decision.state,
+      reason: fencing.failed
         ? `${lastActionError ?? ''} (retried every loop)`
         : lastActionError === undefined
           ? decision.reason

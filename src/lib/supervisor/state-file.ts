@@ -42,25 +42,17 @@ export function stateFilePath(config: ClusterConfig, nodeName: string): string {
  * Why the state file's directory is unsafe, or undefined: anyone else who can write there can
  * plant links or forge the file (check-alive and doctor trust it). Sticky or not, g+w/o+w is out.
  */
-export async function stateDirProblem(
-  dir: string,
-  ownerUids?: readonly number[],
-): Promise<string | undefined> {
+export async function stateDirProblem(dir: string): Promise<string | undefined> {
   const info = await stat(dir).catch(() => undefined);
   if (info === undefined) return undefined; // created 0755 on the first write
+  if ((info.mode & 0o022) === 0) return undefined;
   const mode = (info.mode & 0o7777).toString(8).padStart(4, '0');
-  if ((info.mode & 0o022) !== 0) {
-    return `the state directory ${dir} is writable by group or others (mode ${mode}): chmod 0755 ${dir}, or set supervisor.state_file in a directory only the supervisor's user can write`;
-  }
-  if (ownerUids !== undefined && !ownerUids.includes(info.uid)) {
-    return `the state directory ${dir} is owned by uid ${info.uid}, not by root or the supervisor's user: chown it, or set supervisor.state_file elsewhere`;
-  }
-  return undefined;
+  return `the state directory ${dir} is writable by group or others (mode ${mode}): chmod 0755 ${dir}, or set supervisor.state_file in a directory only the supervisor's user can write`;
 }
 
 export async function writeSupervisorState(path: string, state: SupervisorState): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  const problem = await stateDirProblem(dirname(path), [0, process.getuid?.() ?? 0]);
+  const problem = await stateDirProblem(dirname(path));
   if (problem !== undefined) {
     throw new SkypgError('REFUSED', problem, {
       hint: 'the supervisor writes no state file there until this is fixed',
