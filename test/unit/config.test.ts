@@ -157,7 +157,7 @@ nodes:
           '  - name: host2',
           '    fence: { agent: fence_ipmilan, ip: 10.0.0.9, username: "fence\\naction=off" }\n  - name: host2',
         ),
-      expect: /fence\.username: expected a user name on one line/,
+      expect: /fence\.username: must not contain control characters/,
     },
     {
       name: 'a newline in a fence option value',
@@ -166,7 +166,7 @@ nodes:
           '  - name: host2',
           '    fence: { agent: fence_ipmilan, ip: 10.0.0.9, options: { cipher: "3\\naction=reboot" } }\n  - name: host2',
         ),
-      expect: /fence\.options\.cipher: must fit on one line/,
+      expect: /fence\.options\.cipher: must not contain control characters/,
     },
     {
       name: 'an "=" in a fence option name',

@@ -141,11 +141,12 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-/** Programs that need the network capabilities a systemd unit grants skypg. */
-const networkPrograms = new Set(['ip', 'arping']);
+/** Programs that need the network capabilities a systemd unit grants skypg (ping: the
+ * gateway check; under NoNewPrivileges its own file capability does not apply). */
+const networkPrograms = new Set(['ip', 'arping', 'ping']);
 
 /**
- * Under a unit with AmbientCapabilities (CAP_NET_ADMIN, CAP_NET_RAW for ip and arping), every
+ * Under a unit with AmbientCapabilities (CAP_NET_ADMIN, CAP_NET_RAW for ip, arping, ping), every
  * child would inherit them, PostgreSQL included: then any database superuser could re-address
  * interfaces. setpriv clears the ambient and inheritable sets before it runs anything else.
  */
