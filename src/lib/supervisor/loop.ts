@@ -108,6 +108,45 @@ export async function runSupervisor(
     return task;
   };
 
+  const writeState = async (decision: Decision): Promise<void> => {
+    await writeSupervisorState(statePath, {
+      version: 1,
+      cluster: config.cluster,
+      node: node.name,
+      pid: process.pid,
+      pidStartTicks,
+      startedAt,
+      updatedAt: new Date().toISOString(),
+      loops,
+      // No fence level left: never promoted, said loudly (check-alive CRITICAL), retried every loop.
+      state: fencing.failed ? 'fence-failed' : decision.state,
+      reason: fencing.failed
+        ? `${lastActionError ?? ''} (retried every loop)`
+        : lastActionError === undefined
+          ? decision.reason
+          : `${decision.reason}; last action failed: ${lastActionError}`,
+      paused: decision.state === 'paused',
+      ...(running === undefined
+        ? {}
+        : {
+            action: {
+              name: describeActions(running.actions),
+              since: new Date(running.startedAt).toISOString(),
+              deadline: new Date(running.deadlineAt).toISOString(),
+            },
+          }),
+      ...(options.version === undefined ? {} : { skypgVersion: options.version }),
+      configHash: hash,
+      pgWal: await readlink(join(node.data_dir, 'pg_wal')).catch(() => null),
+    }).catch((error: unknown) => {
+      log.write({
+        event: 'error',
+        node: node.name,
+        detail: `cannot write the state file ${statePath}: ${messageOf(error)}`,
+      });
+    });
+  };
+
   log.write({
     event: 'start',
     node: node.name,
@@ -190,50 +229,19 @@ export async function runSupervisor(
         running = startActions(decision.actions);
       }
     }
-    if (running !== undefined) {
-      // --once finishes what it started; the daemon goes on observing after a short wait.
-      await (options.once
-        ? running.done
-        : Promise.race([running.done, sleep(actionWaitMs(config))]));
-    }
     memory = decision.memory;
     previous = decision;
-    await writeSupervisorState(statePath, {
-      version: 1,
-      cluster: config.cluster,
-      node: node.name,
-      pid: process.pid,
-      pidStartTicks,
-      startedAt,
-      updatedAt: new Date().toISOString(),
-      loops,
-      // No fence level left: never promoted, said loudly (check-alive CRITICAL), retried every loop.
-      state: fencing.failed ? 'fence-failed' : decision.state,
-      reason: fencing.failed
-        ? `${lastActionError ?? ''} (retried every loop)`
-        : lastActionError === undefined
-          ? decision.reason
-          : `${decision.reason}; last action failed: ${lastActionError}`,
-      paused: decision.state === 'paused',
-      ...(running === undefined
-        ? {}
-        : {
-            action: {
-              name: describeActions(running.actions),
-              since: new Date(running.startedAt).toISOString(),
-              deadline: new Date(running.deadlineAt).toISOString(),
-            },
-          }),
-      ...(options.version === undefined ? {} : { skypgVersion: options.version }),
-      configHash: hash,
-      pgWal: await readlink(join(node.data_dir, 'pg_wal')).catch(() => null),
-    }).catch((error: unknown) => {
-      log.write({
-        event: 'error',
-        node: node.name,
-        detail: `cannot write the state file ${statePath}: ${messageOf(error)}`,
-      });
-    });
+    // Written before waiting on an action and again when it ends within the wait: a slow action
+    // never leaves the state file older than one observation, and its outcome shows at once.
+    await writeState(decision);
+    if (running !== undefined) {
+      const waitedOn = running;
+      // --once finishes what it started; the daemon goes on observing after a short wait.
+      await (options.once
+        ? waitedOn.done
+        : Promise.race([waitedOn.done, sleep(actionWaitMs(config))]));
+      if (running !== waitedOn) await writeState(decision);
+    }
     if (options.once) break;
     await pause(config, loopStarted, options.signal, decision.nextLoopMs);
   }
