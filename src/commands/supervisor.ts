@@ -16,7 +16,8 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
     'within heartbeat.timeout), decides with the failover policy (docs/failover.md), acts, ' +
     'rewrites the state file read by check-alive and status, and logs one JSON line per decision ' +
     'and action. SIGTERM/SIGINT stop it after the current loop without touching PostgreSQL or the ' +
-    'VIPs; SIGHUP reopens --log-file. --once runs a single loop; --dry-run logs actions without ' +
+    'VIPs; SIGHUP reopens --log-file. It refuses to start on a shape it cannot drive (a ' +
+    'replication slot the configuration does not name, a Debian start.conf of auto). --once runs a single loop; --dry-run logs actions without ' +
     'doing them.';
   static override examples = [
     '<%= config.bin %> supervisor --log-file /var/log/skypg/supervisor.log',
@@ -38,6 +39,8 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
     const node = cluster.localNode();
     const { JsonLog } = await import('../lib/supervisor/log.js');
     const { runSupervisor } = await import('../lib/supervisor/loop.js');
+    const { assertDrivableShape } = await import('../lib/supervisor/shape.js');
+    await assertDrivableShape(cluster.config, node);
     const log = new JsonLog(flags['log-file'], node.name);
     const stop = new AbortController();
     const onStop = (): void => {

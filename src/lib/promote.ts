@@ -15,6 +15,7 @@ import {
 } from './pg/connect.js';
 import { lsnDistance } from './pg/lsn.js';
 import { checkSamePair, readServerStatus, type ServerRole } from './pg/server-status.js';
+import { ensureSlot, standbySlot } from './pg/slots.js';
 import { recordSteps, type StepRecord, type TimedStep } from './steps.js';
 import { vipDown, vipUp } from './vip.js';
 
@@ -180,6 +181,19 @@ export async function promote(
         hint: `clients may not reach the new primary yet; fix the cause and run 'skypg vip up primary' on ${node.name}`,
       },
     );
+  }
+  // After the VIPs (clients first): the slot the old primary will stream through once it rejoins.
+  const slot = standbySlot(config, peer);
+  if (slot !== undefined) {
+    await timed(
+      `replication slot ${slot} for ${peer.name}`,
+      () => withConnection(localTarget(node), (session) => ensureSlot(session, slot)),
+      (made) => (made ? 'made (WAL reserved from now)' : 'already there'),
+    ).catch((error: unknown) => {
+      result.warnings.push(
+        `${node.name} is promoted but the replication slot ${slot} for ${peer.name} could not be made: ${messageOf(error)}; run 'select pg_create_physical_replication_slot('${slot}', true)' on ${node.name} before ${peer.name} rejoins`,
+      );
+    });
   }
   return result;
 }

@@ -2,11 +2,13 @@
 // safe way: follow (nothing diverged), pg_rewind (diverged), or a fresh pg_basebackup. Every
 // step is timed; a failure says exactly what state the node was left in.
 import { rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClusterConfig, NodeConfig } from './config/types.js';
 import { peerOf } from './config/local-node.js';
 import { SkypgError, messageOf } from './errors.js';
-import { localTarget, remoteTarget, withConnection } from './pg/connect.js';
+import { releaseSlotsAsStandby, standbySlot } from './pg/slots.js';
+import { effectivePassfile, localTarget, remoteTarget, withConnection } from './pg/connect.js';
 import { isCleanShutdown, readControlData, type ControlData } from './pg/controldata.js';
 import { runPgProgram } from './pg/programs.js';
 import { readWalReceiver, readServerStatus } from './pg/server-status.js';
@@ -87,7 +89,10 @@ export async function rebuildStandby(
     method: RebuildResult['method'],
     oldDataDir?: string,
   ): Promise<RebuildResult> => {
-    await timed(`start PostgreSQL on ${node.name} as a standby`, () => startServer(node));
+    await timed(`start PostgreSQL on ${node.name} as a standby`, async () => {
+      await startServer(node);
+      return releaseSlotsAsStandby(config, node);
+    });
     await timed(
       `wait until ${node.name} streams from ${source.name} on timeline ${sourceState.timeline}`,
       () => waitForStreaming(node, sourceState.timeline, options.timeoutMs),
@@ -245,12 +250,23 @@ async function rewind(node: NodeConfig, source: NodeConfig): Promise<void> {
     port: target.port,
     user: target.user,
     applicationName: 'skypg-rewind',
-    passfile: node.postgres.passfile,
+    passfile: effectivePassfile(node),
   }).concat(' dbname=postgres');
   await runPgProgram(
     context,
     'pg_rewind',
-    ['--target-pgdata', node.data_dir, '--source-server', sourceServer, '--progress'],
+    [
+      '--target-pgdata',
+      node.data_dir,
+      '--source-server',
+      sourceServer,
+      '--progress',
+      // A crashed target is recovered in single-user mode first, which needs the server's
+      // configuration (PostgreSQL 15+; older pg_rewind refuses it and auto falls back).
+      ...(node.postgres.config_dir === undefined
+        ? []
+        : [`--config-file=${join(node.postgres.config_dir, 'postgresql.conf')}`]),
+    ],
     30 * 60_000,
   );
 }
@@ -312,7 +328,8 @@ export function standbyConninfo(config: ClusterConfig, node: NodeConfig, primary
     port: primary.postgres.port,
     user: config.replication.user,
     applicationName: node.name,
-    passfile: node.postgres.passfile,
+    passfile: effectivePassfile(node),
+    slot: standbySlot(config, node),
   };
 }
 

@@ -2,52 +2,22 @@
 // procedure's acceptance tests): the database fails, the host loses power, the host's network
 // fails, the primary freezes; in async and sync mode. Each story checks the invariants.
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readPostmasterPid } from '../../src/lib/pg/programs.js';
-import {
-  killPostgres,
-  linkDown,
-  linkUp,
-  powerOff,
-  type NetnsLabState,
-} from '../../src/lib/lab/netns-lab.js';
+import { killPostgres, linkDown, linkUp, powerOff } from '../../src/lib/lab/netns-lab.js';
 import { ClientAgent, splitBrainSamples, startSupervisors } from '../../src/lib/lab/lab-cluster.js';
 import {
   printSupervisorLogs,
   psql,
   runScenario,
+  standardFaults,
   untilStates,
 } from '../support/failover-scenario.js';
 import { waitUntil } from '../support/wait.js';
 import { netnsLabSkipReason, useNetnsLab } from '../support/netns.js';
 
 const skip = await netnsLabSkipReason();
-
-/** The postmaster of host1 and all its children: the database, not the host. */
-async function postgresPids(state: NetnsLabState): Promise<number[]> {
-  const postmaster = await readPostmasterPid(state.hosts[0].dataDir);
-  if (postmaster === undefined) return [];
-  const children: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === postmaster) children.push(Number(entry));
-  }
-  return [postmaster, ...children];
-}
-
-function signal(pids: number[], name: NodeJS.Signals): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, name);
-    } catch {
-      // gone already (the host was powered off)
-    }
-  }
-}
 
 describe(
   'failover story: the primary database dies (kill -9 of the postmaster), async',
@@ -104,20 +74,8 @@ describe(
   () => {
     const lab = useNetnsLab();
     it('old sessions may hang but new clients are served by host2; no split brain when it thaws', async (t: TestContext) => {
-      let frozen: number[] = [];
-      let frozenAt = 0;
-      await runScenario(lab().state, t, {
-        fault: async (state) => {
-          frozen = await postgresPids(state);
-          frozenAt = Date.now();
-          signal(frozen, 'SIGSTOP');
-        },
-        heal: async () => {
-          await sleep(Math.max(0, frozenAt + 30_000 - Date.now()));
-          signal(frozen, 'SIGCONT');
-        },
-        expectPrimary: 'host2',
-      });
+      const freeze = standardFaults().find((fault) => fault.name.includes('frozen'));
+      await runScenario(lab().state, t, freeze?.scenario ?? assert.fail('no freeze story'));
     });
   },
 );

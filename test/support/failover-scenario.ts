@@ -2,12 +2,16 @@
 // supervisors up, a client writing through the VIP and sampling every host, the fault, then
 // recovery (power the fenced host back on, heal), and the invariants checked at the end.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
 import {
   holdsAddress,
+  killPostgres,
+  linkDown,
+  linkUp,
   namespacePids,
+  powerOff,
   powerOn,
   type LabHostName,
   type NetnsLabState,
@@ -21,6 +25,7 @@ import {
   supervisorState,
   type AgentReport,
 } from '../../src/lib/lab/lab-cluster.js';
+import { readPostmasterPid } from '../../src/lib/pg/programs.js';
 import { waitUntil } from './wait.js';
 
 export interface Scenario {
@@ -194,4 +199,68 @@ export async function printSupervisorLogs(state: NetnsLabState): Promise<void> {
     process.stderr.write(`--- supervisor log of ${host} (last 40 lines)\n`);
     for (const line of lines.slice(-40)) process.stderr.write(`${JSON.stringify(line)}\n`);
   }
+}
+
+/** The postmaster of host1 and all its children: the database, not the host. */
+export async function postgresPids(state: NetnsLabState): Promise<number[]> {
+  const postmaster = await readPostmasterPid(state.hosts[0].dataDir);
+  if (postmaster === undefined) return [];
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === postmaster) children.push(Number(entry));
+  }
+  return [postmaster, ...children];
+}
+
+/** Sends `name` to each PID that is still there (a powered-off host's are gone). */
+export function signalPids(pids: number[], name: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // gone already (the host was powered off)
+    }
+  }
+}
+
+/** The four faults every deployment shape must survive, told as scenarios (host1 leads first). */
+export function standardFaults(): { name: string; scenario: Scenario }[] {
+  let frozen: number[] = [];
+  let frozenAt = 0;
+  return [
+    {
+      name: 'kill -9 of the postmaster',
+      scenario: { fault: (state) => killPostgres(state, 'host1').then(() => undefined) },
+    },
+    {
+      name: 'power-off',
+      scenario: { fault: (state) => powerOff(state, 'host1'), expectPrimary: 'host2' },
+    },
+    {
+      name: 'network partition of the primary',
+      scenario: {
+        fault: (state) => linkDown(state, 'host1'),
+        heal: (state) => linkUp(state, 'host1'),
+        expectPrimary: 'host2',
+      },
+    },
+    {
+      name: 'the database frozen for 30 s',
+      scenario: {
+        fault: async (state) => {
+          frozen = await postgresPids(state);
+          frozenAt = Date.now();
+          signalPids(frozen, 'SIGSTOP');
+        },
+        heal: async () => {
+          await sleep(Math.max(0, frozenAt + 30_000 - Date.now()));
+          signalPids(frozen, 'SIGCONT');
+        },
+        expectPrimary: 'host2',
+      },
+    },
+  ];
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { loadConfigFile } from '../../src/lib/config/load.js';
 import type { ClusterConfig } from '../../src/lib/config/types.js';
+import type { LabShape } from '../../src/lib/lab/lab-shapes.js';
 import { netnsLabDown, netnsLabUp, type NetnsLabState } from '../../src/lib/lab/netns-lab.js';
 import { isRoot, runProgram } from '../../src/lib/process/run-program.js';
 import { makeScratchDir, removeScratchDir, sweepStaleScratchDirs } from './scratch.js';
@@ -41,7 +42,9 @@ export async function netnsLabSkipReason(): Promise<string | undefined> {
 }
 
 /** Registers before/after hooks and returns a getter for the running lab. */
-export function useNetnsLab(options: { fenceLevels?: 1 | 2 } = {}): () => TestNetnsLab {
+export function useNetnsLab(
+  options: { fenceLevels?: 1 | 2; shape?: LabShape } = {},
+): () => TestNetnsLab {
   let scratch: string | undefined;
   let lab: TestNetnsLab | undefined;
   before(async () => {

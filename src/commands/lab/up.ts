@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { SkypgCommand, type CommandResult } from '../../lib/base-command.js';
+import type { LabShape } from '../../lib/lab/lab-shapes.js';
 import type { AnyLab } from '../../lib/lab/sandbox.js';
 
 export const labDirFlag = Flags.string({
@@ -37,6 +38,13 @@ export default class LabUp extends SkypgCommand<AnyLab> {
       default: '1',
       helpValue: 'N',
     }),
+    shape: Flags.string({
+      summary:
+        'How the multi-host pair is built: lab (its own config), example (skypg config example with paths filled in), by-hand (pg_basebackup -R with a slot, ~/.pgpass, logging_collector, archiving) or debian (configuration in a separate directory).',
+      options: ['lab', 'example', 'by-hand', 'debian'],
+      default: 'lab',
+      helpValue: 'SHAPE',
+    }),
   };
 
   protected async execute(): Promise<CommandResult<AnyLab>> {
@@ -50,6 +58,7 @@ export default class LabUp extends SkypgCommand<AnyLab> {
       dir: flags.dir ?? defaultLabDir(),
       loopback: flags.loopback,
       fenceLevels: flags['fence-levels'] === '2' ? 2 : 1,
+      shape: flags.shape as LabShape,
       onStep: (step) => {
         if (!json) this.log(`  - ${step}`);
       },

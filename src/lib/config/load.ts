@@ -1,4 +1,5 @@
 // Reads the configuration file, validates it, and points at every problem as FILE:LINE:COL.
+import { slotNameFor } from '../pg/slots.js';
 import { constants, type Stats } from 'node:fs';
 import { isIP } from 'node:net';
 import { open, stat } from 'node:fs/promises';
@@ -195,6 +196,15 @@ function crossCheck(raw: RawConfig): Issue[] {
       message: `nodes[0] has the same address and port (${first.address}:${portOf(0)}); give one node another port`,
     });
   }
+  const slot = raw.replication.slot;
+  raw.nodes.forEach((node) => {
+    if (slot !== undefined && slotNameFor(slot, node.name).length > 63) {
+      issues.push({
+        path: ['replication', 'slot'],
+        message: `names slot "${slotNameFor(slot, node.name)}" for ${node.name}, longer than PostgreSQL's 63 bytes; shorten it`,
+      });
+    }
+  });
   raw.nodes.forEach((node, index) => {
     for (const [level, fence] of (node.fence ?? []).entries()) {
       const path = ['nodes', index, 'fence', level];

@@ -180,8 +180,14 @@ export const configSchema = s.object({
       user: s.roleName().default('replica'),
       mode: s.oneOf(['async', 'sync'] as const).default('async'),
       sync_degrade_after: s.duration(1000).default(10_000),
+      slot: s
+        .matching(
+          'a slot name of lowercase letters, digits and "_", where {node} stands for the standby\'s node name',
+          (v) => /^([a-z0-9_]|\{node\})+$/.test(v),
+        )
+        .optional(),
     })
-    .default({ user: 'replica', mode: 'async', sync_degrade_after: 10_000 }),
+    .default({ user: 'replica', mode: 'async', sync_degrade_after: 10_000, slot: undefined }),
   failover: s
     .object({
       max_lag: s.size().default(16 * 1024 * 1024),

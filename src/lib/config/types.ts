@@ -80,7 +80,13 @@ export interface ClusterConfig {
     io_check: boolean;
     io_check_interval: number;
   };
-  replication: { user: string; mode: 'async' | 'sync'; sync_degrade_after: number };
+  replication: {
+    user: string;
+    mode: 'async' | 'sync';
+    sync_degrade_after: number;
+    /** The physical slot each standby streams through, {node} expanded (pg/slots.ts). */
+    slot: string | undefined;
+  };
   failover: {
     max_lag: number;
     fencing: 'required' | 'none';

@@ -25,7 +25,8 @@ export function supervisorBootScript(state: NetnsLabState, host: LabHostName): s
   return [
     '#!/bin/bash',
     // As the systemd unit of docs/failover.md runs it: a small young generation keeps RSS down.
-    `export SKYPG_CONFIG=${state.configPath} PGPASSFILE=${state.passfile} NODE_OPTIONS=--max-semi-space-size=1`,
+    // A pair built by hand names no password file: skypg finds the OS user's ~/.pgpass itself.
+    `export SKYPG_CONFIG=${state.configPath}${state.shape === 'by-hand' ? '' : ` PGPASSFILE=${state.passfile}`} NODE_OPTIONS=--max-semi-space-size=1`,
     `exec setsid ${process.execPath} ${skypgBin} supervisor --log-file ${supervisorLog(state, host)} </dev/null >>${supervisorLog(state, host)}.out 2>&1`,
     '',
   ].join('\n');

@@ -18,6 +18,7 @@ import {
   runPgProgram,
   type PgProgramContext,
 } from '../pg/programs.js';
+import { osAccount } from '../process/os-user.js';
 import { isRoot } from '../process/run-program.js';
 
 export const replicationUser = 'replica';
@@ -40,6 +41,8 @@ export interface LabServer {
   dataDir: string;
   socketDir: string;
   logFile: string;
+  /** Where postgresql.conf lives when not in the data directory (Debian's /etc/postgresql). */
+  configDir?: string;
 }
 
 export interface LabBuildOptions {
@@ -131,20 +134,18 @@ export async function assertReachable(
 }
 
 /** Who owns the servers' files: osUser as root (PostgreSQL refuses root), else ourselves. */
-export async function ownerIds(osUser: string): Promise<OwnerIds> {
+export function ownerIds(osUser: string): OwnerIds {
   if (!isRoot()) {
     const me = userInfo();
     return { uid: me.uid, gid: me.gid };
   }
-  const passwd = await readFile('/etc/passwd', 'utf8');
-  const line = passwd.split('\n').find((entry) => entry.startsWith(`${osUser}:`));
-  const [, , uid, gid] = line?.split(':') ?? [];
-  if (uid === undefined || gid === undefined) {
+  const account = osAccount(osUser);
+  if (account === undefined) {
     throw new SkypgError('LAB_FAILED', `OS user ${osUser} does not exist`, {
       hint: 'PostgreSQL refuses to run as root; install postgresql (it creates the postgres user)',
     });
   }
-  return { uid: Number(uid), gid: Number(gid) };
+  return { uid: account.uid, gid: account.gid };
 }
 
 /** The server's socket directory and its home, made and owned by the server's OS user. */
@@ -201,6 +202,7 @@ export async function writeNodeSettings(
   wording: LabWording,
   server: LabServer,
   owner: OwnerIds,
+  extra = '',
 ): Promise<void> {
   const file = nodeSettingsFile(server);
   await writeFileAtomic(
@@ -208,7 +210,7 @@ export async function writeNodeSettings(
     `# ${wording.title}: settings of ${server.name} only
 port = ${server.port}
 unix_socket_directories = '${server.socketDir}'
-`,
+${extra}`,
   );
   await chown(file, owner.uid, owner.gid);
 }
@@ -263,7 +265,7 @@ include_if_exists = '../node.conf'  # relative to the data directory: each ${wor
 export async function startServer(context: PgProgramContext, server: LabServer): Promise<void> {
   await runPgProgram(context, 'pg_ctl', [
     '-D',
-    server.dataDir,
+    server.configDir ?? server.dataDir,
     '-l',
     server.logFile,
     '-w',
@@ -314,9 +316,14 @@ export async function setUpPrimaryRoles(
 }
 
 /** The end of a lab's configuration file: its roles, fencing, and where supervisors write. */
-export function clusterSettingsYaml(dir: string, fencing: 'none' | 'required'): string {
+export function clusterSettingsYaml(
+  dir: string,
+  fencing: 'none' | 'required',
+  slot?: string,
+): string {
+  const slotKey = slot === undefined ? '' : `, slot: "${slot}"`;
   return `heartbeat: { user: ${heartbeatUser} }
-replication: { user: ${replicationUser}, mode: async }
+replication: { user: ${replicationUser}, mode: async${slotKey} }
 failover: { fencing: ${fencing} }
 supervisor:
   state_file: ${dir}/{node}/supervisor-state.json
@@ -328,12 +335,15 @@ export async function cloneStandby(
   context: PgProgramContext,
   conninfo: string,
   standby: LabServer,
+  slot?: string,
 ): Promise<void> {
   await runPgProgram(context, 'pg_basebackup', [
     '-d',
     conninfo,
     '-D',
     standby.dataDir,
+    // -C -S: the primary makes the slot, and -R names it in primary_slot_name.
+    ...(slot === undefined ? [] : ['-C', '-S', slot]),
     '-R',
     '-X',
     'stream',
@@ -386,12 +396,13 @@ export async function readStateFile(
 export async function stopPostmaster(
   dataDir: string,
   graceMs = 10_000,
+  startedWith = dataDir,
 ): Promise<number | undefined> {
   const pid = await readPostmasterPid(dataDir);
-  if (pid === undefined || !(await isPostmasterOf(pid, dataDir))) return undefined;
+  if (pid === undefined || !(await isPostmasterOf(pid, startedWith))) return undefined;
   await signalUntilGone(
     pid,
-    () => isPostmasterOf(pid, dataDir),
+    () => isPostmasterOf(pid, startedWith),
     [
       ['SIGINT', graceMs],
       ['SIGQUIT', 5000],

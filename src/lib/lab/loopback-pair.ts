@@ -60,7 +60,7 @@ async function buildPair(
 ): Promise<LabState> {
   const binDir = await findPgBinDir(configuredBinDir);
   const osUser = effectiveOsUser('postgres');
-  const owner = await labSupport.ownerIds(osUser);
+  const owner = labSupport.ownerIds(osUser);
   await labSupport.assertReachable(dir, osUser, owner.uid, 'a --dir');
   await chown(dir, owner.uid, owner.gid);
   const [port1, port2] = await freePorts(2);

@@ -7,7 +7,17 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync } from 'node:fs';
-import { access, appendFile, chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import {
+  access,
+  appendFile,
+  chmod,
+  chown,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  stat,
+} from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SkypgError, messageOf } from '../errors.js';
@@ -22,6 +32,16 @@ import {
 import { isRoot, runProgram, type ProgramResult, type RunOptions } from '../process/run-program.js';
 import * as labSupport from './lab-support.js';
 import { installPduScript, pduFenceCommand } from './lab-pdu.js';
+import {
+  byHandArchiveSettings,
+  byHandServerSettings,
+  copyDebianConfig,
+  exampleWithPaths,
+  moveToDebianLayout,
+  type ExampleHostPaths,
+  type LabShape,
+} from './lab-shapes.js';
+import { osAccount } from '../process/os-user.js';
 import { labDown } from './loopback-pair.js';
 
 export const netnsLabStateFile = 'netns-lab.json';
@@ -92,9 +112,14 @@ export interface NetnsLabState extends labSupport.LabStateBase {
   fenceLevels?: 1 | 2;
   /** The simulated switched PDU: its fence script and outlet states (lab-pdu.ts). */
   pduDir?: string;
+  /** How the pair is built and configured (lab-shapes.ts); 'lab' when absent. */
+  shape?: LabShape;
 }
 
-export type NetnsLabUpOptions = labSupport.LabBuildOptions & { fenceLevels?: 1 | 2 };
+export type NetnsLabUpOptions = labSupport.LabBuildOptions & {
+  fenceLevels?: 1 | 2;
+  shape?: LabShape;
+};
 
 /** Builds the lab; on failure removes whatever it made and throws LAB_FAILED. */
 export async function netnsLabUp(options: NetnsLabUpOptions): Promise<NetnsLabState> {
@@ -102,7 +127,7 @@ export async function netnsLabUp(options: NetnsLabUpOptions): Promise<NetnsLabSt
   const step = options.onStep ?? (() => undefined);
   await assertCanBuild(dir);
   const binDir = await findPgBinDir(options.binDir);
-  const owner = await labSupport.ownerIds(osUser);
+  const owner = labSupport.ownerIds(osUser);
   await labSupport.assertReachable(dir, osUser, owner.uid, 'a directory');
   await labSupport.claimDirectory(dir, {
     stateFile: netnsLabStateFile,
@@ -113,7 +138,7 @@ export async function netnsLabUp(options: NetnsLabUpOptions): Promise<NetnsLabSt
   // Root keeps the directory (the BMC files are root's); postgres only needs to pass through.
   await chmod(dir, 0o711);
   try {
-    const state = await planLab(dir, binDir, options.fenceLevels ?? 1);
+    const state = await planLab(dir, binDir, options.fenceLevels ?? 1, options.shape ?? 'lab');
     // Written first so that netnsLabDown finds everything even if a later step fails.
     await writeNetnsLabState(state);
     step(`create namespaces ${state.id}-{lan,${labMembers.join(',')}} on ${labSubnet}`);
@@ -181,7 +206,12 @@ async function pickLabId(): Promise<string> {
   throw new Error('no free lab id (too many namespaces in /run/netns)');
 }
 
-async function planLab(dir: string, binDir: string, fenceLevels: 1 | 2): Promise<NetnsLabState> {
+async function planLab(
+  dir: string,
+  binDir: string,
+  fenceLevels: 1 | 2,
+  shape: LabShape,
+): Promise<NetnsLabState> {
   const id = await pickLabId();
   const netns: Record<LabNamespaceKey, string> = {
     lan: `${id}-lan`,
@@ -200,6 +230,7 @@ async function planLab(dir: string, binDir: string, fenceLevels: 1 | 2): Promise
       address: labAddresses[name],
       port: pgPort,
       ...labSupport.serverPaths(dir, name),
+      ...(shape === 'debian' ? { configDir: join(dir, name, 'etc') } : {}),
       bootHook: join(dir, `boot-${name}.sh`),
       bmc: {
         member: bmcMember,
@@ -218,7 +249,9 @@ async function planLab(dir: string, binDir: string, fenceLevels: 1 | 2): Promise
     id,
     dir,
     configPath: join(dir, netnsLabConfigFile),
-    passfile: join(dir, 'pgpass'),
+    // Built by hand: the passwords live in the OS user's ~/.pgpass, and nothing names the file.
+    passfile:
+      shape === 'by-hand' ? join(osAccount(osUser)?.home ?? dir, '.pgpass') : join(dir, 'pgpass'),
     binDir,
     osUser,
     createdAt: new Date().toISOString(),
@@ -228,6 +261,7 @@ async function planLab(dir: string, binDir: string, fenceLevels: 1 | 2): Promise
     hosts: [host('host1', 'bmc1'), host('host2', 'bmc2')],
     fenceLevels,
     pduDir: join(dir, 'pdu'),
+    shape,
   };
 }
 
@@ -467,9 +501,33 @@ async function buildPostgres(
   step: (s: string) => void,
 ): Promise<void> {
   const [primary, standby] = state.hosts;
+  const byHand = state.shape === 'by-hand';
   for (const host of state.hosts) {
     await labSupport.makeSocketDir(host, owner);
-    await labSupport.writeNodeSettings(wording, host, owner);
+    const archive = (name: string): string => join(state.dir, name, 'archive');
+    const extra = byHand
+      ? byHandArchiveSettings(archive(host.name), archive(peerOf(host.name)))
+      : '';
+    if (byHand) {
+      await mkdir(archive(host.name), { mode: 0o700 });
+      await chown(archive(host.name), owner.uid, owner.gid);
+    }
+    await labSupport.writeNodeSettings(wording, host, owner, extra);
+  }
+  if (
+    byHand &&
+    (await access(state.passfile).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    throw new SkypgError(
+      'LAB_FAILED',
+      `${state.passfile} exists: a pair built by hand keeps its passwords there`,
+      {
+        hint: "another lab of this shape runs, or the file is the machine's own: move it away first",
+      },
+    );
   }
   const passwords = await labSupport.writePassfile(state.passfile, `*:${pgPort}`, owner);
 
@@ -486,6 +544,11 @@ host  replication  ${labSupport.replicationUser}  ${labSubnet}  scram-sha-256
 host  all          all      ${labSubnet}  scram-sha-256
 `,
   );
+  if (byHand) await appendFile(join(primary.dataDir, 'postgresql.conf'), byHandServerSettings);
+  if (primary.configDir !== undefined) {
+    step(`move host1's configuration to ${primary.configDir} (Debian's layout)`);
+    await moveToDebianLayout({ ...primary, configDir: primary.configDir }, owner);
+  }
   step(`start host1 as primary on ${primary.address}:${pgPort}`);
   await startPostgresServer(state, primary);
   const primaryTarget = labSocketTarget(state, 'host1');
@@ -501,7 +564,19 @@ host  all          all      ${labSubnet}  scram-sha-256
   // connect_timeout lands in primary_conninfo too: without it, a reconnect to a powered-off
   // primary hangs in TCP SYN retries for minutes instead of retrying every second.
   const conninfo = `host=${primary.address} port=${pgPort} user=${labSupport.replicationUser} application_name=${standby.name} connect_timeout=2`;
-  await labSupport.cloneStandby(pgContext(state, standby), conninfo, standby);
+  await labSupport.cloneStandby(
+    pgContext(state, standby),
+    conninfo,
+    standby,
+    byHand ? standby.name : undefined,
+  );
+  if (primary.configDir !== undefined && standby.configDir !== undefined) {
+    await copyDebianConfig(
+      primary as { configDir: string },
+      { ...standby, configDir: standby.configDir },
+      owner,
+    );
+  }
   step(`start host2 as standby on ${standby.address}:${pgPort}`);
   await startPostgresServer(state, standby);
   step('wait until host2 streams from host1');
@@ -526,6 +601,23 @@ async function startPostgresServer(state: NetnsLabState, host: NetnsLabHost): Pr
 }
 
 function labConfig(state: NetnsLabState): string {
+  if (state.shape === 'example') {
+    const [host1, host2] = state.hosts;
+    const paths = (host: NetnsLabHost): ExampleHostPaths => ({
+      dataDir: host.dataDir,
+      socketDir: host.socketDir,
+      fencePasswordFile: host.bmc.passwordFile,
+    });
+    return exampleWithPaths({
+      binDir: state.binDir,
+      stateDir: state.dir,
+      hosts: [paths(host1), paths(host2)],
+    });
+  }
+  return ownLabConfig(state);
+}
+
+function ownLabConfig(state: NetnsLabState): string {
   // ipmitool reads the password file itself: the password is on no command line.
   const pduLevel = (host: NetnsLabHost): string =>
     state.fenceLevels === 2 && state.pduDir !== undefined
@@ -538,7 +630,7 @@ function labConfig(state: NetnsLabState): string {
   const node = (host: NetnsLabHost): string => `  - name: ${host.name}
     address: ${host.address}
     data_dir: ${host.dataDir}
-    postgres: { socket_dir: ${host.socketDir}, log_file: ${host.logFile} }
+    postgres: { ${nodePostgresKeys(state, host)} }
     fence:
       - name: ipmi
         agent: ipmitool
@@ -556,13 +648,21 @@ postgres:
   os_user: ${state.osUser}
   port: ${pgPort}
   superuser: postgres
-  passfile: ${state.passfile}
-nodes:
+${state.shape === 'by-hand' ? '' : `  passfile: ${state.passfile}\n`}nodes:
 ${node(host1)}${node(host2)}vip:
   primary: { address: ${labVips.primary}, interface: eth0 }
   standby: { address: ${labVips.standby}, interface: eth0 }
 gateway: [${labAddresses.gw}]
-${labSupport.clusterSettingsYaml(state.dir, 'required')}`;
+${labSupport.clusterSettingsYaml(state.dir, 'required', state.shape === 'by-hand' ? '{node}' : undefined)}`;
+}
+
+/** A node's own postgres keys: its socket, and what its shape adds or leaves out. */
+function nodePostgresKeys(state: NetnsLabState, host: NetnsLabHost): string {
+  const keys = [`socket_dir: ${host.socketDir}`];
+  // By hand, the server logs through logging_collector; pg_ctl's own lines go to the default.
+  if (state.shape !== 'by-hand') keys.push(`log_file: ${host.logFile}`);
+  if (host.configDir !== undefined) keys.push(`config_dir: ${host.configDir}`);
+  return keys.join(', ');
 }
 
 export async function writeNetnsLabState(state: NetnsLabState): Promise<void> {
@@ -622,7 +722,7 @@ export async function netnsLabDown(dirInput: string): Promise<NetnsLabDownResult
     if (pid !== undefined && (await stopIpmiSim(pid, host.bmc.configFile))) stopped.add(pid);
   }
   for (const host of state.hosts) {
-    const pid = await labSupport.stopPostmaster(host.dataDir, 2000);
+    const pid = await labSupport.stopPostmaster(host.dataDir, 2000, serverDir(host));
     if (pid !== undefined) stopped.add(pid);
   }
 
@@ -652,6 +752,8 @@ export async function netnsLabDown(dirInput: string): Promise<NetnsLabDownResult
       },
     );
   }
+  // The OS user's ~/.pgpass of a pair built by hand is outside the directory, and the lab's.
+  if (state.shape === 'by-hand') await rm(state.passfile, { force: true });
   await rm(dir, { recursive: true, force: true });
   return { removed: true, namespaces: deleted, stoppedPids: [...stopped] };
 }
@@ -736,6 +838,11 @@ async function stopIpmiSim(pid: number, configFile: string): Promise<boolean> {
 
 // ---------------------------------------------------------------- faults and helpers
 
+/** The directory pg_ctl -D names: the configuration directory in Debian's layout. */
+function serverDir(host: NetnsLabHost): string {
+  return host.configDir ?? host.dataDir;
+}
+
 function labHost(state: NetnsLabState, name: LabHostName): NetnsLabHost {
   const host = state.hosts.find((candidate) => candidate.name === name);
   if (host === undefined) throw new SkypgError('LAB_NOT_FOUND', `the lab has no host ${name}`);
@@ -806,7 +913,7 @@ export async function heal(state: NetnsLabState): Promise<void> {
 export async function killPostgres(state: NetnsLabState, name: LabHostName): Promise<number> {
   const host = labHost(state, name);
   const pid = await readPostmasterPid(host.dataDir);
-  if (pid === undefined || !(await isPostmasterOf(pid, host.dataDir))) {
+  if (pid === undefined || !(await isPostmasterOf(pid, serverDir(host)))) {
     throw new SkypgError('LAB_FAILED', `PostgreSQL is not running on ${name}`, {
       hint: 'start it first (startPostgres)',
     });
@@ -816,7 +923,7 @@ export async function killPostgres(state: NetnsLabState, name: LabHostName): Pro
   const children = await childrenOf(pid);
   process.kill(pid, 'SIGKILL');
   await waitFor(`the postmaster of ${name} and its children to die`, 10_000, async () => {
-    if (await isPostmasterOf(pid, host.dataDir)) return false;
+    if (await isPostmasterOf(pid, serverDir(host))) return false;
     const alive = await Promise.all(children.map(isRunning));
     return !alive.includes(true);
   });
@@ -999,7 +1106,7 @@ for round in $(seq 1 150); do
   [ -n "$pid" ] && [ "$(sed 's/.*) //' /proc/$pid/stat 2>/dev/null | cut -d ' ' -f 1)" = Z ] || break
   sleep 0.1
 done
-exec runuser -u ${state.osUser} -- ${join(state.binDir, 'pg_ctl')} -D ${host.dataDir} -l ${host.logFile} -w -t 60 start
+exec runuser -u ${state.osUser} -- ${join(state.binDir, 'pg_ctl')} -D ${serverDir(host)} -l ${host.logFile} -w -t 60 start
 `;
 }
 

@@ -1,6 +1,7 @@
 // What `skypg lab up|status|fault|heal|logs` do with either kind of lab: the multi-host lab
 // (root: namespaces, VIPs, BMCs, a supervisor per host) or the loopback pair (anyone). The
 // lab modules build and break things; this file picks the kind and tells the story.
+import type { LabShape } from './lab-shapes.js';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -89,6 +90,8 @@ export interface SandboxUpOptions {
   loopback: boolean;
   /** Multi-host lab: fence each host through its BMC only (1), or then its PDU outlet (2). */
   fenceLevels?: 1 | 2;
+  /** Multi-host lab: how the pair is built and configured (lab-shapes.ts). */
+  shape?: LabShape;
   onStep?: (step: string) => void;
 }
 
@@ -102,6 +105,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<AnyLab> {
     dir: options.dir,
     onStep: step,
     ...(options.fenceLevels === undefined ? {} : { fenceLevels: options.fenceLevels }),
+    ...(options.shape === undefined ? {} : { shape: options.shape }),
   });
   try {
     step('start a supervisor on each host (as systemd would at boot)');

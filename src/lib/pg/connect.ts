@@ -1,6 +1,7 @@
 // Connections to PostgreSQL with a connect timeout, a statement timeout (server side) and a
 // query timeout (client side, for a server that stops answering), named application "skypg".
 // The server must prove itself before any secret leaves: SCRAM-SHA-256 only (docs/security.md).
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { nonEmpty } from '../env.js';
 import type { NodeConfig, PostgresSettings } from '../config/types.js';
 import { SkypgError } from '../errors.js';
 import { classifyPgError, describeEndpoint, type PgEndpoint } from './errors.js';
+import { osAccount } from '../process/os-user.js';
+import { isRoot } from '../process/run-program.js';
 import { lookupPassword } from './passfile.js';
 
 export interface ConnectTarget extends PgEndpoint {
@@ -52,7 +55,7 @@ export function localTarget(
     port: node.postgres.port,
     user: options.user ?? node.postgres.superuser,
     database: options.database ?? 'postgres',
-    passfile: node.postgres.passfile,
+    passfile: effectivePassfile(node),
     connectTimeoutMs: node.postgres.connect_timeout,
     statementTimeoutMs: node.postgres.statement_timeout,
   };
@@ -73,6 +76,22 @@ export function remoteTarget(
 
 export function withTimeouts(target: ConnectTarget, timeoutMs: number): ConnectTarget {
   return { ...target, connectTimeoutMs: timeoutMs, statementTimeoutMs: timeoutMs };
+}
+
+/**
+ * The password file skypg and the programs it runs use for this node: postgres.passfile, else
+ * what libpq would pick (passfileOf), except that root with neither $PGPASSFILE nor a
+ * ~/.pgpass of its own uses the os_user's ~/.pgpass, where a DBA who built the pair by hand
+ * keeps its passwords (the walreceiver, running as that user, reads the same file).
+ */
+export function effectivePassfile(node: NodeConfig): string | undefined {
+  if (node.postgres.passfile !== undefined) return node.postgres.passfile;
+  if (!isRoot() || nonEmpty(process.env['PGPASSFILE']) !== undefined) return undefined;
+  if (existsSync(join(homedir(), '.pgpass'))) return undefined;
+  const home = osAccount(node.postgres.os_user)?.home;
+  if (home === undefined || home === '') return undefined;
+  const theirs = join(home, '.pgpass');
+  return existsSync(theirs) ? theirs : undefined;
 }
 
 /** Like libpq: the configured password file, else $PGPASSFILE, else ~/.pgpass. */

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeConfig } from '../config/types.js';
 import { effectiveOsUser, runProgram } from '../process/run-program.js';
+import { effectivePassfile } from './connect.js';
 import {
   findPgBinDir,
   isPostmasterOf,
@@ -15,7 +16,8 @@ import {
 
 export async function programContext(node: NodeConfig): Promise<PgProgramContext> {
   const env: Record<string, string> = {};
-  if (node.postgres.passfile !== undefined) env['PGPASSFILE'] = node.postgres.passfile;
+  const passfile = effectivePassfile(node);
+  if (passfile !== undefined) env['PGPASSFILE'] = passfile;
   return {
     binDir: await findPgBinDir(node.postgres.bin_dir),
     osUser: effectiveOsUser(node.postgres.os_user),

@@ -13,6 +13,8 @@ export interface PrimaryConninfo {
   user: string;
   applicationName: string;
   passfile: string | undefined;
+  /** primary_slot_name: the physical slot to stream through (replication.slot). */
+  slot?: string | undefined;
 }
 
 /** libpq quoting: single quotes, with \ and ' escaped by a backslash. */
@@ -43,14 +45,18 @@ function confString(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-/** Replaces primary_conninfo (and drops primary_slot_name) in the auto.conf text (pure). */
-export function withPrimaryConninfo(autoConf: string, conninfo: string): string {
+/**
+ * Replaces primary_conninfo and primary_slot_name in the auto.conf text (pure): the slot line
+ * is written only when the pair streams through slots, so a slot of an old topology is dropped.
+ */
+export function withPrimaryConninfo(autoConf: string, conninfo: string, slot?: string): string {
   const kept = autoConf
     .split('\n')
     .filter((line) => !/^\s*(primary_conninfo|primary_slot_name)\s*=/.test(line))
     .join('\n')
     .replace(/\n*$/, '\n');
-  return `${kept}primary_conninfo = ${confString(conninfo)}\n`;
+  const slotLine = slot === undefined ? '' : `primary_slot_name = ${confString(slot)}\n`;
+  return `${kept}primary_conninfo = ${confString(conninfo)}\n${slotLine}`;
 }
 
 const linkHint =
@@ -109,9 +115,35 @@ export async function writeStandbyConfig(
   await writeFilesAtomicAs(osUser, [
     {
       path: autoConf,
-      content: withPrimaryConninfo(current, formatConninfo(conninfo)),
+      content: withPrimaryConninfo(current, formatConninfo(conninfo), conninfo.slot),
       mode: 0o600,
     },
     { path: signal, content: '', mode: 0o600 },
   ]);
+}
+
+/** The last primary_slot_name setting in the auto.conf text, or undefined (pure). */
+export function primarySlotNameIn(autoConf: string): string | undefined {
+  let found: string | undefined;
+  for (const line of autoConf.split('\n')) {
+    const match = /^\s*primary_slot_name\s*=\s*'((?:[^']|'')*)'/.exec(line);
+    if (match) found = (match[1] ?? '').replaceAll("''", "'");
+  }
+  return found === '' ? undefined : found;
+}
+
+/**
+ * What the data directory of a standby says about how it streams: whether standby.signal is
+ * there, and the slot postgresql.auto.conf names (pg_basebackup -R -S writes it).
+ */
+export async function readStandbySetup(
+  dataDir: string,
+): Promise<{ standby: boolean; slot: string | undefined }> {
+  const owner = await lstat(dataDir);
+  const standby = await lstat(join(dataDir, 'standby.signal')).then(
+    () => true,
+    () => false,
+  );
+  const autoConf = await readAutoConf(join(dataDir, 'postgresql.auto.conf'), owner.uid);
+  return { standby, slot: primarySlotNameIn(autoConf) };
 }

@@ -12,6 +12,7 @@ import {
   startServer,
   stopServer,
 } from '../pg/server-control.js';
+import { releaseSlotsAsStandby } from '../pg/slots.js';
 import { writeStandbyConfig } from '../pg/standby-config.js';
 import { quoteIdent, quoteLiteral } from '../pg/sql.js';
 import { promote } from '../promote.js';
@@ -64,7 +65,7 @@ async function perform(config: ClusterConfig, node: NodeConfig, action: Action):
         node.postgres.os_user,
       );
       await startServer(node);
-      return `started ${node.name} as a standby of ${peer.name}`;
+      return `started ${node.name} as a standby of ${peer.name}${await releaseSlotsAsStandby(config, node)}`;
     }
     case 'take-vip': {
       const change = await vipUp(config, action.role);
@@ -173,5 +174,5 @@ async function handOver(config: ClusterConfig, node: NodeConfig): Promise<string
     node.postgres.os_user,
   );
   await startServer(node);
-  return `handed over: shut down cleanly at checkpoint ${control.checkpointLsn} (timeline ${control.checkpointTimeline}), primary VIP dropped, restarted as a standby of ${peer.name}`;
+  return `handed over: shut down cleanly at checkpoint ${control.checkpointLsn} (timeline ${control.checkpointTimeline}), primary VIP dropped, restarted as a standby of ${peer.name}${await releaseSlotsAsStandby(config, node)}`;
 }
