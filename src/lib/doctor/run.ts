@@ -5,6 +5,7 @@ import { messageOf } from '../errors.js';
 import type { CheckResult, FixAction } from './checklist.js';
 import {
   checkAcpi,
+  checkDataDir,
   checkFencePasswordFiles,
   checkFreeSpace,
   checkGateway,
@@ -159,6 +160,7 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     localCheck('acpi', (node) => checkAcpi(node)),
     localCheck('systemd', (node) => checkSystemd(node)),
     localCheck('disk', (node) => checkFreeSpace(context, node)),
+    localCheck('data-dir', (node) => checkDataDir(node)),
     localCheck('state-dir', (node) => checkStateDir(config, node)),
     ...config.nodes.map((node) =>
       bounded('fence', node.name, 'network', fenceCheckBudget(node) + checkTimeoutMs, () =>
