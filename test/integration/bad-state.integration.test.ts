@@ -3,12 +3,14 @@
 // one line naming the thing and its fix, within a bounded time, changes nothing it should not,
 // and `skypg doctor` reports it before anything is tried.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CheckResult } from '../../src/lib/doctor/checklist.js';
 import { runProgram } from '../../src/lib/process/run-program.js';
-import { runSkypg, type CliRun } from '../support/cli.js';
+import { runSkypg, skypgBin, type CliRun } from '../support/cli.js';
 import { useLoopbackLab, type TestLab } from '../support/lab.js';
 import { labNode, sql, startServer, stopServer } from '../support/lab-control.js';
 import { openSilentPort, type SilentPort } from '../support/silent-listener.js';
@@ -86,6 +88,28 @@ async function asPostgres(lab: TestLab, program: string, args: string[]): Promis
   await runProgram(program, args, { asUser: lab.state.osUser, timeoutMs: 30_000 });
 }
 
+/**
+ * host1 fenced by a command agent (always ON) that needs `passwordFile`, fencing required, the
+ * supervisor's heartbeat fast, and a gateway that answers (loopback).
+ */
+async function fencedConfig(lab: TestLab, name: string, passwordFile: string): Promise<string> {
+  const agent = join(lab.state.dir, 'fence-agent');
+  await writeFile(agent, '#!/bin/sh\ncat >/dev/null\nexit 0\n', { mode: 0o700 });
+  const host1 = labNode(lab, 'host1');
+  return configVariant(lab, name, (text) =>
+    text
+      .replace(
+        `log_file: ${host1.postgres.log_file ?? ''} }\n`,
+        `log_file: ${host1.postgres.log_file ?? ''} }\n    fence: { agent: command, command: ${agent}, password_file: ${passwordFile} }\n`,
+      )
+      .replace('fencing: none', 'fencing: required')
+      .replace(
+        'heartbeat: { user: sky_pg_cluster }',
+        'gateway: [127.0.0.1]\nheartbeat: { user: sky_pg_cluster, interval: 200ms }',
+      ),
+  );
+}
+
 describe('bad state: one line, bounded, nothing half done, and doctor says it first', () => {
   const lab = useLoopbackLab();
 
@@ -160,19 +184,9 @@ describe('bad state: one line, bounded, nothing half done, and doctor says it fi
   });
 
   it('a fence password file that vanished: config still loads, fence and promote name it', async () => {
-    const agent = join(lab().state.dir, 'fence-agent');
-    await writeFile(agent, '#!/bin/sh\ncat >/dev/null\nexit 0\n', { mode: 0o700 });
     const passwordFile = join(lab().state.dir, 'host1-fence.password');
     await writeFile(passwordFile, 'secret\n', { mode: 0o600 });
-    const host1 = labNode(lab(), 'host1');
-    const configPath = await configVariant(lab(), 'fence-vanished', (text) =>
-      text
-        .replace(
-          `log_file: ${host1.postgres.log_file ?? ''} }\n`,
-          `log_file: ${host1.postgres.log_file ?? ''} }\n    fence: { agent: command, command: ${agent}, password_file: ${passwordFile} }\n`,
-        )
-        .replace('fencing: none', 'fencing: required'),
-    );
+    const configPath = await fencedConfig(lab(), 'fence-vanished', passwordFile);
     const before = await skypg(configPath, ['fence', 'host1', '--action', 'status']);
     assert.equal(before.code, 0, before.stderr);
     await rm(passwordFile);
@@ -229,6 +243,36 @@ describe('bad state: one line, bounded, nothing half done, and doctor says it fi
     } finally {
       await runProgram('chmod', ['u+w', host2.data_dir]);
     }
+  });
+
+  it("the supervisor's promote path (host1 stopped) names the vanished fence password file and promotes nothing", async () => {
+    const passwordFile = join(lab().state.dir, 'host1-gone.password');
+    const configPath = await fencedConfig(lab(), 'fence-vanished-supervisor', passwordFile);
+    const supervisor = spawn(process.execPath, [skypgBin, 'supervisor', '--node', 'host2'], {
+      env: { ...process.env, SKYPG_CONFIG: configPath },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    supervisor.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    supervisor.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = once(supervisor, 'close');
+    const missing = new RegExp(`fence password file ${passwordFile} does not exist`);
+    try {
+      const line = await waitUntil(
+        'the supervisor reports the missing fence password file',
+        () => Promise.resolve(stdout.split('\n').find((entry) => missing.test(entry))),
+        20_000,
+      );
+      const entry = JSON.parse(line) as { event: string; action?: string; result?: string };
+      assert.deepEqual([entry.event, entry.action, entry.result], ['action', 'promote', 'failed']);
+      assert.match(line, /not promoting host2: cannot query the power of host1: level 1 /);
+    } finally {
+      supervisor.kill('SIGTERM');
+      await exited;
+    }
+    assert.equal(stderr, '');
+    assert.equal(await isStandby(lab(), 'host2'), true);
   });
 
   describe('a full pg_wal (a small tmpfs under the standby, the old primary stopped)', () => {
