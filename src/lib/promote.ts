@@ -96,6 +96,12 @@ export async function promote(
     detail: `in recovery on timeline ${local.timeline}`,
   });
 
+  // The data directory check (step 3) runs beside the others: a failover should not wait on it.
+  const blockersPending = promotionBlockers(node).catch((error: unknown) => ({
+    problems: [`cannot check ${node.data_dir}: ${messageOf(error)}`],
+    fix: undefined,
+  }));
+
   // 2. Lag within failover.max_lag: WAL received but not replayed, and the last lag the primary saw.
   const lag = await readLag(config, node, local.receiveLsn, local.replayLsn);
   const lagOk = lag.bytes <= config.failover.max_lag;
@@ -110,7 +116,11 @@ export async function promote(
     );
 
   // 3. PostgreSQL here can write what a promotion writes: the promote signal, new WAL.
-  const blockers = await promotionBlockers(node);
+  // 4. The old primary must be unable to write.
+  const [blockers, fencedCheck] = await Promise.all([
+    blockersPending,
+    checkOldPrimary(config, peer, local.systemIdentifier, options),
+  ]);
   const dataDirCheck: Precondition = {
     check: `${node.name}'s data directory can take the promotion`,
     ok: blockers.problems.length === 0,
@@ -121,8 +131,6 @@ export async function promote(
   };
   result.preconditions.push(dataDirCheck);
 
-  // 4. The old primary must be unable to write.
-  const fencedCheck = await checkOldPrimary(config, peer, local.systemIdentifier, options);
   if (fencedCheck.statusStep) result.steps.push(fencedCheck.statusStep);
   result.preconditions.push(fencedCheck.precondition);
   result.warnings.push(...fencedCheck.warnings);
