@@ -18,7 +18,7 @@ export default class Doctor extends SkypgCommand<DoctorResult> {
   static override description =
     'Runs every check that applies, concurrently, each within a timeout: PostgreSQL settings, ' +
     'pg_hba rules, roles, real logins, password files, clocks, ip/arping, gateway, acpid, ' +
-    'systemd, disk space, the state directory, data directory symlinks, fence devices (status only), VIPs and the ' +
+    'systemd, disk space (pg_wal, the data directory, room for a rebuild), the data directory written by the OS user, the state directory, data directory symlinks, fence devices (status only), VIPs and the ' +
     'supervisors. One line per check: OK, WARN, FAIL or SKIP (does not apply here), what was ' +
     'found, and the fix. Local checks (files, processes) are about the node doctor runs on. ' +
     '--fix applies only changes that are safe online (ALTER SYSTEM + reload, missing pg_hba ' +

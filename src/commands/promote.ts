@@ -8,7 +8,8 @@ export default class Promote extends SkypgCommand<PromoteResult> {
   static override description =
     'Preconditions, each checked and reported: this node is a running standby; the old primary ' +
     'cannot write (fencing: required: it is fenced off by this command, or already OFF; ' +
-    'fencing: none: it answers as a standby or not at all); the lag is within failover.max_lag. ' +
+    'fencing: none: it answers as a standby or not at all); the lag is within failover.max_lag; ' +
+    'the OS user can write the data directory and pg_wal, which has room for two WAL segments. ' +
     'Then pg_promote(), drop the standby VIP, take the primary VIP. On a node that is already ' +
     'primary it only ensures the VIPs. --dry-run prints the plan and changes nothing.';
   static override examples = ['<%= config.bin %> promote --dry-run', '<%= config.bin %> promote'];

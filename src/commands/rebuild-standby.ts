@@ -6,7 +6,8 @@ export default class RebuildStandby extends SkypgCommand<RebuildResult> {
   static override summary =
     'Make this node a streaming standby of the current primary (pg_rewind, else pg_basebackup).';
   static override description =
-    'Refuses if this node is a running primary, unless --force. Stops the local server, decides ' +
+    'Refuses if this node is a running primary, unless --force, and, before changing anything, if ' +
+    'the OS user cannot write its data directory. Stops the local server, decides ' +
     "from the primary's timeline history and this node's last checkpoint whether it diverged, " +
     'and then: follows (nothing diverged), rewinds (pg_rewind), or copies a fresh data directory ' +
     '(pg_basebackup, the old one kept aside until the new one streams). Writes standby.signal and ' +

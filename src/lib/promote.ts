@@ -13,9 +13,12 @@ import {
   withTimeouts,
   type ServerProof,
 } from './pg/connect.js';
+import { promotionBlockers } from './pg/data-dir.js';
 import { lsnDistance } from './pg/lsn.js';
+import { serverLogFile } from './pg/server-control.js';
 import { checkSamePair, readServerStatus, type ServerRole } from './pg/server-status.js';
 import { ensureSlot, standbySlot } from './pg/slots.js';
+import { effectiveOsUser } from './process/run-program.js';
 import { recordSteps, type StepRecord, type TimedStep } from './steps.js';
 import { vipDown, vipUp } from './vip.js';
 
@@ -94,6 +97,12 @@ export async function promote(
     detail: `in recovery on timeline ${local.timeline}`,
   });
 
+  // The data directory check (step 3) runs beside the others: a failover should not wait on it.
+  const blockersPending = promotionBlockers(node).catch((error: unknown) => ({
+    problems: [`cannot check ${node.data_dir}: ${messageOf(error)}`],
+    fix: undefined,
+  }));
+
   // 2. Lag within failover.max_lag: WAL received but not replayed, and the last lag the primary saw.
   const lag = await readLag(config, node, local.receiveLsn, local.replayLsn);
   const lagOk = lag.bytes <= config.failover.max_lag;
@@ -107,8 +116,22 @@ export async function promote(
       `promoting ${node.name} ${formatSize(lag.bytes)} behind: writes the old primary acknowledged may be lost`,
     );
 
-  // 3. The old primary must be unable to write.
-  const fencedCheck = await checkOldPrimary(config, peer, local.systemIdentifier, options);
+  // 3. PostgreSQL here can write what a promotion writes: the promote signal, new WAL.
+  // 4. The old primary must be unable to write.
+  const [blockers, fencedCheck] = await Promise.all([
+    blockersPending,
+    checkOldPrimary(config, peer, local.systemIdentifier, options),
+  ]);
+  const dataDirCheck: Precondition = {
+    check: `${node.name}'s data directory can take the promotion`,
+    ok: blockers.problems.length === 0,
+    detail:
+      blockers.problems.length === 0
+        ? `writable by ${effectiveOsUser(node.postgres.os_user)}, room for new WAL`
+        : blockers.problems.join('; '),
+  };
+  result.preconditions.push(dataDirCheck);
+
   if (fencedCheck.statusStep) result.steps.push(fencedCheck.statusStep);
   result.preconditions.push(fencedCheck.precondition);
   result.warnings.push(...fencedCheck.warnings);
@@ -126,18 +149,25 @@ export async function promote(
   if (fenceError !== undefined && failed.length === 1) {
     // No fence level answered: the supervisor reports this loudly (state fence-failed).
     throw new SkypgError('FENCE_FAILED', `not promoting ${node.name}: ${fenceError.message}`, {
-      hint: `nothing was changed; no fence level of ${peer.name} answers, so ${peer.name} may still run: repair a level ('skypg doctor'), or --force once you know it is off`,
+      hint: `nothing was changed; no fence level of ${peer.name} answers, so ${peer.name} may still run: ${fenceHint(fenceError) ?? "repair a level ('skypg doctor')"}, or --force once you know it is off`,
     });
   }
   if (failed.length > 0) {
+    const fixes: string[] = [];
+    if (failed.some((condition) => condition.check.startsWith('lag')))
+      fixes.push(
+        'wait for the standby to catch up, or --ignore-lag to accept losing the difference',
+      );
+    if (!dataDirCheck.ok && blockers.fix !== undefined) fixes.push(blockers.fix);
+    if (!fencedCheck.precondition.ok)
+      fixes.push(
+        fencedCheck.hint ??
+          'make sure the old primary is down (fence it), or --force if you are certain',
+      );
     throw new SkypgError(
       'REFUSED',
       `not promoting ${node.name}: ${failed.map((condition) => `${condition.check}: ${condition.detail}`).join('; ')}`,
-      {
-        hint: failed.some((condition) => condition.check.startsWith('lag'))
-          ? 'wait for the standby to catch up, or --ignore-lag to accept losing the difference'
-          : 'make sure the old primary is down (fence it), or --force if you are certain',
-      },
+      { hint: `nothing was changed; ${fixes.join('; ')}` },
     );
   }
   if (fencedCheck.fenceNeeded) {
@@ -169,6 +199,8 @@ export async function promote(
       return (await withConnection(localTarget(node), readServerStatus)).timeline;
     },
     (value) => `now primary on timeline ${value}`,
+  ).catch((error: unknown) =>
+    promoteFailed(node, error, fencedCheck.fenceNeeded ? peer.name : undefined),
   );
   result.timeline = timeline;
   try {
@@ -196,6 +228,39 @@ export async function promote(
     });
   }
   return result;
+}
+
+/**
+ * pg_promote() failed (PostgreSQL could not write the promote signal, or its startup process
+ * died writing the new timeline): one line saying what state the node is in now.
+ */
+async function promoteFailed(
+  node: NodeConfig,
+  error: unknown,
+  fencedPeer: string | undefined,
+): Promise<never> {
+  if (error instanceof SkypgError && error.code === 'PARTIAL') throw error;
+  const now = await withConnection(localTarget(node), readServerStatus).then(
+    (status) =>
+      status.role === 'primary'
+        ? `${node.name} answers as a primary on timeline ${status.timeline}, but the VIPs were not moved`
+        : `${node.name} is still a standby`,
+    () => `${node.name}'s PostgreSQL no longer answers`,
+  );
+  const fenced = fencedPeer === undefined ? '' : `; ${fencedPeer} was fenced and stays off`;
+  throw new SkypgError(
+    'PARTIAL',
+    `pg_promote() on ${node.name} failed: ${messageOf(error)}; ${now}${fenced}`,
+    {
+      hint: `read ${serverLogFile(node)} (a full pg_wal or a read-only data directory?), fix it, then run 'skypg promote' again`,
+      cause: error,
+    },
+  );
+}
+
+/** The fix a fence failure names, if it names one (e.g. a missing password file). */
+function fenceHint(error: Error): string | undefined {
+  return error instanceof SkypgError ? error.hint : undefined;
 }
 
 /**
@@ -264,6 +329,8 @@ interface OldPrimaryCheck {
   statusStep?: StepRecord;
   /** No fence level answered the status query. */
   fenceError?: Error;
+  /** The fix, when the check failed for a reason with its own (a refused login). */
+  hint?: string;
   warnings: string[];
 }
 
@@ -425,6 +492,8 @@ async function checkOldPrimary(
   const silent =
     peerError instanceof SkypgError && ['PG_REFUSED', 'PG_TIMEOUT'].includes(peerError.code);
   if (!silent) {
+    const loginHint =
+      peerError instanceof SkypgError && peerError.code === 'PG_AUTH' ? peerError.hint : undefined;
     return {
       precondition: {
         check,
@@ -434,6 +503,9 @@ async function checkOldPrimary(
       fenceNeeded: false,
       poweredOff: false,
       warnings: [],
+      ...(loginHint === undefined
+        ? {}
+        : { hint: `${loginHint}; or make sure ${peer.name} is down, then --force` }),
     };
   }
   return {

@@ -9,6 +9,7 @@ import { peerOf } from './config/local-node.js';
 import { SkypgError, messageOf } from './errors.js';
 import { releaseSlotsAsStandby, standbySlot } from './pg/slots.js';
 import { effectivePassfile, localTarget, remoteTarget, withConnection } from './pg/connect.js';
+import { unwritableDataDirs, writableFix } from './pg/data-dir.js';
 import { isCleanShutdown, readControlData, type ControlData } from './pg/controldata.js';
 import { runPgProgram } from './pg/programs.js';
 import { readWalReceiver, readServerStatus } from './pg/server-status.js';
@@ -72,6 +73,15 @@ export async function rebuildStandby(
     readSource(source),
   );
   await timed(`check ${node.name}'s own server`, () => refuseRunningPrimary(node, options.force));
+  // Before anything is stopped: the standby files are written as the OS user.
+  await timed(`check that ${node.name}'s data directory is writable`, async () => {
+    const unwritable = await unwritableDataDirs(node);
+    if (unwritable.length > 0) {
+      throw new SkypgError('REFUSED', `not rebuilding ${node.name}: ${unwritable.join('; ')}`, {
+        hint: `nothing was changed; ${writableFix(node, unwritable)}`,
+      });
+    }
+  });
   if ((await runningPostmaster(node)) !== undefined) {
     await timed(`stop PostgreSQL on ${node.name} (fast)`, () => stopServer(node, 'fast'));
   }
@@ -220,6 +230,17 @@ async function readSource(source: NodeConfig): Promise<SourceState> {
       historyText = row?.text ?? '';
     }
     return { timeline: status.timeline, lsn: status.currentLsn ?? '0/0', historyText };
+  }).catch((error: unknown) => {
+    // A connection failure names the address; say which node that is.
+    if (!(error instanceof SkypgError) || !error.code.startsWith('PG_')) throw error;
+    throw new SkypgError(
+      error.code,
+      `cannot reach ${source.name}, the primary to rebuild from: ${error.message}`,
+      {
+        ...(error.hint === undefined ? {} : { hint: error.hint }),
+        cause: error,
+      },
+    );
   });
 }
 

@@ -61,7 +61,7 @@ describe('actions: bad inputs', () => {
       name: 'an unreadable fence password file',
       args: ['fence', 'host2', '--action', 'status'],
       expect:
-        /^skypg: cannot query the power of host2: level 1 fence_ipmilan \(127\.0\.0\.1\): cannot read the fence password file of host2: .*missing\.password: ENOENT \(hint: /,
+        /^skypg: cannot query the power of host2: level 1 fence_ipmilan \(127\.0\.0\.1\): fence password file \S+missing\.password does not exist \(hint: put the device password .*missing\.password/,
     },
     {
       name: 'fence without --action (no destructive default)',
@@ -81,7 +81,8 @@ describe('actions: bad inputs', () => {
     {
       name: 'rebuild from a source that does not answer',
       args: ['rebuild-standby', '--node', 'host1'],
-      expect: /^skypg: PostgreSQL at 127\.0\.0\.1:5433 .*refused the connection/,
+      expect:
+        /^skypg: cannot reach host2, the primary to rebuild from: PostgreSQL at 127\.0\.0\.1:5433 .*refused the connection/,
     },
     {
       name: 'status --watch 0s',

@@ -126,6 +126,8 @@ describe('skypg doctor in the multi-host lab', { skip }, () => {
         'supervisor',
         'supervisor-identity',
         'layout',
+        'slots',
+        'boot-start',
       ]) {
         check(report, id);
       }

@@ -23,6 +23,25 @@ const skip = await netnsLabSkipReason();
 
 const other = (host: LabHostName): LabHostName => (host === 'host1' ? 'host2' : 'host1');
 
+interface DoctorCheck {
+  id: string;
+  node?: string;
+  status: string;
+  found: string;
+  fix?: string;
+}
+
+/** doctor's result for one check on host2, as host2 runs it. */
+async function doctorCheck(
+  state: NetnsLabState,
+  id: string,
+  configPath = state.configPath,
+): Promise<DoctorCheck | undefined> {
+  const run = await runSkypgOn(state, 'host2', ['doctor', '--json'], configPath);
+  const report = JSON.parse(run.stdout) as { results: DoctorCheck[] };
+  return report.results.find((result) => result.id === id && result.node === 'host2');
+}
+
 /** What each shape must still look like after the story, beyond runScenario's invariants. */
 const shapeChecks: Record<
   Exclude<LabShape, 'lab'>,
@@ -79,6 +98,11 @@ for (const shape of ['example', 'by-hand', 'debian'] as const) {
             run.stderr,
             /^skypg: not supervising host2: host2 streams through replication slot host2 \(primary_slot_name in .*postgresql\.auto\.conf\) but replication\.slot is not set.*\(hint: set replication\.slot to '\{node\}'/,
           );
+          // doctor says the same before anything runs, and is content with the slot named.
+          const refused = await doctorCheck(state, 'slots', withoutSlot);
+          assert.equal(refused?.status, 'fail', JSON.stringify(refused));
+          assert.match(refused?.fix ?? '', /set replication\.slot to '\{node\}'/);
+          assert.equal((await doctorCheck(state, 'slots'))?.status, 'ok');
         });
       }
       if (index === 0 && shape === 'debian') {
@@ -97,6 +121,8 @@ for (const shape of ['example', 'by-hand', 'debian'] as const) {
               run.stderr,
               /start\.conf says auto: .*\(hint: write manual into .*start\.conf/,
             );
+            const bootStart = await doctorCheck(state, 'boot-start');
+            assert.equal(bootStart?.status, 'fail', JSON.stringify(bootStart));
           } finally {
             await writeFile(startConf, 'manual\n');
           }

@@ -1,6 +1,7 @@
 // The pure parts of skypg doctor: pg_hba rule matching, settings verdicts, checklist and exit code.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { judgeSpace } from '../../src/lib/pg/data-dir.js';
 import { checkConfigText } from '../../src/lib/config/load.js';
 import { exampleConfig } from '../../src/lib/config/example.js';
 import type { ClusterConfig } from '../../src/lib/config/types.js';
@@ -457,5 +458,51 @@ describe('checklist', () => {
     );
     assert.equal('fixes' in json, false);
     assert.equal(json.status, 'fail');
+  });
+});
+
+describe('free space under pg_wal and the data directory (judgeSpace)', () => {
+  const mib = 1024 ** 2;
+  const segment = 16 * mib;
+  const cases: { name: string; free: number; size: number; status: string }[] = [
+    { name: 'less than two WAL segments fails', free: 31 * mib, size: 64 * mib, status: 'fail' },
+    {
+      name: 'two segments on a small filesystem is ok',
+      free: 32 * mib,
+      size: 64 * mib,
+      status: 'ok',
+    },
+    {
+      name: 'under 5% of a 1 GiB filesystem warns',
+      free: 40 * mib,
+      size: 1024 * mib,
+      status: 'warn',
+    },
+    {
+      name: 'under 256 MiB of a big filesystem warns',
+      free: 200 * mib,
+      size: 100_000 * mib,
+      status: 'warn',
+    },
+    {
+      name: '256 MiB of a big filesystem is ok',
+      free: 256 * mib,
+      size: 100_000 * mib,
+      status: 'ok',
+    },
+  ];
+  for (const { name, free, size, status } of cases) {
+    it(name, () => {
+      const verdict = judgeSpace({ path: '/pg/wal', freeBytes: free, sizeBytes: size }, segment);
+      assert.equal(verdict.status, status, verdict.detail);
+      assert.match(verdict.detail, /^\/pg\/wal has [\d.]+ MiB free/);
+    });
+  }
+  it('names what PostgreSQL cannot do when it fails', () => {
+    const verdict = judgeSpace({ path: '/w', freeBytes: mib, sizeBytes: 64 * mib }, segment);
+    assert.match(
+      verdict.detail,
+      /less than 2 WAL segments \(32\.0 MiB\): PostgreSQL cannot write the end-of-recovery checkpoint/,
+    );
   });
 });

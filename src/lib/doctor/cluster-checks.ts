@@ -2,7 +2,7 @@
 // version and configuration) and the data directory layout of both nodes.
 import { configHash } from '../config/hash.js';
 import type { NodeConfig, VipRole } from '../config/types.js';
-import { messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../errors.js';
 import { evaluateAlive, observeAlive } from '../checks/alive.js';
 import { describeLevel, queryLevel } from '../fence/fence.js';
 import { withConnection } from '../pg/connect.js';
@@ -58,8 +58,12 @@ export async function checkFence(context: DoctorContext, node: NodeConfig): Prom
     } catch (error) {
       status = 'fail';
       found.push(`${level}: ${messageOf(error)}`);
+      // A password file problem has its own exact fix; anything else could be any of these.
+      const passwordFix =
+        error instanceof SkypgError && /password file/.test(error.message) ? error.hint : undefined;
       fixes.push(
-        `check ${fence.password_file ?? 'the credentials'}, the user's power rights (IPMI OPERATOR) and the address of ${level}; test with skypg fence ${node.name} --action status`,
+        passwordFix ??
+          `check ${fence.password_file ?? 'the credentials'}, the user's power rights (IPMI OPERATOR) and the address of ${level}; test with skypg fence ${node.name} --action status`,
       );
     }
     if (fence.agent === 'fence_ipmilan') {

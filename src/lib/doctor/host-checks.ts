@@ -4,11 +4,18 @@ import { access, readdir, readFile, readlink, stat, statfs } from 'node:fs/promi
 import { dirname, join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { messageOf } from '../errors.js';
-import { passfileOf, withConnection } from '../pg/connect.js';
+import { effectivePassfile, passfileOf, withConnection } from '../pg/connect.js';
 import { findPassword } from '../pg/passfile.js';
-import { isRoot, runProgram } from '../process/run-program.js';
+import {
+  judgeSpace,
+  readDataDirSpace,
+  unwritableDataDirs,
+  walSegmentBytes,
+  writableFix,
+} from '../pg/data-dir.js';
+import { effectiveOsUser, isRoot, runProgram } from '../process/run-program.js';
 import { stateDirProblem, stateFilePath } from '../supervisor/state-file.js';
-import type { CheckResult } from './checklist.js';
+import { worse, type CheckResult, type CheckStatus } from './checklist.js';
 import { nodeWithRole, readTarget, type DoctorContext } from './context.js';
 import { loginTests } from './pg-checks.js';
 
@@ -18,7 +25,7 @@ export async function checkPassfile(
   context: DoctorContext,
   node: NodeConfig,
 ): Promise<CheckResult> {
-  const file = passfileOf(node.postgres.passfile);
+  const file = passfileOf(effectivePassfile(node));
   const base = local('passfile', node);
   const info = await stat(file).catch(() => undefined);
   if (info === undefined) {
@@ -263,19 +270,47 @@ export async function checkSystemd(node: NodeConfig): Promise<CheckResult> {
   };
 }
 
-/** A rebuild copies the primary beside the old data directory before swapping: room for both. */
+/**
+ * Room under pg_wal and the data directory (judgeSpace: FAIL below two WAL segments, WARN when
+ * low), and beside the data directory for a rebuild, which copies the primary there before
+ * swapping: room for both.
+ */
 export async function checkFreeSpace(
   context: DoctorContext,
   node: NodeConfig,
 ): Promise<CheckResult> {
   const base = local('disk', node);
+  const segment = await walSegmentBytes(node);
+  const parts: { status: CheckStatus; found: string; fix?: string }[] = (
+    await readDataDirSpace(node.data_dir)
+  ).map((reading) => {
+    const verdict = judgeSpace(reading, segment);
+    return {
+      status: verdict.status,
+      found: verdict.detail,
+      ...(verdict.status === 'ok'
+        ? {}
+        : { fix: `free space under ${reading.path} (or grow its filesystem)` }),
+    };
+  });
+  parts.push(await rebuildRoom(context, node));
+  const status = parts.reduce<CheckStatus>((worst, part) => worse(worst, part.status), 'ok');
+  const fixes = parts.flatMap((part) => (part.fix === undefined ? [] : [part.fix]));
+  return {
+    ...base,
+    status,
+    found: parts.map((part) => part.found).join('; '),
+    ...(fixes.length === 0 ? {} : { fix: fixes.join('\n') }),
+  };
+}
+
+async function rebuildRoom(
+  context: DoctorContext,
+  node: NodeConfig,
+): Promise<{ status: CheckStatus; found: string; fix?: string }> {
   const primary = nodeWithRole(context, 'primary');
   if (primary === undefined)
-    return {
-      ...base,
-      status: 'skip',
-      found: 'no primary answered, so the size of a rebuild is unknown',
-    };
+    return { status: 'ok', found: 'no primary answered, so the size of a rebuild is unknown' };
   const [row] = await withConnection(readTarget(context, primary), (session) =>
     session.query<{ bytes: string }>(
       `select ((select sum(pg_database_size(oid)) from pg_database)
@@ -288,13 +323,39 @@ export async function checkFreeSpace(
   const free = fs.bavail * fs.bsize;
   const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
   const found = `${gib(free)} free in ${dir}; a rebuild copies ${gib(needed)} from ${primary.name}`;
-  if (free >= needed * 1.2) return { ...base, status: 'ok', found };
+  if (free >= needed * 1.2) return { status: 'ok', found };
   return {
-    ...base,
     status: free < needed ? 'fail' : 'warn',
     found: `${found}${free < needed ? ': not enough for a rebuild' : ': under 20% to spare'}`,
     fix: `free space or grow the filesystem of ${dir}`,
   };
+}
+
+/** The OS user PostgreSQL runs as can write the data directory and pg_wal (promote, rebuild). */
+export async function checkDataDir(node: NodeConfig): Promise<CheckResult> {
+  const base = local('data-dir', node);
+  const exists = await stat(node.data_dir).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) {
+    return {
+      ...base,
+      status: 'fail',
+      found: `${node.data_dir} does not exist`,
+      fix: `fix data_dir of ${node.name}, or make it a standby: skypg rebuild-standby --node ${node.name}`,
+    };
+  }
+  const unwritable = await unwritableDataDirs(node);
+  const osUser = effectiveOsUser(node.postgres.os_user);
+  return unwritable.length === 0
+    ? { ...base, status: 'ok', found: `${node.data_dir} and its pg_wal are writable by ${osUser}` }
+    : {
+        ...base,
+        status: 'fail',
+        found: `${unwritable.join('; ')}: promote and rebuild-standby would refuse`,
+        fix: writableFix(node, unwritable),
+      };
 }
 
 /** The supervisor's state file directory: nobody but its owner may write there (links, forgery). */

@@ -574,7 +574,12 @@ export async function checkLogin(test: LoginTest): Promise<CheckResult> {
       error instanceof SkypgError && error.hint !== undefined
         ? error.hint
         : 'check pg_hba.conf and the password file';
-    return { ...base, status: 'fail', found: `${test.what}: ${messageOf(error)}`, fix: hint };
+    return {
+      ...base,
+      status: 'fail',
+      found: `${test.what}: ${messageOf(error)}`,
+      fix: `${test.node}: ${hint}`,
+    };
   }
 }
 

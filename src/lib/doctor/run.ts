@@ -1,10 +1,12 @@
 // skypg doctor: every check that applies, run concurrently (each bounded by a timeout), then
 // with --fix the safe online repairs, shown before they are made, and a second run.
+import { checkBootStart, checkSlots } from './shape-checks.js';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { messageOf } from '../errors.js';
 import type { CheckResult, FixAction } from './checklist.js';
 import {
   checkAcpi,
+  checkDataDir,
   checkFencePasswordFiles,
   checkFreeSpace,
   checkGateway,
@@ -159,7 +161,10 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     localCheck('acpi', (node) => checkAcpi(node)),
     localCheck('systemd', (node) => checkSystemd(node)),
     localCheck('disk', (node) => checkFreeSpace(context, node)),
+    localCheck('data-dir', (node) => checkDataDir(node)),
     localCheck('state-dir', (node) => checkStateDir(config, node)),
+    localCheck('slots', (node) => checkSlots(config, node)),
+    localCheck('boot-start', (node) => checkBootStart(config, node)),
     ...config.nodes.map((node) =>
       bounded('fence', node.name, 'network', fenceCheckBudget(node) + checkTimeoutMs, () =>
         checkFence(context, node),

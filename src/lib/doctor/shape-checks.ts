@@ -89,6 +89,10 @@ export async function checkBootStart(
   if (problem !== undefined)
     return { ...base, status: 'fail', found: problem.found, fix: problem.fix };
   return node.postgres.config_dir === undefined
-    ? { ...base, status: 'skip', found: 'no postgres.config_dir (not a Debian layout)' }
+    ? {
+        ...base,
+        status: 'ok',
+        found: 'no postgres.config_dir: no Debian start.conf to start it at boot',
+      }
     : { ...base, status: 'ok', found: `no start.conf of auto in ${node.postgres.config_dir}` };
 }

@@ -74,6 +74,8 @@ export async function tryLevels<T>(
   attempt: (fence: FenceConfig) => Promise<T>,
 ): Promise<{ value: T; level: number; fence: FenceConfig; tried: LevelAttempt[] }> {
   const tried: LevelAttempt[] = [];
+  // A fix the failures name (e.g. a missing password file): shown when every level names the same.
+  const hints = new Set<string | undefined>();
   for (const [index, fence] of levels.entries()) {
     const level = index + 1;
     const started = performance.now();
@@ -89,6 +91,7 @@ export async function tryLevels<T>(
       });
       return { value, level, fence, tried };
     } catch (error) {
+      hints.add(error instanceof SkypgError ? error.hint : undefined);
       tried.push({
         level,
         device: describeLevel(fence, level),
@@ -98,11 +101,14 @@ export async function tryLevels<T>(
       });
     }
   }
+  const [only] = hints.size === 1 ? [...hints] : [];
+  const check =
+    only ??
+    (action === 'off'
+      ? `check each device ('skypg fence ${node} --action status', 'skypg doctor')`
+      : `check the fence devices of ${node} ('skypg doctor' tests each level)`);
   throw new SkypgError('FENCE_FAILED', fenceFailureMessage(node, action, tried), {
-    hint:
-      action === 'off'
-        ? `no level verified ${node} OFF, so it may still run; check each device ('skypg fence ${node} --action status', 'skypg doctor')`
-        : `check the fence devices of ${node} ('skypg doctor' tests each level)`,
+    hint: action === 'off' ? `no level verified ${node} OFF, so it may still run; ${check}` : check,
   });
 }
 
@@ -212,6 +218,11 @@ async function readPassword(nodeName: string, fence: FenceConfig): Promise<strin
     return first;
   } catch (error) {
     if (error instanceof SkypgError) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new SkypgError('COMMAND_FAILED', `fence password file ${file} does not exist`, {
+        hint: `put the device password of ${fence.label} for ${nodeName} on the first line of ${file} (mode 0600), or fix its fence.password_file`,
+      });
+    }
     throw new SkypgError(
       'COMMAND_FAILED',
       `cannot read the fence password file of ${nodeName}: ${file}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`,

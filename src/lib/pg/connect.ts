@@ -9,7 +9,7 @@ import pg from 'pg';
 import { nonEmpty } from '../env.js';
 import type { NodeConfig, PostgresSettings } from '../config/types.js';
 import { SkypgError } from '../errors.js';
-import { classifyPgError, describeEndpoint, type PgEndpoint } from './errors.js';
+import { classifyPgError, describeEndpoint, withPassfileHint, type PgEndpoint } from './errors.js';
 import { osAccount } from '../process/os-user.js';
 import { isRoot } from '../process/run-program.js';
 import { lookupPassword } from './passfile.js';
@@ -104,17 +104,22 @@ export async function withConnection<T>(
   target: ConnectTarget,
   work: (session: PgSession) => Promise<T>,
 ): Promise<T> {
-  const found = await lookupPassword(passfileOf(target.passfile), target);
+  const passfile = passfileOf(target.passfile);
+  const found = await lookupPassword(passfile, target);
   const tls = target.host.startsWith('/') ? undefined : target.tls;
   const sslmode = tls?.sslmode ?? 'disable';
   let opened: Opened;
   try {
-    opened = await open(target, found, sslmode === 'disable' ? undefined : tls);
+    try {
+      opened = await open(target, found, sslmode === 'disable' ? undefined : tls);
+    } catch (error) {
+      // prefer: a server without TLS gets a plain connection, as with libpq (and proves nothing more).
+      const noTls = error instanceof SkypgError && /does not support SSL/.test(String(error.cause));
+      if (sslmode !== 'prefer' || !noTls) throw error;
+      opened = await open(target, found, undefined);
+    }
   } catch (error) {
-    // prefer: a server without TLS gets a plain connection, as with libpq (and proves nothing more).
-    const noTls = error instanceof SkypgError && /does not support SSL/.test(String(error.cause));
-    if (sslmode !== 'prefer' || !noTls) throw error;
-    opened = await open(target, found, undefined);
+    throw withPassfileHint(error, target, passfile, found !== undefined);
   }
   const { client, proof } = opened;
   const timeoutMs = Math.max(target.connectTimeoutMs, target.statementTimeoutMs);

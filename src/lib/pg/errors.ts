@@ -143,6 +143,25 @@ function tlsProblem(code: unknown, message: string): string | undefined {
   return /^ERR_SSL_|^ERR_TLS_/.test(code) ? `${message} (${code})` : undefined;
 }
 
+/**
+ * A refused login names the password file actually read (the operator's fix), and whether it
+ * had a line for this connection at all.
+ */
+export function withPassfileHint(
+  error: unknown,
+  endpoint: PgEndpoint,
+  passfile: string,
+  hadEntry: boolean,
+): unknown {
+  if (!(error instanceof SkypgError) || error.code !== 'PG_AUTH') return error;
+  const host = endpoint.host.startsWith('/') ? 'localhost' : endpoint.host;
+  const line = `${host}:${endpoint.port}:${endpoint.database}:${endpoint.user}`;
+  const hint = hadEntry
+    ? `the password for ${endpoint.user} in ${passfile} is not the role's: fix the first line there matching ${line} (or the role's password), or check pg_hba.conf`
+    : `add a line ${line}:PASSWORD to ${passfile} (mode 0600), or check pg_hba.conf`;
+  return new SkypgError('PG_AUTH', error.message, { hint, cause: error.cause ?? error });
+}
+
 function timeoutError(where: string, timeoutMs: number, cause: unknown): SkypgError {
   return new SkypgError(
     'PG_TIMEOUT',
