@@ -6,19 +6,18 @@ import { formatSize } from './config/units.js';
 import { SkypgError, messageOf } from './errors.js';
 import { fenceNode, type FenceResult } from './fence/fence.js';
 import { heartbeatTarget, readHeartbeat } from './heartbeat.js';
-import {
-  localTarget,
-  remoteTarget,
-  withConnection,
-  withTimeouts,
-  type ServerProof,
-} from './pg/connect.js';
+import { localTarget, remoteTarget, withConnection, withTimeouts } from './pg/connect.js';
 import { promotionBlockers } from './pg/data-dir.js';
 import { lsnDistance } from './pg/lsn.js';
 import { serverLogFile } from './pg/server-control.js';
-import { checkSamePair, readServerStatus, type ServerRole } from './pg/server-status.js';
+import { checkSamePair, readServerStatus } from './pg/server-status.js';
 import { ensureSlot, standbySlot } from './pg/slots.js';
 import { effectiveOsUser } from './process/run-program.js';
+import {
+  judgePromotion,
+  type OldPrimaryEvidence,
+  type Precondition,
+} from './failover/promotion.js';
 import { recordSteps, type StepRecord, type TimedStep } from './steps.js';
 import { vipDown, vipUp } from './vip.js';
 
@@ -31,11 +30,7 @@ export interface PromoteOptions {
   onStep?: (step: string) => void;
 }
 
-export interface Precondition {
-  check: string;
-  ok: boolean;
-  detail: string;
-}
+export type { Precondition } from './failover/promotion.js';
 
 export interface PromoteResult {
   node: string;
@@ -97,46 +92,38 @@ export async function promote(
     detail: `in recovery on timeline ${local.timeline}`,
   });
 
-  // The data directory check (step 3) runs beside the others: a failover should not wait on it.
-  const blockersPending = promotionBlockers(node).catch((error: unknown) => ({
-    problems: [`cannot check ${node.data_dir}: ${messageOf(error)}`],
-    fix: undefined,
-  }));
-
-  // 2. Lag within failover.max_lag: WAL received but not replayed, and the last lag the primary saw.
-  const lag = await readLag(config, node, local.receiveLsn, local.replayLsn);
-  const lagOk = lag.bytes <= config.failover.max_lag;
-  result.preconditions.push({
-    check: `lag within failover.max_lag (${formatSize(config.failover.max_lag)})`,
-    ok: lagOk || options.ignoreLag,
-    detail: `${lag.detail}${!lagOk && options.ignoreLag ? ' (ignored: --ignore-lag)' : ''}`,
-  });
-  if (!lagOk && options.ignoreLag)
-    result.warnings.push(
-      `promoting ${node.name} ${formatSize(lag.bytes)} behind: writes the old primary acknowledged may be lost`,
-    );
-
-  // 3. PostgreSQL here can write what a promotion writes: the promote signal, new WAL.
-  // 4. The old primary must be unable to write.
-  const [blockers, fencedCheck] = await Promise.all([
-    blockersPending,
-    checkOldPrimary(config, peer, local.systemIdentifier, options),
+  // The evidence, gathered side by side (a failover should not wait on one after another):
+  // the lag (WAL received but not replayed, and the last lag the primary saw), whether
+  // PostgreSQL here can write what a promotion writes, and what proves the old primary cannot.
+  const [lag, blockers, oldPrimary] = await Promise.all([
+    readLag(config, node, local.receiveLsn, local.replayLsn),
+    promotionBlockers(node).catch((error: unknown) => ({
+      problems: [`cannot check ${node.data_dir}: ${messageOf(error)}`],
+      fix: undefined,
+    })),
+    findOldPrimary(config, peer, local.systemIdentifier, options),
   ]);
-  const dataDirCheck: Precondition = {
-    check: `${node.name}'s data directory can take the promotion`,
-    ok: blockers.problems.length === 0,
-    detail:
-      blockers.problems.length === 0
-        ? `writable by ${effectiveOsUser(node.postgres.os_user)}, room for new WAL`
-        : blockers.problems.join('; '),
-  };
-  result.preconditions.push(dataDirCheck);
+  const judgement = judgePromotion(
+    {
+      node: node.name,
+      peer: peer.name,
+      fencing: config.failover.fencing,
+      maxLag: config.failover.max_lag,
+      lag,
+      local: { timeline: local.timeline, lsn: local.replayLsn },
+      dataDir: {
+        ...blockers,
+        okDetail: `writable by ${effectiveOsUser(node.postgres.os_user)}, room for new WAL`,
+      },
+      oldPrimary: oldPrimary.evidence,
+    },
+    { ignoreLag: options.ignoreLag },
+  );
+  if (oldPrimary.statusStep) result.steps.push(oldPrimary.statusStep);
+  result.preconditions.push(...judgement.preconditions);
+  result.warnings.push(...judgement.warnings);
+  const fencedCheck = { fenceNeeded: judgement.fenceFirst, poweredOff: judgement.oldPrimaryOff };
 
-  if (fencedCheck.statusStep) result.steps.push(fencedCheck.statusStep);
-  result.preconditions.push(fencedCheck.precondition);
-  result.warnings.push(...fencedCheck.warnings);
-
-  const failed = result.preconditions.filter((condition) => !condition.ok);
   if (options.dryRun) {
     if (fencedCheck.fenceNeeded) plan(`fence ${peer.name} (power off, verified)`);
     plan(`pg_promote() on ${node.name}`);
@@ -145,30 +132,9 @@ export async function promote(
       plan('take the primary VIP here (after checking nobody answers for it)');
     return result;
   }
-  const fenceError = fencedCheck.fenceError;
-  if (fenceError !== undefined && failed.length === 1) {
-    // No fence level answered: the supervisor reports this loudly (state fence-failed).
-    throw new SkypgError('FENCE_FAILED', `not promoting ${node.name}: ${fenceError.message}`, {
-      hint: `nothing was changed; no fence level of ${peer.name} answers, so ${peer.name} may still run: ${fenceHint(fenceError) ?? "repair a level ('skypg doctor')"}, or --force once you know it is off`,
-    });
-  }
-  if (failed.length > 0) {
-    const fixes: string[] = [];
-    if (failed.some((condition) => condition.check.startsWith('lag')))
-      fixes.push(
-        'wait for the standby to catch up, or --ignore-lag to accept losing the difference',
-      );
-    if (!dataDirCheck.ok && blockers.fix !== undefined) fixes.push(blockers.fix);
-    if (!fencedCheck.precondition.ok)
-      fixes.push(
-        fencedCheck.hint ??
-          'make sure the old primary is down (fence it), or --force if you are certain',
-      );
-    throw new SkypgError(
-      'REFUSED',
-      `not promoting ${node.name}: ${failed.map((condition) => `${condition.check}: ${condition.detail}`).join('; ')}`,
-      { hint: `nothing was changed; ${fixes.join('; ')}` },
-    );
+  if (judgement.refusal !== undefined) {
+    const { code, message, hint } = judgement.refusal;
+    throw new SkypgError(code, message, { hint });
   }
   if (fencedCheck.fenceNeeded) {
     try {
@@ -258,11 +224,6 @@ async function promoteFailed(
   );
 }
 
-/** The fix a fence failure names, if it names one (e.g. a missing password file). */
-function fenceHint(error: Error): string | undefined {
-  return error instanceof SkypgError ? error.hint : undefined;
-}
-
 /**
  * Once the old primary is verified powered off, the other host that could answer for the
  * primary VIP cannot: duplicate address detection only guards against a stray holder, whose
@@ -320,70 +281,43 @@ async function readLag(
   return { bytes, detail: `${formatSize(backlog)} received but not replayed; ${primaryView}` };
 }
 
-interface OldPrimaryCheck {
-  precondition: Precondition;
-  fenceNeeded: boolean;
-  /** The fence device reported the old primary powered off. */
-  poweredOff: boolean;
-  /** The fence status query, when its answer was used (it runs beside the peer's check). */
+/** What was found about the old primary, and the fence status query when its answer was used. */
+interface OldPrimaryFindings {
+  evidence: OldPrimaryEvidence;
+  /** The fence status query (it runs beside the peer's check), when its answer was used. */
   statusStep?: StepRecord;
-  /** No fence level answered the status query. */
-  fenceError?: Error;
-  /** The fix, when the check failed for a reason with its own (a refused login). */
-  hint?: string;
-  warnings: string[];
 }
 
-/** What a "standby" answer rests on, for the report (docs/security.md, "Network trust"). */
-function standbyAnswer(
-  peer: NodeConfig,
-  proof: ServerProof,
-): { detail: string; warnings: string[] } {
-  const relayProof = proof.tls === 'verified-full' || proof.channelBinding;
-  const how = `SCRAM, this pair's system identifier${relayProof ? `, TLS ${proof.channelBinding ? 'with channel binding' : 'verify-full'}` : ''}`;
-  return {
-    detail: `${peer.name} answers as a standby (${how})`,
-    warnings: relayProof
-      ? []
-      : [
-          `${peer.name}'s "standby" answer came without verified TLS: an on-path relay could have rewritten it; set postgres.sslmode: verify-full`,
-        ],
-  };
-}
-
-async function checkOldPrimary(
+/**
+ * Gathers what proves the old primary cannot write; judging it is judgePromotion's. A dead
+ * peer costs the whole connect timeout, so the fence device is asked at the same time: a
+ * verified power OFF is proof enough without waiting for the peer's answer. An answer counts
+ * only from this pair's server (same system identifier), authenticated by SCRAM (connect.ts
+ * refuses anything else over TCP).
+ */
+async function findOldPrimary(
   config: ClusterConfig,
   peer: NodeConfig,
   systemIdentifier: string | undefined,
   options: PromoteOptions,
-): Promise<OldPrimaryCheck> {
-  const check = `the old primary ${peer.name} cannot write`;
-  if (options.force) {
-    return {
-      precondition: { check, ok: true, detail: 'NOT VERIFIED: --force' },
-      fenceNeeded: false,
-      poweredOff: false,
-      warnings: [
-        `--force: promoting without proof that ${peer.name} is down; if it is still running there will be two primaries`,
-      ],
-    };
-  }
-  // A peer that answers as a standby cannot write: there is no old primary to stop (both
-  // servers came back as standbys, or a switchover). Fencing it would only lose the standby.
-  // A dead peer costs the whole connect timeout, so the fence device is asked at the same time:
-  // a verified power OFF is proof enough without waiting for the peer's answer.
-  // An answer counts only from this pair's server (same system identifier), authenticated by
-  // SCRAM (connect.ts refuses anything else over TCP).
+): Promise<OldPrimaryFindings> {
+  if (options.force) return { evidence: { kind: 'forced' } };
   let peerError: unknown;
-  let proof: ServerProof = { scram: false, channelBinding: false, tls: 'none' };
-  const peerRole = withConnection(
+  const peerAnswer = withConnection(
     withTimeouts(remoteTarget(peer), Math.max(1000, config.heartbeat.timeout)),
     async (session) => ({ status: await readServerStatus(session), proof: session.proof }),
   ).then(
-    (answer) => {
+    (answer): OldPrimaryEvidence | undefined => {
       peerError = checkSamePair(answer.status, systemIdentifier, peer.address);
-      proof = answer.proof;
-      return peerError === undefined ? answer.status.role : undefined;
+      if (peerError !== undefined) return undefined;
+      const { status } = answer;
+      return status.role === 'standby'
+        ? {
+            kind: 'standby',
+            proof: answer.proof,
+            position: { timeline: status.timeline, lsn: status.replayLsn },
+          }
+        : { kind: 'primary' };
     },
     (error: unknown) => {
       peerError = error;
@@ -400,122 +334,39 @@ async function checkOldPrimary(
       });
     const isOff = (value: FenceResult | Error): boolean =>
       !(value instanceof Error) && value.power === 'off';
-    type FirstProof = { off: true } | { off: false; role: ServerRole | undefined };
-    const roleProof = (): Promise<FirstProof> =>
-      peerRole.then((role) => ({ off: false as const, role }));
+    type FirstProof = { off: true } | { off: false; answer: OldPrimaryEvidence | undefined };
+    const answerProof = (): Promise<FirstProof> =>
+      peerAnswer.then((answer) => ({ off: false as const, answer }));
     const first: FirstProof = await Promise.race([
-      roleProof(),
-      status.then((value) => (isOff(value) ? { off: true as const } : roleProof())),
+      answerProof(),
+      status.then((value) => (isOff(value) ? { off: true as const } : answerProof())),
     ]);
     // A standby peer needs no fence device (which may not even answer): not waited for.
-    if (!first.off && first.role === 'standby') {
-      const answer = standbyAnswer(peer, proof);
-      return {
-        precondition: { check, ok: true, detail: answer.detail },
-        fenceNeeded: false,
-        poweredOff: false,
-        warnings: answer.warnings,
-      };
-    }
+    // There is no old primary to stop (both came back as standbys, or a switchover), and
+    // fencing it would only lose the standby.
+    if (!first.off && first.answer?.kind === 'standby') return { evidence: first.answer };
     const power = await status;
     // Its own duration; the peer's check, run beside it, may have taken longer.
     const statusStep = { step: `query ${peer.name}'s fence device`, ms: queryMs };
-    if (isOff(power)) {
-      return {
-        precondition: { check, ok: true, detail: `${peer.name} is powered off (fence status OFF)` },
-        fenceNeeded: false,
-        poweredOff: true,
-        statusStep,
-        warnings: [],
-      };
-    }
-    if (power instanceof Error) {
-      return {
-        precondition: { check, ok: false, detail: `no fence level answers: ${power.message}` },
-        fenceNeeded: false,
-        poweredOff: false,
-        statusStep,
-        fenceError: power,
-        warnings: [],
-      };
-    }
-    return {
-      precondition: {
-        check,
-        ok: true,
-        detail: `${peer.name} is powered on: it will be fenced first`,
-      },
-      fenceNeeded: true,
-      poweredOff: false,
-      statusStep,
-      warnings: [],
-    };
+    if (isOff(power)) return { evidence: { kind: 'powered-off' }, statusStep };
+    if (power instanceof Error)
+      return { evidence: { kind: 'fence-unanswered', error: power }, statusStep };
+    return { evidence: { kind: 'powered-on' }, statusStep };
   }
-  const role = await peerRole;
-  if (role === 'standby') {
-    const answer = standbyAnswer(peer, proof);
-    return {
-      precondition: { check, ok: true, detail: answer.detail },
-      fenceNeeded: false,
-      poweredOff: false,
-      // With fencing: none the answer replaces no fence.
-      warnings: config.failover.fencing === 'required' ? answer.warnings : [],
-    };
-  }
-  if (config.failover.fencing === 'required') {
-    return {
-      precondition: {
-        check,
-        ok: false,
-        detail: `fencing is required but ${peer.name} has no fence device`,
-      },
-      fenceNeeded: false,
-      poweredOff: false,
-      warnings: [],
-    };
-  }
-  // fencing: none — the peer must not answer as a primary.
-  if (role === 'primary') {
-    return {
-      precondition: {
-        check,
-        ok: false,
-        detail: `${peer.name} still answers as a primary: promoting now would make two primaries`,
-      },
-      fenceNeeded: false,
-      poweredOff: false,
-      warnings: [],
-    };
-  }
-  // Only silence proves anything without fencing: a server that answers but refuses the login
-  // or the query (pg_hba, password, permissions) may well be a running primary.
+  const answer = await peerAnswer;
+  if (answer?.kind === 'standby') return { evidence: answer };
+  if (config.failover.fencing === 'required') return { evidence: { kind: 'no-fence-device' } };
+  if (answer !== undefined) return { evidence: answer };
   const silent =
     peerError instanceof SkypgError && ['PG_REFUSED', 'PG_TIMEOUT'].includes(peerError.code);
-  if (!silent) {
-    const loginHint =
-      peerError instanceof SkypgError && peerError.code === 'PG_AUTH' ? peerError.hint : undefined;
-    return {
-      precondition: {
-        check,
-        ok: false,
-        detail: `${peer.name} answered but its role could not be read (${messageOf(peerError)}), so it may still be a primary`,
-      },
-      fenceNeeded: false,
-      poweredOff: false,
-      warnings: [],
-      ...(loginHint === undefined
-        ? {}
-        : { hint: `${loginHint}; or make sure ${peer.name} is down, then --force` }),
-    };
-  }
+  if (silent) return { evidence: { kind: 'silent' } };
+  const loginHint =
+    peerError instanceof SkypgError && peerError.code === 'PG_AUTH' ? peerError.hint : undefined;
   return {
-    precondition: {
-      check,
-      ok: true,
-      detail: `${peer.name} does not answer (fencing: none)`,
+    evidence: {
+      kind: 'unreadable',
+      message: messageOf(peerError),
+      ...(loginHint === undefined ? {} : { loginHint }),
     },
-    fenceNeeded: false,
-    poweredOff: false,
-    warnings: [],
   };
 }

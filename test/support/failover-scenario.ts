@@ -201,17 +201,36 @@ export async function printSupervisorLogs(state: NetnsLabState): Promise<void> {
   }
 }
 
-/** The postmaster of host1 and all its children: the database, not the host. */
-export async function postgresPids(state: NetnsLabState): Promise<number[]> {
-  const postmaster = await readPostmasterPid(state.hosts[0].dataDir);
-  if (postmaster === undefined) return [];
+async function childrenOf(parent: number): Promise<number[]> {
   const children: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === postmaster) children.push(Number(entry));
+    if (ppid === parent) children.push(Number(entry));
   }
+  return children;
+}
+
+/**
+ * Freezes host1's database: the postmaster first, so that it forks nothing while its children
+ * are listed (a backend forked in between would keep answering), then every child.
+ */
+export async function freezePostgres(state: NetnsLabState): Promise<number[]> {
+  const postmaster = await readPostmasterPid(state.hosts[0].dataDir);
+  if (postmaster === undefined) return [];
+  signalPids([postmaster], 'SIGSTOP');
+  await waitUntil(
+    `postmaster ${postmaster} stopped`,
+    async () => {
+      const stat = await readFile(`/proc/${postmaster}/stat`, 'utf8').catch(() => '');
+      return stat === '' || stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+    },
+    5000,
+    10,
+  );
+  const children = await childrenOf(postmaster);
+  signalPids(children, 'SIGSTOP');
   return [postmaster, ...children];
 }
 
@@ -251,9 +270,8 @@ export function standardFaults(): { name: string; scenario: Scenario }[] {
       name: 'the database frozen for 30 s',
       scenario: {
         fault: async (state) => {
-          frozen = await postgresPids(state);
           frozenAt = Date.now();
-          signalPids(frozen, 'SIGSTOP');
+          frozen = await freezePostgres(state);
         },
         heal: async () => {
           await sleep(Math.max(0, frozenAt + 30_000 - Date.now()));

@@ -1,9 +1,9 @@
 // The whole failover policy: a pure function from what was seen (and remembered) to what to
 // do. No I/O and no clock: time comes in the observation. The rules are a declared table,
 // first match wins; docs/failover.md is generated from it and explains each row.
+import { compareWalPositions, lagAllowsPromotion } from '../failover/promotion.js';
 import type { ClusterConfig } from '../config/types.js';
 import { formatDuration, formatSize } from '../config/units.js';
-import { parseLsn } from '../pg/lsn.js';
 import type {
   Action,
   Decision,
@@ -384,7 +384,7 @@ export const rules: readonly Rule[] = [
       'when the peer answers as a standby: then this node won the election, so it has every ' +
       'WAL record either node has, and refusing would leave the pair without a primary.)',
     from: '*',
-    when: (f) => f.localStandby && !f.peerIsStandby && !f.lagOk,
+    when: (f) => f.localStandby && !f.lagOk,
     to: 'standby',
     actions: dropPrimaryVip,
     why: (f) =>
@@ -483,7 +483,12 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
     notStreamingForMs:
       localStandby && local.receiver !== 'streaming' ? since(mem.notStreamingSince ?? obs.now) : 0,
     lagBytes,
-    lagOk: lagBytes <= config.failover.max_lag,
+    // The rule promote applies too (failover/promotion.ts): the two cannot disagree.
+    lagOk: lagAllowsPromotion(
+      lagBytes,
+      config.failover.max_lag,
+      peerIsStandby && winsElection(obs),
+    ),
     syncUnsafe: syncUnsafe(obs, mem, config),
     selfDemotionWaitMs: selfDemotionWait(obs, config, primaryLastAliveAt),
     winsElection: winsElection(obs),
@@ -573,14 +578,11 @@ function selfDemotionWait(
 
 /** Between two standbys: higher timeline, then further WAL position, then the smaller name. */
 function winsElection(obs: Observation): boolean {
-  const lsn = (text: string | undefined): bigint => (text === undefined ? 0n : parseLsn(text));
-  const myTimeline = obs.local.timeline ?? 0;
-  const theirTimeline = obs.peerServer.timeline ?? 0;
-  if (myTimeline !== theirTimeline) return myTimeline > theirTimeline;
-  const mine = lsn(obs.local.lsn);
-  const theirs = lsn(obs.peerServer.lsn);
-  if (mine !== theirs) return mine > theirs;
-  return obs.node < obs.peer;
+  const order = compareWalPositions(
+    { timeline: obs.local.timeline ?? 0, lsn: obs.local.lsn },
+    { timeline: obs.peerServer.timeline ?? 0, lsn: obs.peerServer.lsn },
+  );
+  return order === 0 ? obs.node < obs.peer : order > 0;
 }
 
 function nextMemory(facts: Facts, state: SupervisorStateName): Memory {

@@ -231,16 +231,15 @@ export async function runSupervisor(
     }
     memory = decision.memory;
     previous = decision;
-    // Written before waiting on an action and again when it ends within the wait: a slow action
-    // never leaves the state file older than one observation, and its outcome shows at once.
+    // Written before waiting on an action and again after the wait: the file is never older
+    // than the wait or one observation (not both), and an action's outcome shows at once.
     await writeState(decision);
     if (running !== undefined) {
-      const waitedOn = running;
       // --once finishes what it started; the daemon goes on observing after a short wait.
       await (options.once
-        ? waitedOn.done
-        : Promise.race([waitedOn.done, sleep(actionWaitMs(config))]));
-      if (running !== waitedOn) await writeState(decision);
+        ? running.done
+        : Promise.race([running.done, sleep(actionWaitMs(config))]));
+      await writeState(decision);
     }
     if (options.once) break;
     await pause(config, loopStarted, options.signal, decision.nextLoopMs);
