@@ -7,11 +7,12 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { runProgram } from '../process/run-program.js';
+import { labScriptLauncher } from './lab-scripts.js';
 
 export interface PduOutlet {
   /** The outlet's name, as `options: { outlet: NAME }` gives it (the host's name). */
   outlet: string;
-  /** The host's chassis power switch (netns-lab.ts chassisHook). */
+  /** The host's chassis power switch (netns-bmc.ts chassisHook: sh/chassis-control.sh). */
   chassisHook: string;
 }
 
@@ -49,41 +50,11 @@ export async function switchOutletOn(pduDir: string, outlet: string): Promise<vo
   });
 }
 
+/** A launcher of sh/pdu-fence.sh with this PDU's directory and the hook each outlet feeds. */
 function pduScript(pduDir: string, outlets: PduOutlet[]): string {
-  const cases = outlets
-    .map(({ outlet, chassisHook }) => `  ${outlet}) chassis=${chassisHook} ;;`)
-    .join('\n');
-  return `#!/bin/bash
-# skypg netns lab: a simulated switched PDU with the fence-agent contract: name=value lines on
-# stdin (action=, outlet=, others ignored); status exits 0 = ON, 2 = OFF; off/on exit 0 = done.
-PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
-dir=${pduDir}
-action='' outlet=''
-while IFS= read -r line; do
-  case $line in
-    action=*) action=\${line#action=} ;;
-    outlet=*) outlet=\${line#outlet=} ;;
-  esac
-done
-case $outlet in
-${cases}
-  *) echo "this PDU has no outlet '$outlet'" >&2; exit 1 ;;
-esac
-state=$dir/outlet-$outlet
-echo "$(date +%T.%N) $action $outlet" >>"$dir/pdu.log"
-case $action in
-  status | monitor)
-    if [ "$(cat "$state" 2>/dev/null || echo 1)" = 1 ]; then echo "Status: ON"; exit 0; fi
-    echo "Status: OFF"; exit 2 ;;
-  off)
-    "$chassis" set power 0 >>"$dir/pdu.log" 2>&1 || { echo "outlet $outlet: power-off failed" >&2; exit 1; }
-    echo 0 >"$state"; echo "Success: Powered OFF" ;;
-  on)
-    echo 1 >"$state"
-    "$chassis" set power 1 >>"$dir/pdu.log" 2>&1 || { echo "outlet $outlet: power-on failed" >&2; exit 1; }
-    echo "Success: Powered ON" ;;
-  *) echo "this PDU cannot '$action'" >&2; exit 1 ;;
-esac
-exit 0
-`;
+  return labScriptLauncher(
+    'skypg netns lab: the simulated switched PDU (sh/pdu-fence.sh), its outlets feeding the hosts.',
+    'pdu-fence.sh',
+    { args: [pduDir, ...outlets.map(({ outlet, chassisHook }) => `${outlet}=${chassisHook}`)] },
+  );
 }
