@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/base-command.js';
 import { NagiosCommand, checkClusterFlags } from '../lib/nagios-command.js';
 import type { CheckState } from '../lib/nagios.js';
+import { durationFlag } from '../lib/flag-values.js';
 
 interface LagCheckResult {
   label: string;
@@ -48,22 +49,20 @@ export default class CheckLag extends NagiosCommand<LagCheckResult> {
       summary: 'Lag in seconds for CRITICAL (no default).',
       helpValue: 'RANGE',
     }),
-    timeout: Flags.string({
+    timeout: durationFlag({
       char: 't',
       summary: 'Give up (UNKNOWN) after this long.',
       default: '10s',
-      helpValue: 'DURATION',
     }),
   };
 
   protected async execute(): Promise<CommandResult<LagCheckResult>> {
     const { flags } = await this.parse(CheckLag);
-    const { parseDurationFlag } = await import('../lib/flag-values.js');
     const { requireOrdered, secondsThreshold, sizeThreshold } =
       await import('../lib/checks/thresholds.js');
     const { evaluateLag, observeLag } = await import('../lib/checks/lag.js');
     const { formatCheckLine, stateExitCode } = await import('../lib/nagios.js');
-    const timeoutMs = parseDurationFlag('--timeout', flags.timeout);
+    const timeoutMs = flags.timeout;
     const cluster = await this.loadCluster(flags);
     const maxLag = cluster.config.failover.max_lag;
     const thresholds = {
