@@ -1,6 +1,6 @@
-// Flag values with units, parsed with the same rules as the configuration file. durationFlag and
-// sizeFlag are oclif custom flags: a command gets milliseconds or bytes from this.parse, and a bad
-// value stops the command there with one line naming the flag.
+// Flags whose values are parsed (durations, sizes, free text): each is an oclif custom flag, so a
+// command gets milliseconds, bytes or clean text from this.parse, and a bad value stops the
+// command there, before anything is read or done, with one line naming the flag.
 import { Flags, type Interfaces } from '@oclif/core';
 import { containsControlCharacter } from './config/schema-kit.js';
 import {
@@ -21,11 +21,13 @@ export interface DurationLimits {
   bareSeconds?: boolean;
 }
 
-/** What a command says about a unit flag; the parse, the type and the help value come from here. */
-export type UnitFlagOptions = Pick<
-  Partial<Interfaces.OptionFlag<number>>,
+/** What a command says about a parsed flag; the parse, the type and the help value come from here. */
+export type FlagText = Pick<
+  Partial<Interfaces.OptionFlag<unknown>>,
   'char' | 'summary' | 'description' | 'helpGroup' | 'hidden' | 'env'
-> & {
+>;
+
+export type UnitFlagOptions = FlagText & {
   /** The default as a person writes it ("2s"): help shows it, the command gets the number. */
   default?: string;
 };
@@ -43,7 +45,7 @@ export function durationFlag({
   bareSeconds,
   ...options
 }: UnitFlagOptions & DurationLimits): Interfaces.OptionFlag<number | undefined> {
-  return unitFlag('DURATION', options, (flag, text) =>
+  return parsedFlag('DURATION', options, (flag, text) =>
     parseDurationFlag(flag, text, { minMs, maxMs, bareSeconds }),
   );
 }
@@ -54,19 +56,27 @@ export function sizeFlag(
 ): Interfaces.OptionFlag<number>;
 export function sizeFlag(options: UnitFlagOptions): Interfaces.OptionFlag<number | undefined>;
 export function sizeFlag(options: UnitFlagOptions): Interfaces.OptionFlag<number | undefined> {
-  return unitFlag('SIZE', options, parseSizeFlag);
+  return parsedFlag('SIZE', options, parseSizeFlag);
 }
 
-function unitFlag(
-  helpValue: string,
-  { default: text, ...options }: UnitFlagOptions,
-  parseValue: (flag: string, text: string) => number,
-): Interfaces.OptionFlag<number | undefined> {
-  const definition = Flags.custom<number>({
-    helpValue,
+/**
+ * A flag whose text parseValue turns into a T, or throws a SkypgError about `flag` ("--timeout").
+ * A default is given as text and parsed here, once: help shows the text, the command gets the T.
+ */
+export function parsedFlag<T>(
+  helpValue: string | undefined,
+  { default: text, ...options }: FlagText & { default?: string },
+  parseValue: (flag: string, text: string) => T,
+): Interfaces.OptionFlag<T | undefined> {
+  // Built as Flags.custom<unknown> and then typed: oclif's conditional flag types (NotArray,
+  // FlagReturnType) stay unresolved for a generic T, and parseValue returns exactly a T.
+  const definition = Flags.custom<unknown>({
+    ...(helpValue === undefined ? {} : { helpValue }),
     // oclif awaits this inside its try, so a throw here is reported like a rejection.
     parse: (input, _context, flag) => Promise.resolve(parseValue(`--${flag.name}`, input)),
-  });
+  }) as (
+    options: FlagText & { default?: T; defaultHelp?: () => Promise<string> },
+  ) => Interfaces.OptionFlag<T | undefined>;
   if (text === undefined) return definition(options);
   // A default outside the flag's own limits is a bug: it throws as the command module loads.
   const value = parseValue('the default', text);
@@ -113,8 +123,11 @@ function parseSizeFlag(flag: string, text: string): number {
 }
 
 /** A free-text flag (pause --reason): present means said, so neither empty nor multi-line. */
-export function parseReasonFlag(flag: string, text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
+export function reasonFlag(options: FlagText): Interfaces.OptionFlag<string | undefined> {
+  return parsedFlag(undefined, options, parseReasonFlag);
+}
+
+function parseReasonFlag(flag: string, text: string): string {
   const example = `e.g. ${flag} "kernel update on host2"`;
   if (text.trim() === '') {
     throw new SkypgError('USAGE', `${flag} is empty`, {

@@ -1,16 +1,20 @@
-// durationFlag and sizeFlag, run through oclif's own parser as a command's this.parse runs them.
+// The parsed flags (durationFlag, sizeFlag, reasonFlag, parsedFlag), run through oclif's own
+// parser as a command's this.parse runs them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Flags, Parser } from '@oclif/core';
 import { formatErrorLine, toSkypgError } from '../../src/lib/base-command.js';
 import { SkypgError } from '../../src/lib/errors.js';
-import { durationFlag, sizeFlag } from '../../src/lib/flag-values.js';
+import { sizeThreshold } from '../../src/lib/checks/thresholds.js';
+import { durationFlag, parsedFlag, reasonFlag, sizeFlag } from '../../src/lib/flag-values.js';
 
 const flags = {
   timeout: durationFlag({ summary: 'Give up after this long.', default: '2s' }),
   watch: durationFlag({ summary: 'Repeat.', minMs: 1000, bareSeconds: true }),
   'max-lag': sizeFlag({ summary: 'Lag bound.' }),
   'chunk-size': sizeFlag({ summary: 'Chunk.', default: '1MB' }),
+  reason: reasonFlag({ summary: 'Who and why.' }),
+  warning: parsedFlag('RANGE', { char: 'w', summary: 'Byte lag range.' }, sizeThreshold),
 };
 
 async function parse(argv: string[]) {
@@ -121,12 +125,42 @@ describe('a bad DURATION or SIZE is one line naming the flag', () => {
       ['--max-lag', '2048TB'],
       'skypg: --max-lag must be at most 1024TB, got "2048TB" (hint: give a size such as --max-lag 16MB)',
     ],
+    [
+      ['--reason', ' '],
+      'skypg: --reason is empty (hint: say who and why, e.g. --reason "kernel update on host2", or leave --reason out)',
+    ],
+    [
+      ['--reason', 'a\nb'],
+      'skypg: --reason must not contain control characters (newline, tab...) (hint: write it on one line, e.g. --reason "kernel update on host2")',
+    ],
+    [
+      ['--reason', 'x'.repeat(201)],
+      'skypg: --reason is 201 characters long, above 200 (hint: keep it short, e.g. --reason "kernel update on host2")',
+    ],
+    [
+      ['-w', '8XB'],
+      'skypg: --warning: "8XB" is not a range: "8XB" is not a size such as 16MB, 1GiB or a byte count; write N, N:, ~:N, N:M or @N:M',
+    ],
   ];
   for (const [argv, line] of bad) {
     it(`${JSON.stringify(argv)}: ${line}`, async () => {
       assert.deepEqual(await errorLine(argv), { code: 'USAGE', line });
     });
   }
+});
+
+describe('reasonFlag and parsedFlag', () => {
+  it('a reason is trimmed; no --reason is undefined', async () => {
+    assert.equal((await parse(['--reason', ' kernel update '])).reason, 'kernel update');
+    assert.equal((await parse([])).reason, undefined);
+  });
+
+  it('a RANGE flag gives the parsed range', async () => {
+    const { warning } = await parse(['-w', '~:16MB']);
+    assert.equal(warning?.end, 16 * 1024 ** 2);
+    assert.equal(warning?.inside, false);
+    assert.equal(flags.warning.helpValue, 'RANGE');
+  });
 });
 
 describe("an oclif parser error's wrapping", () => {
