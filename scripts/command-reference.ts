@@ -22,6 +22,8 @@ interface FlagInfo {
   helpValue?: string | string[];
   options?: readonly string[];
   default?: unknown;
+  /** What help shows in place of the default (skypg's DURATION/SIZE flags: "2s", not 2000). */
+  defaultHelp?: unknown;
   required?: boolean;
   multiple?: boolean;
   allowNo?: boolean;
@@ -76,9 +78,25 @@ export async function loadCommands(): Promise<CommandEntry[]> {
     }
     // The class's statics are oclif's documented help inputs; only those fields are read.
     const command = module.default as unknown as CommandInfo;
-    if (command.hidden !== true) entries.push({ id, command });
+    if (command.hidden !== true) entries.push({ id, command: await withDefaultHelp(command) });
   }
   return entries;
+}
+
+/** As oclif's help and manifest do: a defaultHelp function's text replaces the default. */
+async function withDefaultHelp(command: CommandInfo): Promise<CommandInfo> {
+  if (command.flags === undefined) return command;
+  const flags: Record<string, FlagInfo> = {};
+  for (const [name, flag] of Object.entries(command.flags)) {
+    const help = flag.defaultHelp;
+    flags[name] =
+      typeof help === 'function'
+        ? { ...flag, default: (await (help as () => Promise<unknown>)()) ?? flag.default }
+        : flag;
+  }
+  // Field by field: a spread would drop the statics the class inherits (enableJsonFlag).
+  const { summary, description, examples, args, enableJsonFlag, hidden } = command;
+  return { summary, description, examples, flags, args, enableJsonFlag, hidden };
 }
 
 const bin = 'skypg';

@@ -1,7 +1,7 @@
-import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/base-command.js';
 import { NagiosCommand, checkClusterFlags } from '../lib/nagios-command.js';
 import type { CheckState } from '../lib/nagios.js';
+import { durationFlag } from '../lib/flag-values.js';
 
 interface AliveCheckResult {
   label: string;
@@ -28,23 +28,18 @@ export default class CheckAlive extends NagiosCommand<AliveCheckResult> {
   ];
   static override flags = {
     ...checkClusterFlags,
-    'max-age': Flags.string({
+    'max-age': durationFlag({
       summary: 'Oldest acceptable state file (default: 3 x heartbeat.interval).',
-      helpValue: 'DURATION',
     }),
   };
 
   protected async execute(): Promise<CommandResult<AliveCheckResult>> {
     const { flags } = await this.parse(CheckAlive);
-    const { parseDurationFlag } = await import('../lib/flag-values.js');
     const { evaluateAlive, observeAlive } = await import('../lib/checks/alive.js');
     const { stateFilePath } = await import('../lib/supervisor/state-file.js');
     const { formatCheckLine, formatPerfdata, stateExitCode } = await import('../lib/nagios.js');
     const cluster = await this.loadCluster(flags);
-    const maxAgeMs =
-      flags['max-age'] === undefined
-        ? 3 * cluster.config.heartbeat.interval
-        : parseDurationFlag('--max-age', flags['max-age']);
+    const maxAgeMs = flags['max-age'] ?? 3 * cluster.config.heartbeat.interval;
     const node = cluster.localNode().name;
     const observation = await observeAlive(stateFilePath(cluster.config, node), Date.now());
     const outcome = evaluateAlive(observation, maxAgeMs / 1000);

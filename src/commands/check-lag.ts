@@ -1,7 +1,8 @@
-import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/base-command.js';
 import { NagiosCommand, checkClusterFlags } from '../lib/nagios-command.js';
 import type { CheckState } from '../lib/nagios.js';
+import { requireOrdered, secondsThreshold, sizeThreshold } from '../lib/checks/thresholds.js';
+import { durationFlag, parsedFlag } from '../lib/flag-values.js';
 
 interface LagCheckResult {
   label: string;
@@ -30,47 +31,46 @@ export default class CheckLag extends NagiosCommand<LagCheckResult> {
   ];
   static override flags = {
     ...checkClusterFlags,
-    warning: Flags.string({
-      char: 'w',
-      summary: 'Byte lag range for WARNING (default: half of failover.max_lag).',
-      helpValue: 'RANGE',
-    }),
-    critical: Flags.string({
-      char: 'c',
-      summary: 'Byte lag range for CRITICAL (default: failover.max_lag).',
-      helpValue: 'RANGE',
-    }),
-    'warning-time': Flags.string({
-      summary: 'Lag in seconds for WARNING (no default).',
-      helpValue: 'RANGE',
-    }),
-    'critical-time': Flags.string({
-      summary: 'Lag in seconds for CRITICAL (no default).',
-      helpValue: 'RANGE',
-    }),
-    timeout: Flags.string({
+    warning: parsedFlag(
+      'RANGE',
+      { char: 'w', summary: 'Byte lag range for WARNING (default: half of failover.max_lag).' },
+      sizeThreshold,
+    ),
+    critical: parsedFlag(
+      'RANGE',
+      { char: 'c', summary: 'Byte lag range for CRITICAL (default: failover.max_lag).' },
+      sizeThreshold,
+    ),
+    'warning-time': parsedFlag(
+      'RANGE',
+      { summary: 'Lag in seconds for WARNING (no default).' },
+      secondsThreshold,
+    ),
+    'critical-time': parsedFlag(
+      'RANGE',
+      { summary: 'Lag in seconds for CRITICAL (no default).' },
+      secondsThreshold,
+    ),
+    timeout: durationFlag({
       char: 't',
       summary: 'Give up (UNKNOWN) after this long.',
       default: '10s',
-      helpValue: 'DURATION',
     }),
   };
 
   protected async execute(): Promise<CommandResult<LagCheckResult>> {
     const { flags } = await this.parse(CheckLag);
-    const { parseDurationFlag } = await import('../lib/flag-values.js');
-    const { requireOrdered, secondsThreshold, sizeThreshold } =
-      await import('../lib/checks/thresholds.js');
     const { evaluateLag, observeLag } = await import('../lib/checks/lag.js');
     const { formatCheckLine, stateExitCode } = await import('../lib/nagios.js');
-    const timeoutMs = parseDurationFlag('--timeout', flags.timeout);
+    const timeoutMs = flags.timeout;
     const cluster = await this.loadCluster(flags);
     const maxLag = cluster.config.failover.max_lag;
     const thresholds = {
-      warningBytes: sizeThreshold('--warning', flags.warning ?? String(Math.floor(maxLag / 2))),
-      criticalBytes: sizeThreshold('--critical', flags.critical ?? String(maxLag)),
-      warningSeconds: secondsThreshold('--warning-time', flags['warning-time']),
-      criticalSeconds: secondsThreshold('--critical-time', flags['critical-time']),
+      // The byte defaults come from the configuration, so they are made here, not in the flags.
+      warningBytes: flags.warning ?? sizeThreshold('--warning', String(Math.floor(maxLag / 2))),
+      criticalBytes: flags.critical ?? sizeThreshold('--critical', String(maxLag)),
+      warningSeconds: flags['warning-time'],
+      criticalSeconds: flags['critical-time'],
     };
     requireOrdered('--warning', thresholds.warningBytes, '--critical', thresholds.criticalBytes);
     requireOrdered(

@@ -1,7 +1,7 @@
-import { Flags } from '@oclif/core';
 import { userInfo } from 'node:os';
 import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
 import type { PauseResult } from '../lib/heartbeat.js';
+import { reasonFlag } from '../lib/flag-values.js';
 
 export default class Pause extends SkypgCommand<PauseResult> {
   static override summary =
@@ -14,15 +14,14 @@ export default class Pause extends SkypgCommand<PauseResult> {
   static override examples = ['<%= config.bin %> pause --reason "kernel update on host2"'];
   static override flags = {
     ...clusterFlags,
-    reason: Flags.string({
+    reason: reasonFlag({
       summary: 'Who and why, shown in status and logs (one line, at most 200 characters).',
     }),
   };
 
   protected async execute(): Promise<CommandResult<PauseResult>> {
     const { flags } = await this.parse(Pause);
-    const { parseReasonFlag } = await import('../lib/flag-values.js');
-    const reason = parseReasonFlag('--reason', flags.reason);
+    const { reason } = flags;
     const { config } = await this.loadCluster(flags);
     const { setPause } = await import('../lib/heartbeat.js');
     const by = reason === undefined ? userInfo().username : `${userInfo().username}: ${reason}`;

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
 import { ExitCode } from '../lib/exit-codes.js';
 import type { ProbeResult } from '../lib/probe.js';
+import { durationFlag } from '../lib/flag-values.js';
 
 export default class Probe extends SkypgCommand<ProbeResult> {
   static override summary =
@@ -23,11 +24,7 @@ export default class Probe extends SkypgCommand<ProbeResult> {
   };
   static override flags = {
     ...clusterFlags,
-    timeout: Flags.string({
-      summary: 'Give up after this long.',
-      default: '1s',
-      helpValue: 'DURATION',
-    }),
+    timeout: durationFlag({ summary: 'Give up after this long.', default: '1s' }),
     sql: Flags.boolean({ summary: 'Also log in to PostgreSQL and report its role.' }),
     user: Flags.string({ summary: 'Role for --sql (default: heartbeat.user, else postgres).' }),
     database: Flags.string({
@@ -38,8 +35,7 @@ export default class Probe extends SkypgCommand<ProbeResult> {
   protected async execute(): Promise<CommandResult<ProbeResult>> {
     const { args, flags } = await this.parse(Probe);
     const { parseProbeTarget, probe, resolveProbeTarget } = await import('../lib/probe.js');
-    const { parseDurationFlag } = await import('../lib/flag-values.js');
-    const timeoutMs = parseDurationFlag('--timeout', flags.timeout);
+    const timeoutMs = flags.timeout;
     const target = parseProbeTarget(args.target);
     const config = await this.loadOptionalCluster(flags, target.kind !== 'address' || flags.sql);
     const resolved = resolveProbeTarget(target, config);

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
 import type { RebuildResult } from '../lib/rebuild.js';
+import { durationFlag } from '../lib/flag-values.js';
 
 export default class RebuildStandby extends SkypgCommand<RebuildResult> {
   static override summary =
@@ -30,17 +31,15 @@ export default class RebuildStandby extends SkypgCommand<RebuildResult> {
     }),
     force: Flags.boolean({ summary: 'Rebuild even if this node is a running primary.' }),
     'keep-old': Flags.boolean({ summary: 'Keep the previous data directory after a base backup.' }),
-    timeout: Flags.string({
+    timeout: durationFlag({
       summary: 'How long to wait for streaming after the start.',
       default: '60s',
-      helpValue: 'DURATION',
     }),
   };
 
   protected async execute(): Promise<CommandResult<RebuildResult>> {
     const { flags } = await this.parse(RebuildStandby);
     const cluster = await this.loadCluster(flags);
-    const { parseDurationFlag } = await import('../lib/flag-values.js');
     const { findNode } = await import('../lib/config/local-node.js');
     const { rebuildStandby } = await import('../lib/rebuild.js');
     const { renderSteps } = await import('../lib/steps.js');
@@ -50,7 +49,7 @@ export default class RebuildStandby extends SkypgCommand<RebuildResult> {
       ...(flags.source === undefined ? {} : { source: findNode(cluster.config, flags.source) }),
       force: flags.force,
       keepOld: flags['keep-old'],
-      timeoutMs: parseDurationFlag('--timeout', flags.timeout),
+      timeoutMs: flags.timeout,
       onStep: (step) => {
         if (!json) this.log(`  - ${step}`);
       },

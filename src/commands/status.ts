@@ -1,7 +1,7 @@
-import { Flags } from '@oclif/core';
 import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
 import type { ClusterStatus } from '../lib/cluster-status.js';
 import { ExitCode } from '../lib/exit-codes.js';
+import { durationFlag } from '../lib/flag-values.js';
 
 export default class Status extends SkypgCommand<ClusterStatus> {
   static override summary =
@@ -18,27 +18,19 @@ export default class Status extends SkypgCommand<ClusterStatus> {
   ];
   static override flags = {
     ...clusterFlags,
-    timeout: Flags.string({
-      summary: 'Per-node time limit.',
-      default: '2s',
-      helpValue: 'DURATION',
-    }),
-    watch: Flags.string({
+    timeout: durationFlag({ summary: 'Per-node time limit.', default: '2s' }),
+    watch: durationFlag({
       summary: 'Repeat every DURATION until interrupted (a bare number is seconds).',
-      helpValue: 'DURATION',
+      minMs: 1000,
+      bareSeconds: true,
     }),
   };
 
   protected async execute(): Promise<CommandResult<ClusterStatus>> {
     const { flags } = await this.parse(Status);
-    const { parseDurationFlag } = await import('../lib/flag-values.js');
     const { readClusterStatus } = await import('../lib/cluster-status.js');
     const { renderClusterStatus } = await import('../lib/cluster-status-render.js');
-    const timeoutMs = parseDurationFlag('--timeout', flags.timeout);
-    const watchMs =
-      flags.watch === undefined
-        ? undefined
-        : parseDurationFlag('--watch', flags.watch, { minMs: 1000, bareSeconds: true });
+    const { timeout: timeoutMs, watch: watchMs } = flags;
     const cluster = await this.loadCluster(flags);
     const { config } = cluster;
     // --node names no node status acts on, but a name that is not configured is still a mistake.

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { userInfo } from 'node:os';
 import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
 import type { SwitchoverResult } from '../lib/switchover.js';
+import { durationFlag } from '../lib/flag-values.js';
 
 export default class Switchover extends SkypgCommand<SwitchoverResult> {
   static override summary =
@@ -27,11 +28,10 @@ export default class Switchover extends SkypgCommand<SwitchoverResult> {
     'dry-run': Flags.boolean({
       summary: 'Check the preconditions and print the plan; change nothing.',
     }),
-    timeout: Flags.string({
+    timeout: durationFlag({
       summary:
         'How long to wait for the lag, and how long the supervisors stand aside (at most 10m).',
       default: '60s',
-      helpValue: 'DURATION',
     }),
     force: Flags.boolean({
       summary: 'Go on when the lag stays above the bound (the standby replays the rest first).',
@@ -40,8 +40,6 @@ export default class Switchover extends SkypgCommand<SwitchoverResult> {
 
   protected async execute(): Promise<CommandResult<SwitchoverResult>> {
     const { flags } = await this.parse(Switchover);
-    const { parseDurationFlag } = await import('../lib/flag-values.js');
-    const timeoutMs = parseDurationFlag('--timeout', flags.timeout);
     const cluster = await this.loadCluster(flags);
     const { switchover } = await import('../lib/switchover.js');
     const { renderSteps } = await import('../lib/steps.js');
@@ -49,7 +47,7 @@ export default class Switchover extends SkypgCommand<SwitchoverResult> {
     const result = await switchover(cluster.config, cluster.localNode(), {
       to: flags.to,
       dryRun: flags['dry-run'],
-      timeoutMs,
+      timeoutMs: flags.timeout,
       force: flags.force,
       by: userInfo().username,
       onStep: (line) => {

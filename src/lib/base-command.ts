@@ -110,7 +110,8 @@ export abstract class SkypgCommand<T extends object> extends Command {
       skypgError.exitCode ??
       (isUsageCode(skypgError.code) ? this.usageExitCode : this.failureExitCode);
     if (this.jsonEnabled()) {
-      this.logJson({ error: skypgError.toJSON() });
+      // The exit code in the envelope too: a caller reading stdout need not keep $? beside it.
+      this.logJson({ error: { ...skypgError.toJSON(), exitCode } });
     } else {
       this.reportError(skypgError);
       if (skypgError.code === 'INTERNAL' && process.env['SKYPG_DEBUG'] && error.stack) {
@@ -153,8 +154,28 @@ function missingArguments(error: Errors.CLIError): string | undefined {
     .join(', ');
 }
 
-function toSkypgError(error: Error): SkypgError {
-  if (isSkypgError(error)) return error;
+/**
+ * oclif rewrites the message of an error thrown by a flag's parse (our durationFlag, its own
+ * Flags.integer) to "Parsing --timeout \n\t<message>\nSee more help with --help"; take the
+ * message back out so it stays one line.
+ */
+function withoutFlagParseWrapping(message: string): string {
+  const wrapped = /^Parsing --\S+ \n\t([^\n]*)\nSee more help with --help$/.exec(message);
+  return wrapped?.[1] ?? message;
+}
+
+/** Any error thrown while a command runs (ours, oclif's parser's, a bug) as a SkypgError. */
+export function toSkypgError(error: Error): SkypgError {
+  if (isSkypgError(error)) {
+    const message = withoutFlagParseWrapping(error.message);
+    if (message === error.message) return error;
+    return new SkypgError(error.code, message, {
+      hint: error.hint,
+      details: error.details,
+      exitCode: error.exitCode,
+      cause: error.cause,
+    });
+  }
   // oclif's parser errors (unknown flag, missing argument, bad option value) carry `parse`.
   if (error instanceof Errors.CLIError && 'parse' in error) {
     const missing = missingArguments(error);
@@ -169,9 +190,8 @@ function toSkypgError(error: Error): SkypgError {
     });
   }
   if (error instanceof Errors.CLIError) {
-    return new SkypgError('USAGE', messageOf(error).split('\n')[0] ?? messageOf(error), {
-      hint: 'see --help',
-    });
+    const message = withoutFlagParseWrapping(messageOf(error));
+    return new SkypgError('USAGE', message.split('\n')[0] ?? message, { hint: 'see --help' });
   }
   return new SkypgError('INTERNAL', `internal error: ${messageOf(error)}`, {
     hint: 'this is a bug in skypg; rerun with SKYPG_DEBUG=1 to print the stack trace and report it',
