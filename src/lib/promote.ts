@@ -8,6 +8,7 @@ import { fenceNode, type FenceResult } from './fence/fence.js';
 import { heartbeatTarget, readHeartbeat } from './heartbeat.js';
 import { localTarget, remoteTarget, withConnection, withTimeouts } from './pg/connect.js';
 import { promotionBlockers } from './pg/data-dir.js';
+import { promoteServer } from './pg/promote-server.js';
 import { lsnDistance } from './pg/lsn.js';
 import { serverLogFile } from './pg/server-control.js';
 import { checkSamePair, readServerStatus } from './pg/server-status.js';
@@ -151,19 +152,7 @@ export async function promote(
   }
   const timeline = await timed(
     `pg_promote() on ${node.name}`,
-    async () => {
-      const rows = await withConnection(
-        { ...localTarget(node), statementTimeoutMs: 65_000 },
-        (session) =>
-          session.query<{ promoted: boolean }>('select pg_promote(true, 60) as promoted'),
-      );
-      if (rows[0]?.promoted !== true) {
-        throw new SkypgError('PARTIAL', `pg_promote() on ${node.name} did not finish within 60s`, {
-          hint: "check the server's log; it may still be promoting",
-        });
-      }
-      return (await withConnection(localTarget(node), readServerStatus)).timeline;
-    },
+    () => promoteServer(localTarget(node), node.name, { wait: 'server' }),
     (value) => `now primary on timeline ${value}`,
   ).catch((error: unknown) =>
     promoteFailed(node, error, fencedCheck.fenceNeeded ? peer.name : undefined),

@@ -3,17 +3,22 @@
 // supervisor when the switchover flag says so; this node's part (check that it replayed the
 // old primary's shutdown checkpoint, promote, take the VIP) is the write-unavailability window
 // and runs here, without waiting for any supervisor loop. docs/operations.md has the runbook.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClusterConfig, NodeConfig } from './config/types.js';
 import { peerOf } from './config/local-node.js';
 import { formatDuration, formatSize } from './config/units.js';
+import { pollUntil } from './poll.js';
+import { promoteServer } from './pg/promote-server.js';
 import { SkypgError, messageOf } from './errors.js';
 import { localTarget, remoteTarget, withConnection, withTimeouts } from './pg/connect.js';
 import { lsnDistance, parseLsn } from './pg/lsn.js';
 import { readReplication, readServerStatus, readWalReceiver } from './pg/server-status.js';
 import type { Precondition } from './promote.js';
 import { recordSteps, renderSteps, type StepRecord, type TimedStep } from './steps.js';
-import { switchoverTimeoutCeilingMs, switchoverTimeoutUsable } from './supervisor/decide.js';
+import {
+  switchoverFlagExpired,
+  switchoverTimeoutCeilingMs,
+  switchoverTimeoutUsable,
+} from './failover/switchover-timing.js';
 import { processStartTicks, readSupervisorState, stateFilePath } from './supervisor/state-file.js';
 import {
   clearSwitchoverFlag,
@@ -130,10 +135,7 @@ export async function switchover(
   const running = flags?.switchover;
   // Stale by the clock that wrote it; a timeout above the ceiling is not obeyed by decide().
   const stale =
-    running !== undefined &&
-    flags !== undefined &&
-    (!switchoverTimeoutUsable(running.timeoutMs) ||
-      flags.serverNow - running.startedAt >= running.timeoutMs);
+    running !== undefined && flags !== undefined && switchoverFlagExpired(running, flags.serverNow);
   check({
     check: 'no other switchover in progress',
     ok: running === undefined || stale,
@@ -396,37 +398,46 @@ async function waitForLag(
   say: (line: string) => void,
 ): Promise<{ ok: boolean; bytes: number }> {
   let lastReport = Date.now();
-  for (;;) {
-    const primaryLsn = await withConnection(remoteTarget(source), readServerStatus).then(
-      (status) => status.currentLsn ?? '0/0',
-    );
-    const replay = await withConnection(localTarget(node), readServerStatus).then(
-      (status) => status.replayLsn ?? '0/0',
-    );
-    const bytes = lsnDistance(primaryLsn, replay);
-    if (bytes <= switchoverMaxLag) return { ok: true, bytes };
-    if (Date.now() >= deadline || options.force) return { ok: false, bytes };
-    if (Date.now() - lastReport >= 1000) {
-      say(
-        `waiting for ${node.name} to catch up: ${formatSize(bytes)} behind (bound ${formatSize(switchoverMaxLag)}, ${formatDuration(Math.max(0, deadline - Date.now()))} left)`,
+  let bytes = 0;
+  const caughtUp = await pollUntil(
+    async () => {
+      const primaryLsn = await withConnection(remoteTarget(source), readServerStatus).then(
+        (status) => status.currentLsn ?? '0/0',
       );
-      lastReport = Date.now();
-    }
-    await sleep(Math.min(200, config.heartbeat.interval));
-  }
+      const replay = await withConnection(localTarget(node), readServerStatus).then(
+        (status) => status.replayLsn ?? '0/0',
+      );
+      bytes = lsnDistance(primaryLsn, replay);
+      if (bytes <= switchoverMaxLag) return true;
+      if (options.force) return false;
+      if (Date.now() - lastReport >= 1000) {
+        say(
+          `waiting for ${node.name} to catch up: ${formatSize(bytes)} behind (bound ${formatSize(switchoverMaxLag)}, ${formatDuration(Math.max(0, deadline - Date.now()))} left)`,
+        );
+        lastReport = Date.now();
+      }
+      return undefined;
+    },
+    { deadline, everyMs: Math.min(200, config.heartbeat.interval) },
+  );
+  return { ok: caughtUp === true, bytes };
 }
 
 async function waitForReplay(node: NodeConfig, lsn: string, deadline: number): Promise<string> {
   const wanted = parseLsn(lsn);
   let replayed = '0/0';
-  while (Date.now() < deadline) {
-    replayed = await withConnection(localTarget(node), readServerStatus).then(
-      (status) => status.replayLsn ?? '0/0',
-    );
-    if (parseLsn(replayed) >= wanted) return replayed;
-    await sleep(pollMs);
-  }
-  throw new Error(`${node.name} did not replay ${lsn} in time (replayed ${replayed})`);
+  const done = await pollUntil(
+    async () => {
+      replayed = await withConnection(localTarget(node), readServerStatus).then(
+        (status) => status.replayLsn ?? '0/0',
+      );
+      return parseLsn(replayed) >= wanted ? replayed : undefined;
+    },
+    { deadline, everyMs: pollMs },
+  );
+  if (done === undefined)
+    throw new Error(`${node.name} did not replay ${lsn} in time (replayed ${replayed})`);
+  return done;
 }
 
 /**
@@ -440,17 +451,23 @@ async function waitForLocalSupervisor(
 ): Promise<string> {
   const path = stateFilePath(config, node.name);
   const since = Date.now();
-  for (;;) {
-    const state = await readSupervisorState(path).catch(() => undefined);
-    const alive =
-      state !== undefined && (await processStartTicks(state.pid)) === state.pidStartTicks;
-    if (!alive) return `no supervisor runs on ${node.name} (state file ${path})`;
-    if (state.state === 'switchover' && Date.parse(state.updatedAt) > since)
-      return 'standing aside';
-    if (Date.now() >= deadline)
-      throw new Error(`${node.name}'s supervisor did not stand aside (it says: ${state.state})`);
-    await sleep(pollMs * 5);
-  }
+  let says = 'nothing yet';
+  const outcome = await pollUntil(
+    async () => {
+      const state = await readSupervisorState(path).catch(() => undefined);
+      const alive =
+        state !== undefined && (await processStartTicks(state.pid)) === state.pidStartTicks;
+      if (!alive) return `no supervisor runs on ${node.name} (state file ${path})`;
+      says = state.state;
+      return state.state === 'switchover' && Date.parse(state.updatedAt) > since
+        ? 'standing aside'
+        : undefined;
+    },
+    { deadline, everyMs: pollMs * 5 },
+  );
+  if (outcome === undefined)
+    throw new Error(`${node.name}'s supervisor did not stand aside (it says: ${says})`);
+  return outcome;
 }
 
 interface Checkpoint {
@@ -485,29 +502,31 @@ async function waitForHandover(
     }).catch((error: unknown) => ({ role: 'down' as const, error: messageOf(error) }));
   let lastPrimaryAt = Date.now();
   const stopped = await timed(`${source.name} stops accepting writes`, async () => {
-    while (Date.now() < deadline) {
-      const seen = await observe();
-      if (seen.role !== 'primary') return true;
-      lastPrimaryAt = Date.now();
-      await sleep(pollMs);
-    }
-    return false;
+    const seen = await pollUntil(
+      async () => {
+        const answer = await observe();
+        if (answer.role === 'primary') lastPrimaryAt = Date.now();
+        return answer.role === 'primary' ? undefined : true;
+      },
+      { deadline, everyMs: pollMs },
+    );
+    return seen === true;
   });
   if (!stopped) return { kind: 'still-primary' };
   let detail = 'not answering';
   const back = await timed(
     `${source.name} shut down cleanly and restarted as a standby`,
-    async () => {
-      const until = Math.max(deadline, Date.now() + 30_000);
-      while (Date.now() < until) {
-        const seen = await observe();
-        if (seen.role === 'standby' && seen.checkpoint !== undefined) return seen.checkpoint;
-        if (seen.role === 'down') detail = seen.error;
-        if (seen.role === 'primary') detail = 'it answers as a primary again';
-        await sleep(pollMs);
-      }
-      return undefined;
-    },
+    () =>
+      pollUntil(
+        async () => {
+          const seen = await observe();
+          if (seen.role === 'standby' && seen.checkpoint !== undefined) return seen.checkpoint;
+          if (seen.role === 'down') detail = seen.error;
+          if (seen.role === 'primary') detail = 'it answers as a primary again';
+          return undefined;
+        },
+        { deadline: Math.max(deadline, Date.now() + 30_000), everyMs: pollMs },
+      ),
     (checkpoint) =>
       checkpoint === undefined ? 'not back' : `shutdown checkpoint ${checkpoint.lsn}`,
   );
@@ -527,31 +546,30 @@ async function waitPastCheckpoint(
 ): Promise<string> {
   const at = parseLsn(checkpoint.lsn);
   let last = 'nothing';
-  do {
-    const status = await withConnection(localTarget(node), readServerStatus);
-    // The same history: this standby streamed from that primary until it stopped (checked).
-    last = status.replayLsn ?? '?';
-    if (Date.now() >= deadline) break;
-    if (status.replayLsn !== undefined && parseLsn(status.replayLsn) > at) return status.replayLsn;
-    await sleep(pollMs / 2);
-  } while (Date.now() < deadline);
+  const past = await pollUntil(
+    async () => {
+      const status = await withConnection(localTarget(node), readServerStatus);
+      // The same history: this standby streamed from that primary until it stopped (checked).
+      last = status.replayLsn ?? '?';
+      return status.replayLsn !== undefined && parseLsn(status.replayLsn) > at
+        ? status.replayLsn
+        : undefined;
+    },
+    { deadline, everyMs: pollMs / 2 },
+  );
+  if (past !== undefined) return past;
   throw new Error(
     `${node.name} did not replay past the shutdown checkpoint ${checkpoint.lsn} in time (replayed ${last})`,
   );
 }
 
 /** pg_promote without its own wait (it checks every 100 ms); polled here every few ms. */
-async function promoteHere(node: NodeConfig, signal: { sent: boolean }): Promise<number> {
-  return withConnection({ ...localTarget(node), statementTimeoutMs: 65_000 }, async (session) => {
-    signal.sent = true;
-    await session.query('select pg_promote(false)');
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      const status = await readServerStatus(session);
-      if (status.role === 'primary') return status.timeline;
-      await sleep(5);
-    }
-    throw new SkypgError('PARTIAL', `${node.name} did not finish promoting within 60s`);
+function promoteHere(node: NodeConfig, signal: { sent: boolean }): Promise<number> {
+  return promoteServer(localTarget(node), node.name, {
+    wait: 'poll',
+    onSignal: () => {
+      signal.sent = true;
+    },
   });
 }
 
@@ -569,12 +587,7 @@ async function rollBack(
       await timed('drop the primary VIP here', () => vipDown(config, 'primary'));
     const timeline = await timed(
       `roll back: promote ${source.name} again`,
-      () =>
-        withConnection({ ...remoteTarget(source), statementTimeoutMs: 65_000 }, async (session) => {
-          const [row] = await session.query<{ ok: boolean }>('select pg_promote(true, 60) as ok');
-          if (row?.ok !== true) throw new Error('pg_promote() did not finish within 60s');
-          return (await readServerStatus(session)).timeline;
-        }),
+      () => promoteServer(remoteTarget(source), source.name, { wait: 'server' }),
       (tli) => `primary again on timeline ${tli}`,
     );
     await timed(`clear the switchover flag on ${source.name}`, () =>
@@ -607,11 +620,14 @@ async function waitForFollower(
   follower: NodeConfig,
   deadline: number,
 ): Promise<boolean> {
-  while (Date.now() < deadline) {
-    const rows = await withConnection(localTarget(node), readReplication).catch(() => []);
-    if (rows.some((row) => row.applicationName === follower.name && row.state === 'streaming'))
-      return true;
-    await sleep(100);
-  }
-  return false;
+  const streaming = await pollUntil(
+    async () => {
+      const rows = await withConnection(localTarget(node), readReplication).catch(() => []);
+      return rows.some((row) => row.applicationName === follower.name && row.state === 'streaming')
+        ? true
+        : undefined;
+    },
+    { deadline, everyMs: 100 },
+  );
+  return streaming === true;
 }

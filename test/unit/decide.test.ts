@@ -5,12 +5,8 @@ import { describe, it } from 'node:test';
 import { checkConfigText } from '../../src/lib/config/load.js';
 import { exampleConfig } from '../../src/lib/config/example.js';
 import type { ClusterConfig } from '../../src/lib/config/types.js';
-import {
-  decide,
-  rules,
-  selfDemotionDeadlineMs,
-  switchoverTimeoutCeilingMs,
-} from '../../src/lib/supervisor/decide.js';
+import { switchoverTimeoutCeilingMs } from '../../src/lib/failover/switchover-timing.js';
+import { decide, rules, selfDemotionDeadlineMs } from '../../src/lib/supervisor/decide.js';
 import type { Action, Memory, Observation } from '../../src/lib/supervisor/types.js';
 import { NOW, primaryView, standbyView, type ObsChanges } from '../support/observations.js';
 

@@ -2,6 +2,10 @@
 // do. No I/O and no clock: time comes in the observation. The rules are a declared table,
 // first match wins; docs/failover.md is generated from it and explains each row.
 import { compareWalPositions, lagAllowsPromotion } from '../failover/promotion.js';
+import {
+  switchoverFlagExpired,
+  switchoverTimeoutCeilingMs,
+} from '../failover/switchover-timing.js';
 import type { ClusterConfig } from '../config/types.js';
 import { formatDuration, formatSize } from '../config/units.js';
 import type {
@@ -507,25 +511,14 @@ function electionKey(obs: Observation, bothStandbys: boolean): string | undefine
 }
 
 /**
- * The longest the supervisors stand aside for one switchover. `skypg switchover` refuses a
- * longer --timeout; a flag that claims more was not written by it and is not obeyed.
- */
-export const switchoverTimeoutCeilingMs = 10 * 60_000;
-
-/** A switchover timeout skypg obeys: positive, finite, at most the ceiling. */
-export function switchoverTimeoutUsable(timeoutMs: number): boolean {
-  return Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= switchoverTimeoutCeilingMs;
-}
-
-/**
  * The switchover flag, while it is younger than its timeout by this node's own clock. By the
  * clock that wrote it, it is past due after its timeout plus the ceiling (room for clock skew):
  * a flag replayed late is not obeyed anew.
  */
 function activeSwitchover(obs: Observation, mem: Memory): SwitchoverFlag | undefined {
   const flag = obs.local.switchover;
-  if (flag === undefined || !switchoverTimeoutUsable(flag.timeoutMs)) return undefined;
-  if (obs.now - flag.startedAt >= flag.timeoutMs + switchoverTimeoutCeilingMs) return undefined;
+  if (flag === undefined || switchoverFlagExpired(flag, obs.now, switchoverTimeoutCeilingMs))
+    return undefined;
   const seenAt = switchoverSeenAt(obs, mem) ?? obs.now;
   return obs.now - seenAt < flag.timeoutMs ? flag : undefined;
 }
