@@ -77,7 +77,7 @@ export async function readClusterStatus(
         return {
           role,
           address: vip.address,
-          answer: await postmasterStartVia(config, vip.address, timeoutMs),
+          answer: await postmasterStartVia(config, vip.host, timeoutMs),
         };
       }),
     ),
@@ -168,10 +168,9 @@ async function probeNode(
 /** Who answers on a VIP: its postmaster start time identifies the node. */
 async function postmasterStartVia(
   config: ClusterConfig,
-  cidr: string,
+  address: string,
   timeoutMs: number,
 ): Promise<{ startTime?: string; error?: string }> {
-  const address = cidr.split('/')[0] ?? cidr;
   const base = statusTarget(config, config.nodes[0], timeoutMs);
   try {
     const rows = await withConnection({ ...base, host: address }, (session) =>

@@ -86,7 +86,7 @@ export function resolveProbeTarget(
         hint: 'add it to the configuration, or probe HOST:PORT',
       });
     }
-    return { host: vip.address.split('/')[0] ?? vip.address, port: config.nodes[0].postgres.port };
+    return { host: vip.host, port: config.nodes[0].postgres.port };
   }
   const node = config.nodes.find((candidate) => candidate.name === target.name);
   if (node === undefined) {

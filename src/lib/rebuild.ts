@@ -343,7 +343,7 @@ async function basebackup(
 
 /** Where the standby connects: the primary VIP if there is one, else the primary's address. */
 export function standbyConninfo(config: ClusterConfig, node: NodeConfig, primary: NodeConfig) {
-  const vip = config.vip.primary?.address.split('/')[0];
+  const vip = config.vip.primary?.host;
   return {
     host: vip ?? primary.address,
     port: primary.postgres.port,

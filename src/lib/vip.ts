@@ -55,7 +55,7 @@ function identify(
 }
 
 function addressOnly(vip: VipConfig): string {
-  return vip.address.split('/')[0] ?? vip.address;
+  return vip.host;
 }
 
 /** The program and its arguments, behind vip.command_prefix when one is configured. */

@@ -2,7 +2,7 @@
 // supervisors up, a client writing through the VIP and sampling every host, the fault, then
 // recovery (power the fenced host back on, heal), and the invariants checked at the end.
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
 import {
@@ -26,6 +26,7 @@ import {
   type AgentReport,
 } from '../../src/lib/lab/lab-cluster.js';
 import { readPostmasterPid } from '../../src/lib/pg/programs.js';
+import { childrenOf } from '../../src/lib/process/proc.js';
 import { waitUntil } from './wait.js';
 
 export interface Scenario {
@@ -199,17 +200,6 @@ export async function printSupervisorLogs(state: NetnsLabState): Promise<void> {
     process.stderr.write(`--- supervisor log of ${host} (last 40 lines)\n`);
     for (const line of lines.slice(-40)) process.stderr.write(`${JSON.stringify(line)}\n`);
   }
-}
-
-async function childrenOf(parent: number): Promise<number[]> {
-  const children: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === parent) children.push(Number(entry));
-  }
-  return children;
 }
 
 /**

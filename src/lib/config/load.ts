@@ -7,7 +7,7 @@ import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node }
 import { SkypgError, messageOf } from '../errors.js';
 import { configSchema, isOneLine, type RawConfig } from './schema.js';
 import { containsControlCharacter, validate, type Issue, type KeyPath } from './schema-kit.js';
-import type { ClusterConfig, NodeConfig } from './types.js';
+import type { ClusterConfig, NodeConfig, VipConfig } from './types.js';
 import { nonEmpty } from '../env.js';
 
 export const defaultConfigPath = '/etc/skypg/skypg.yaml';
@@ -221,7 +221,7 @@ function crossCheck(raw: RawConfig): Issue[] {
     }
   });
   const vips = [raw.vip?.primary, raw.vip?.standby];
-  if (vips[0] && vips[1] && vips[0].address.split('/')[0] === vips[1].address.split('/')[0]) {
+  if (vips[0] && vips[1] && addressOf(vips[0].address) === addressOf(vips[1].address)) {
     issues.push({
       path: ['vip', 'standby', 'address'],
       message: 'is the same address as vip.primary.address',
@@ -242,7 +242,7 @@ type RawVip = NonNullable<NonNullable<RawConfig['vip']>['primary']>;
 function checkVip(raw: RawConfig, role: 'primary' | 'standby', vip: RawVip): Issue[] {
   const issues: Issue[] = [];
   const path = ['vip', role];
-  const address = vip.address.split('/')[0] ?? '';
+  const address = addressOf(vip.address);
   if (isIP(address) === 6) {
     issues.push({
       path: [...path, 'address'],
@@ -443,8 +443,8 @@ function normalize(raw: RawConfig): ClusterConfig {
     cluster: raw.cluster,
     nodes: [first, second],
     vip: {
-      primary: raw.vip?.primary,
-      standby: raw.vip?.standby,
+      primary: withHost(raw.vip?.primary),
+      standby: withHost(raw.vip?.standby),
       announce: {
         count: raw.vip?.announce.count ?? 5,
         intervalSeconds: Number((raw.vip?.announce.interval ?? '1s').replace('s', '')),
@@ -458,6 +458,15 @@ function normalize(raw: RawConfig): ClusterConfig {
     failover: raw.failover,
     supervisor: raw.supervisor,
   };
+}
+
+/** A VIP with its derived address without the prefix length. */
+function withHost(vip: RawVip | undefined): VipConfig | undefined {
+  return vip === undefined ? undefined : { ...vip, host: addressOf(vip.address) };
+}
+
+function addressOf(cidr: string): string {
+  return cidr.split('/')[0] ?? cidr;
 }
 
 export function formatPath(path: KeyPath): string {

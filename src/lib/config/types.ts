@@ -50,7 +50,10 @@ export interface NodeConfig {
 }
 
 export interface VipConfig {
+  /** With its prefix length, as `ip addr add` takes it: 10.231.0.130/24. */
   address: string;
+  /** Derived: the address alone, as clients and ping take it: 10.231.0.130. */
+  host: string;
   interface: string;
   label: string | undefined;
 }

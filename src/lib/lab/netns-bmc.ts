@@ -26,6 +26,7 @@ import {
   type NetnsLabState,
 } from './netns-plan.js';
 import { isRunning, lastLine, namespacePids, waitFor } from './netns-process.js';
+import { readCmdline } from '../process/proc.js';
 
 /** Starts the host's BMC: its files, then ipmi_sim in the BMC's namespace, until it listens. */
 export async function startBmc(state: NetnsLabState, host: NetnsLabHost): Promise<void> {
@@ -183,10 +184,7 @@ export async function installPdu(state: NetnsLabState): Promise<void> {
 }
 
 async function isIpmiSimOf(pid: number, configFile: string): Promise<boolean> {
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').then(
-    (text) => text.split('\0'),
-    () => [] as string[],
-  );
+  const cmdline = await readCmdline(pid);
   return (
     (await isRunning(pid)) &&
     /(^|\/)ipmi_sim$/.test(cmdline[0] ?? '') &&

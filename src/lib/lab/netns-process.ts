@@ -1,10 +1,11 @@
 // Processes of the multi-host lab as /proc and `ip netns pids` show them: which run in a
 // namespace, their state, signalling them, and waiting for a condition.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SkypgError, messageOf } from '../errors.js';
 import { runProgram } from '../process/run-program.js';
+import { readProcStat } from '../process/proc.js';
 
 export async function namespaceExists(name: string): Promise<boolean> {
   return stat(join('/run/netns', name)).then(
@@ -46,22 +47,16 @@ export function signalAll(pids: number[], signal: NodeJS.Signals): void {
   }
 }
 
-export async function childrenOf(parent: number): Promise<number[]> {
-  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry)).map(Number);
-  const parents = await Promise.all(pids.map(async (pid) => (await procStat(pid))?.ppid));
-  return pids.filter((_pid, index) => parents[index] === parent);
-}
+export { childrenOf } from '../process/proc.js';
 
-/** State letter and parent from /proc/PID/stat (fields after the parenthesised name). */
+/** State letter and parent from /proc/PID/stat. */
 export async function procStat(pid: number): Promise<{ state: string; ppid: number } | undefined> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  const [state, ppid] = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: state ?? '', ppid: Number(ppid) };
+  const stat = await readProcStat(pid);
+  return stat === undefined ? undefined : { state: stat.state, ppid: stat.ppid };
 }
 
 export async function isRunning(pid: number): Promise<boolean> {
-  const stat = await procStat(pid);
+  const stat = await readProcStat(pid);
   return stat !== undefined && stat.state !== 'Z';
 }
 

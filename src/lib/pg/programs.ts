@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { SkypgError } from '../errors.js';
 import { runProgram, type ProgramResult } from '../process/run-program.js';
+import { isLiveProcess, readCmdline } from '../process/proc.js';
 
 async function isExecutable(path: string): Promise<boolean> {
   try {
@@ -86,12 +87,10 @@ export async function readPostmasterPid(dataDir: string): Promise<number | undef
 
 /** True when `pid` is alive and is a postgres postmaster serving `dataDir` (not a reused PID). */
 export async function isPostmasterOf(pid: number, dataDir: string): Promise<boolean> {
-  try {
-    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const zombie = / Z /.test(stat.slice(stat.lastIndexOf(')')));
-    return !zombie && /postgres$|postmaster$/.test(cmdline[0] ?? '') && cmdline.includes(dataDir);
-  } catch {
-    return false;
-  }
+  const cmdline = await readCmdline(pid);
+  return (
+    (await isLiveProcess(pid)) &&
+    /postgres$|postmaster$/.test(cmdline[0] ?? '') &&
+    cmdline.includes(dataDir)
+  );
 }

@@ -1,6 +1,5 @@
 // Starting and stopping the PostgreSQL server of a configured node on this host, as its OS
 // user, with pg_ctl; and whether it is running (verified PID, not just a pid file).
-import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeConfig } from '../config/types.js';
@@ -13,6 +12,7 @@ import {
   runPgProgram,
   type PgProgramContext,
 } from './programs.js';
+import { readProcStat } from '../process/proc.js';
 
 export async function programContext(node: NodeConfig): Promise<PgProgramContext> {
   const env: Record<string, string> = {};
@@ -92,10 +92,7 @@ async function waitForDeadPostmaster(node: NodeConfig, timeoutMs: number): Promi
   if (pid === undefined) return;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const exists = await access(`/proc/${pid}`).then(
-      () => true,
-      () => false,
-    );
+    const exists = (await readProcStat(pid)) !== undefined;
     if (!exists || (await isPostmasterOf(pid, node.data_dir))) return;
     await sleep(50);
   }

@@ -246,7 +246,7 @@ function primaryThroughVip(
   const vip = config.vip.primary;
   if (vip === undefined) return Promise.resolve(new Error('no primary VIP'));
   const [first] = config.nodes;
-  const host = vip.address.split('/')[0] ?? vip.address;
+  const host = vip.host;
   return answerOf({ ...remoteTarget(first, heartbeatLogin(config)), host }, timeoutMs);
 }
 

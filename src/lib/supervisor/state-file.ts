@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { ClusterConfig } from '../config/types.js';
 import { SkypgError, messageOf } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
+import { readProcStat } from '../process/proc.js';
 
 export interface SupervisorState {
   version: 1;
@@ -135,15 +136,8 @@ function isSupervisorState(value: unknown): value is SupervisorState {
 
 /** Start time of a process in clock ticks since boot, or undefined if it does not exist. */
 export async function processStartTicks(pid: number | 'self'): Promise<number | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start at its closing ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const state = fields[0];
-    const ticks = Number(fields[19]);
-    if (state === 'Z' || !Number.isFinite(ticks)) return undefined;
-    return ticks;
-  } catch {
+  const stat = await readProcStat(pid);
+  if (stat === undefined || stat.state === 'Z' || !Number.isFinite(stat.startTicks))
     return undefined;
-  }
+  return stat.startTicks;
 }

@@ -1,0 +1,41 @@
+// The one reader of /proc: a process's state, parent, start time and command line, and its
+// children. Every PID skypg signals is identified through here first.
+import { readdir, readFile } from 'node:fs/promises';
+
+export interface ProcStat {
+  /** The state letter: R, S, D, T (stopped), Z (zombie), X (dead), ... */
+  state: string;
+  ppid: number;
+  /** Start time in clock ticks since boot: with the PID, it names one process for good. */
+  startTicks: number;
+}
+
+/** /proc/PID/stat, or undefined when the process does not exist. */
+export async function readProcStat(pid: number | 'self'): Promise<ProcStat | undefined> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  // Fields after the command name (which may contain spaces) start at its closing ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', ppid: Number(fields[1]), startTicks: Number(fields[19]) };
+}
+
+/** The process's arguments (argv[0] first); empty when it does not exist. */
+export async function readCmdline(pid: number): Promise<string[]> {
+  return readFile(`/proc/${pid}/cmdline`, 'utf8').then(
+    (text) => text.split('\0'),
+    () => [],
+  );
+}
+
+/** Whether the PID names a live process (a zombie has exited: it only waits to be reaped). */
+export async function isLiveProcess(pid: number): Promise<boolean> {
+  const stat = await readProcStat(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/** The PIDs whose parent is `parent`. */
+export async function childrenOf(parent: number): Promise<number[]> {
+  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry)).map(Number);
+  const parents = await Promise.all(pids.map(async (pid) => (await readProcStat(pid))?.ppid));
+  return pids.filter((_pid, index) => parents[index] === parent);
+}
