@@ -25,6 +25,29 @@ export default tseslint.config(
     },
   },
   {
+    // The architecture's boundary: only the adapters talk to the outside libraries (PostgreSQL's
+    // wire protocol, child processes, YAML); everything else goes through them.
+    files: ['src/**/*.ts'],
+    ignores: [
+      'src/lib/pg/connect.ts',
+      'src/lib/process/run-program.ts',
+      'src/lib/config/load.ts',
+      'src/lab-agent.ts',
+      'src/lib/lab/**',
+    ],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['pg', 'execa', 'yaml', 'node:child_process'].map((name) => ({
+            name,
+            message: `only the adapters (pg/connect.ts, process/run-program.ts, config/load.ts) import ${name}`,
+          })),
+        },
+      ],
+    },
+  },
+  {
     // Tests read optional results directly; a wrong guess fails the assertion anyway.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-unnecessary-condition': 'off' },
