@@ -75,13 +75,21 @@ export async function untilStates(
   );
 }
 
+/**
+ * From the fault to the end of the outage it caused: the first acknowledgement after the first
+ * gap of more than 10 write periods from then on. Writes already in flight (a power-off or a
+ * freeze takes a moment to carry out) may still be acknowledged just after the fault; they do
+ * not end the outage.
+ */
 function timeToWritable(report: AgentReport, faultAt: number): number | undefined {
-  const times = report.acked.map((id) => report.ackTimes.get(id) ?? 0);
+  const times = report.acked.map((id) => report.ackTimes.get(id) ?? 0).sort((a, b) => a - b);
   const before = times.filter((t) => t <= faultAt);
-  const lastBefore = before.length === 0 ? faultAt : Math.max(...before);
-  // The first acknowledgement after the outage: after a gap of more than 10 write periods.
-  const first = times.find((t) => t > faultAt && t - lastBefore > 200);
-  return first === undefined ? undefined : first - faultAt;
+  let previous = before.length === 0 ? faultAt : Math.max(...before);
+  for (const t of times.filter((time) => time > faultAt)) {
+    if (t - previous > 200) return t - faultAt;
+    previous = t;
+  }
+  return undefined;
 }
 
 export async function runScenario(
