@@ -2,9 +2,9 @@
 // each bounded by the timeout, so one hung node never holds up the answer.
 import type { ClusterConfig, NodeConfig, VipRole } from './config/types.js';
 import { messageOf } from './errors.js';
-import { readHeartbeat, readerTarget } from './heartbeat.js';
+import { heartbeatDbTarget, readHeartbeat } from './heartbeat.js';
 import { lsnDistance } from './pg/lsn.js';
-import { remoteTarget, withConnection, withTimeouts, type ConnectTarget } from './pg/connect.js';
+import { withConnection, withTimeouts, type ConnectTarget } from './pg/connect.js';
 import {
   readReplication,
   readServerStatus,
@@ -119,11 +119,7 @@ export async function readClusterStatus(
 }
 
 function statusTarget(config: ClusterConfig, node: NodeConfig, timeoutMs: number): ConnectTarget {
-  const heartbeat = readerTarget(config, node);
-  return withTimeouts(
-    remoteTarget(node, { user: heartbeat.user, database: heartbeat.database }),
-    timeoutMs,
-  );
+  return withTimeouts(heartbeatDbTarget(config, node, 'monitor', 'tcp'), timeoutMs);
 }
 
 async function probeNode(

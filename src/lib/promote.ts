@@ -5,7 +5,7 @@ import { peerOf } from './config/local-node.js';
 import { formatSize } from './config/units.js';
 import { SkypgError, messageOf } from './errors.js';
 import { fenceNode, type FenceResult } from './fence/fence.js';
-import { heartbeatTarget, readHeartbeat } from './heartbeat.js';
+import { heartbeatDbTarget, readHeartbeat } from './heartbeat.js';
 import { localTarget, remoteTarget, withConnection, withTimeouts } from './pg/connect.js';
 import { promotionBlockers } from './pg/data-dir.js';
 import { promoteServer } from './pg/promote-server.js';
@@ -255,8 +255,9 @@ async function readLag(
   let repLag: number | undefined;
   try {
     // As the heartbeat role: a superuser must not read an object that role could replace.
-    const heartbeat = await withConnection(heartbeatTarget(config, node), (session) =>
-      readHeartbeat(session, node),
+    const heartbeat = await withConnection(
+      heartbeatDbTarget(config, node, 'heartbeat', 'socket'),
+      (session) => readHeartbeat(session, node),
     );
     repLag = heartbeat.row.repLag;
   } catch {

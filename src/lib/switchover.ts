@@ -9,6 +9,13 @@ import { formatDuration, formatSize } from './config/units.js';
 import { pollUntil } from './poll.js';
 import { promoteServer } from './pg/promote-server.js';
 import { SkypgError, messageOf } from './errors.js';
+import {
+  clearSwitchoverFlag,
+  readFlags,
+  setSwitchoverPhase,
+  withSuperuserSession,
+  writeSwitchoverFlag,
+} from './heartbeat.js';
 import { localTarget, remoteTarget, withConnection, withTimeouts } from './pg/connect.js';
 import { lsnDistance, parseLsn } from './pg/lsn.js';
 import { readReplication, readServerStatus, readWalReceiver } from './pg/server-status.js';
@@ -20,13 +27,6 @@ import {
   switchoverTimeoutUsable,
 } from './failover/switchover-timing.js';
 import { processStartTicks, readSupervisorState, stateFilePath } from './supervisor/state-file.js';
-import {
-  clearSwitchoverFlag,
-  readFlags,
-  setSwitchoverPhase,
-  withFlagSession,
-  writeSwitchoverFlag,
-} from './switchover-flag.js';
 import { vipDown, vipHeldHere, vipUp } from './vip.js';
 
 /** The standby must be this close before the swap: replaying it is then a matter of ms. */
@@ -121,7 +121,7 @@ export async function switchover(
   check(here);
   const there = await checkSource(config, source, node);
   check(there.precondition);
-  const flags = await withFlagSession(config, source, readFlags).catch(() => undefined);
+  const flags = await withSuperuserSession(config, source, 'tcp', readFlags).catch(() => undefined);
   check({
     check: 'the cluster is not paused',
     ok: flags !== undefined && flags.pausedBy === undefined,
@@ -173,7 +173,7 @@ export async function switchover(
   const flag = await timed(
     `write the switchover flag on ${source.name} (supervisors stand aside)`,
     () =>
-      withFlagSession(config, source, (session) =>
+      withSuperuserSession(config, source, 'tcp', (session) =>
         writeSwitchoverFlag(session, {
           to: node.name,
           by: options.by,
@@ -187,7 +187,7 @@ export async function switchover(
   // timeout from when they saw the flag, which is after commandStart.
   const promoteBy = commandStart + flagTimeoutMs - standAsideMargin;
   const abort = async (why: string, hint: string): Promise<never> => {
-    await withFlagSession(config, source, clearSwitchoverFlag).catch(() => undefined);
+    await withSuperuserSession(config, source, 'tcp', clearSwitchoverFlag).catch(() => undefined);
     throw new SkypgError('REFUSED', `not switching over to ${node.name}: ${why}`, {
       hint: `nothing was changed (the flag is cleared); ${hint}`,
       details: renderSteps(steps),
@@ -211,7 +211,9 @@ export async function switchover(
   // 3. The swap. The old primary's supervisor drops the VIP, stops cleanly and restarts as a
   //    standby; the time it takes to notice is before the window (it still serves writes).
   await timed(`ask ${source.name}'s supervisor to hand over`, () =>
-    withFlagSession(config, source, (session) => setSwitchoverPhase(session, 'handover')),
+    withSuperuserSession(config, source, 'tcp', (session) =>
+      setSwitchoverPhase(session, 'handover'),
+    ),
   );
   const handover = await waitForHandover(config, source, promoteBy, timed);
   if (handover.kind === 'still-primary') {
@@ -303,7 +305,7 @@ export async function switchover(
   // 4. Done: clear the flag here (it reaches the old primary by replication), wait until the
   //    old primary streams from this one.
   await timed(`clear the switchover flag on ${node.name}`, () =>
-    withFlagSession(config, node, clearSwitchoverFlag),
+    withSuperuserSession(config, node, 'tcp', clearSwitchoverFlag),
   );
   const streaming = await timed(
     `${source.name} streams from ${node.name}`,
@@ -591,7 +593,7 @@ async function rollBack(
       (tli) => `primary again on timeline ${tli}`,
     );
     await timed(`clear the switchover flag on ${source.name}`, () =>
-      withFlagSession(config, source, clearSwitchoverFlag),
+      withSuperuserSession(config, source, 'tcp', clearSwitchoverFlag),
     );
     throw new SkypgError(
       'PARTIAL',

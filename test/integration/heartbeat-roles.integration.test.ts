@@ -7,7 +7,7 @@ import { observeLag } from '../../src/lib/checks/lag.js';
 import type { ClusterConfig } from '../../src/lib/config/types.js';
 import { surveyNodes } from '../../src/lib/doctor/context.js';
 import { checkRoles } from '../../src/lib/doctor/pg-checks.js';
-import { heartbeatTarget, initHeartbeat } from '../../src/lib/heartbeat.js';
+import { heartbeatDbTarget, initHeartbeat } from '../../src/lib/heartbeat.js';
 import { localTarget, withConnection } from '../../src/lib/pg/connect.js';
 import { runSkypg } from '../support/cli.js';
 import { useLoopbackLab, type TestLab } from '../support/lab.js';
@@ -32,16 +32,19 @@ async function asHeartbeatRole(
   statements: string[],
 ): Promise<(string | undefined)[]> {
   const errors: (string | undefined)[] = [];
-  await withConnection(heartbeatTarget(config, labNode(lab, 'host1')), async (session) => {
-    for (const statement of statements) {
-      errors.push(
-        await session.query(statement).then(
-          () => undefined,
-          (error: unknown) => (error instanceof Error ? error.message : String(error)),
-        ),
-      );
-    }
-  });
+  await withConnection(
+    heartbeatDbTarget(config, labNode(lab, 'host1'), 'heartbeat', 'socket'),
+    async (session) => {
+      for (const statement of statements) {
+        errors.push(
+          await session.query(statement).then(
+            () => undefined,
+            (error: unknown) => (error instanceof Error ? error.message : String(error)),
+          ),
+        );
+      }
+    },
+  );
   return errors;
 }
 
@@ -148,7 +151,7 @@ describe('heartbeat roles: the heartbeat role writes the beat and nothing else',
     await withConnection(localTarget(labNode(lab(), 'host1')), async (other) => {
       await other.query(`select '${secret}' as password`);
       const seen = await withConnection(
-        heartbeatTarget(lab().config, labNode(lab(), 'host1')),
+        heartbeatDbTarget(lab().config, labNode(lab(), 'host1'), 'heartbeat', 'socket'),
         (session) =>
           session.query<{ query: string }>(
             "select query from pg_stat_activity where usename = 'postgres' and pid <> pg_backend_pid()",

@@ -4,7 +4,7 @@ import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
 import { formatSize } from '../config/units.js';
 import { SkypgError, messageOf } from '../errors.js';
-import { readHeartbeat, readerTarget } from '../heartbeat.js';
+import { heartbeatDbTarget, readHeartbeat } from '../heartbeat.js';
 import { lsnDistance } from '../pg/lsn.js';
 import { withConnection, withTimeouts } from '../pg/connect.js';
 import { readReplication, readServerStatus, readWalReceiver } from '../pg/server-status.js';
@@ -69,7 +69,7 @@ export async function observeLag(
   timeoutMs: number,
 ): Promise<LagObservation> {
   const peer = peerOf(config, node.name).name;
-  const target = withTimeouts(readerTarget(config, node), timeoutMs);
+  const target = withTimeouts(heartbeatDbTarget(config, node, 'monitor', 'socket'), timeoutMs);
   return withConnection(target, async (session): Promise<LagObservation> => {
     const server = await readServerStatus(session);
     if (server.role === 'primary') {

@@ -5,6 +5,7 @@ import type { NodeConfig, VipRole } from '../config/types.js';
 import { SkypgError, messageOf } from '../errors.js';
 import { evaluateAlive, observeAlive } from '../checks/alive.js';
 import { describeLevel, queryLevel } from '../fence/fence.js';
+import { heartbeatDbTarget } from '../heartbeat.js';
 import { withConnection } from '../pg/connect.js';
 import {
   parseSupervisorState,
@@ -13,13 +14,7 @@ import {
 } from '../supervisor/state-file.js';
 import { vipStatus } from '../vip.js';
 import type { CheckResult } from './checklist.js';
-import {
-  adminTarget,
-  heartbeatRemote,
-  nodeWithRole,
-  readTarget,
-  type DoctorContext,
-} from './context.js';
+import { adminTarget, nodeWithRole, readTarget, type DoctorContext } from './context.js';
 import { addressOnly } from './hba.js';
 import { walLink } from './host-checks.js';
 
@@ -104,7 +99,7 @@ export async function checkVip(context: DoctorContext, role: VipRole): Promise<C
   const fixes: string[] = [];
   const [first] = context.config.nodes;
   const answered = await withConnection(
-    { ...heartbeatRemote(context.config, first), host: address },
+    { ...heartbeatDbTarget(context.config, first, 'heartbeat', 'tcp'), host: address },
     (session) =>
       session.query<{ started: string }>('select pg_postmaster_start_time()::text as started'),
   ).then(

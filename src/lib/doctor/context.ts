@@ -2,6 +2,7 @@
 // a first look at both servers (role, postmaster start) taken once before the checks run.
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { messageOf } from '../errors.js';
+import { heartbeatDbTarget } from '../heartbeat.js';
 import { localTarget, remoteTarget, withConnection, type ConnectTarget } from '../pg/connect.js';
 import { readServerStatus, type ServerRole } from '../pg/server-status.js';
 import type { CheckResult } from './checklist.js';
@@ -34,11 +35,6 @@ export function adminTarget(
   return context.local === node ? localTarget(node, options) : remoteTarget(node, options);
 }
 
-/** The heartbeat role over TCP: what the peer, checks and status use. */
-export function heartbeatRemote(config: ClusterConfig, node: NodeConfig): ConnectTarget {
-  return remoteTarget(node, { database: config.heartbeat.database, user: config.heartbeat.user });
-}
-
 /**
  * Role and postmaster start of each server, through the heartbeat role over TCP (what the
  * peer uses), else the superuser connection (before `heartbeat init` there is no heartbeat
@@ -52,7 +48,7 @@ export async function surveyNodes(
     config.nodes.map(async (node): Promise<[string, NodeSurvey]> => {
       const admin = node === local ? localTarget(node) : remoteTarget(node);
       const errors: string[] = [];
-      for (const target of [heartbeatRemote(config, node), admin]) {
+      for (const target of [heartbeatDbTarget(config, node, 'heartbeat', 'tcp'), admin]) {
         try {
           const survey = await withConnection(target, async (session) => {
             const status = await readServerStatus(session);
@@ -74,7 +70,10 @@ export async function surveyNodes(
 
 /** The connection the survey reached a node with (read-only checks use it). */
 export function readTarget(context: DoctorContext, node: NodeConfig): ConnectTarget {
-  return context.survey.get(node.name)?.target ?? heartbeatRemote(context.config, node);
+  return (
+    context.survey.get(node.name)?.target ??
+    heartbeatDbTarget(context.config, node, 'heartbeat', 'tcp')
+  );
 }
 
 export function nodeWithRole(context: DoctorContext, role: ServerRole): NodeConfig | undefined {

@@ -4,13 +4,17 @@ import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import type { NodeConfig } from '../config/types.js';
 import { SkypgError, messageOf } from '../errors.js';
 import { writeFileAtomicAs } from '../fs/atomic-write.js';
-import { heartbeatSchema, initHeartbeat, trustedTableSql } from '../heartbeat.js';
+import {
+  auditReaderRoles,
+  clusterStatusTable,
+  heartbeatDbTarget,
+  initHeartbeat,
+} from '../heartbeat.js';
 import { localTarget, remoteTarget, withConnection, type ConnectTarget } from '../pg/connect.js';
 import { quoteIdent } from '../pg/sql.js';
 import type { CheckResult, FixAction } from './checklist.js';
 import {
   adminTarget,
-  heartbeatRemote,
   readTarget,
   nodeWithRole,
   peerNode,
@@ -315,18 +319,6 @@ interface RoleRow {
   rolcreatedb: boolean;
 }
 
-/** Columns only the operator writes: pause, degrade and switchover state. */
-const operatorColumns = [
-  'paused_by',
-  'paused_at',
-  'sync_degraded_at',
-  'switchover_to',
-  'switchover_by',
-  'switchover_at',
-  'switchover_timeout_ms',
-  'switchover_phase',
-];
-
 /**
  * What the heartbeat and monitoring roles may do beyond the model of docs/security.md: read
  * other sessions' queries, own an object, write operator state, make temporary tables; and
@@ -338,30 +330,10 @@ async function heartbeatExcess(context: DoctorContext, source: NodeConfig): Prom
     heartbeat.user,
     ...(heartbeat.monitor_user === undefined ? [] : [heartbeat.monitor_user]),
   ];
-  return withConnection(adminTarget(context, source, heartbeat.database), async (session) => {
-    const rows = await session.query<{
-      rolname: string;
-      stats: boolean;
-      owns: boolean;
-      temp: boolean;
-      writes: string[];
-    }>(
-      `select r.rolname, pg_has_role(r.oid, 'pg_read_all_stats', 'member') as stats,
-              exists (select 1 from pg_class where relowner = r.oid)
-                or exists (select 1 from pg_namespace where nspowner = r.oid)
-                or exists (select 1 from pg_proc where proowner = r.oid)
-                or exists (select 1 from pg_database where datdba = r.oid) as owns,
-              has_database_privilege(r.oid, current_database(), 'TEMPORARY') as temp,
-              array(select a.attname::text from pg_attribute a
-                     where a.attrelid = to_regclass('${heartbeatSchema}.cluster_status')
-                       and a.attname = any($2) and not a.attisdropped
-                       and has_column_privilege(r.oid, a.attrelid, a.attnum, 'UPDATE')) as writes
-         from pg_roles r where r.rolname = any($1)`,
-      [readers, operatorColumns],
-    );
-    const [table] = await session.query<{ trusted: boolean }>(
-      `select ${trustedTableSql} as trusted`,
-    );
+  const route = context.local === source ? 'socket' : 'tcp';
+  const target = heartbeatDbTarget(context.config, source, 'superuser', route);
+  return withConnection(target, async (session) => {
+    const { roles: rows, trusted } = await auditReaderRoles(session, readers);
     const found = rows.flatMap((row) => [
       ...(row.stats
         ? [`${row.rolname} can read other sessions' query text (pg_read_all_stats)`]
@@ -373,10 +345,8 @@ async function heartbeatExcess(context: DoctorContext, source: NodeConfig): Prom
     const monitor = heartbeat.monitor_user;
     if (monitor !== undefined && !rows.some((row) => row.rolname === monitor))
       found.push(`monitoring role ${monitor} does not exist`);
-    if (table?.trusted !== true)
-      found.push(
-        `${heartbeatSchema}.cluster_status is missing or not a table owned by a superuser`,
-      );
+    if (!trusted)
+      found.push(`${clusterStatusTable} is missing or not a table owned by a superuser`);
     return found;
   }).catch((error: unknown) => [`cannot check the heartbeat grants: ${messageOf(error)}`]);
 }
@@ -524,18 +494,18 @@ export function loginTests(context: DoctorContext): LoginTest[] {
   };
   if (local !== undefined) {
     add(local, 'superuser', localTarget(local));
-    add(local, 'superuser', localTarget(local, { database: config.heartbeat.database }));
-    add(
-      local,
-      'heartbeat',
-      localTarget(local, { database: config.heartbeat.database, user: config.heartbeat.user }),
-    );
+    add(local, 'superuser', heartbeatDbTarget(config, local, 'superuser', 'socket'));
+    add(local, 'heartbeat', heartbeatDbTarget(config, local, 'heartbeat', 'socket'));
   }
-  for (const node of config.nodes) add(node, 'heartbeat', heartbeatRemote(config, node));
+  for (const node of config.nodes)
+    add(node, 'heartbeat', heartbeatDbTarget(config, node, 'heartbeat', 'tcp'));
   const vip = config.vip.primary;
   const [first] = config.nodes;
   if (vip !== undefined) {
-    add(first, 'heartbeat', { ...heartbeatRemote(config, first), host: addressOnly(vip.address) });
+    add(first, 'heartbeat', {
+      ...heartbeatDbTarget(config, first, 'heartbeat', 'tcp'),
+      host: addressOnly(vip.address),
+    });
   }
   // pg_rewind and the checkpoint before it reach the peer as the superuser; the walreceiver
   // reaches the primary (through the primary VIP when there is one) as the replication role.

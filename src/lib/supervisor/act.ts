@@ -3,7 +3,7 @@
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
 import { SkypgError, messageOf } from '../errors.js';
-import { withTrustedTable } from '../heartbeat.js';
+import { clearSyncDegrade, recordSyncDegrade, withSuperuserSession } from '../heartbeat.js';
 import { localTarget, withConnection } from '../pg/connect.js';
 import { isCleanShutdown, readControlData } from '../pg/controldata.js';
 import {
@@ -109,23 +109,14 @@ async function perform(config: ClusterConfig, node: NodeConfig, action: Action):
     case 'set-sync': {
       const peer = peerOf(config, node.name);
       await setSynchronousNames(node, quoteIdent(peer.name));
-      await withTrustedTable(degradeTarget(config, node), node, (session) =>
-        session.query('update skypg.cluster_status set sync_degraded_at = null where id = 1'),
-      );
+      await withSuperuserSession(config, node, 'socket', clearSyncDegrade);
       return `synchronous replication to ${peer.name} on`;
     }
     case 'set-async': {
       if (action.recordDegrade) {
-        // Recorded first, committed locally (sync commit would wait for the absent standby):
-        // the standby reads it once it returns and knows it is no longer a candidate.
-        await withTrustedTable(degradeTarget(config, node), node, async (session) => {
-          await session.query('begin');
-          await session.query('set local synchronous_commit = local');
-          await session.query(
-            'update skypg.cluster_status set sync_degraded_at = now() where id = 1',
-          );
-          await session.query('commit');
-        });
+        // Recorded first, as the local superuser (never the heartbeat role): the degrade
+        // record decides whether the standby may promote (no acknowledged write lost).
+        await withSuperuserSession(config, node, 'socket', recordSyncDegrade);
       }
       await setSynchronousNames(node, '');
       return action.recordDegrade
@@ -133,14 +124,6 @@ async function perform(config: ClusterConfig, node: NodeConfig, action: Action):
         : 'synchronous_standby_names cleared';
     }
   }
-}
-
-/**
- * The degrade record decides whether the standby may promote (no acknowledged write lost), so
- * the supervisor writes it as the local superuser, never as the heartbeat role.
- */
-function degradeTarget(config: ClusterConfig, node: NodeConfig) {
-  return localTarget(node, { database: config.heartbeat.database });
 }
 
 async function setSynchronousNames(node: NodeConfig, names: string): Promise<void> {

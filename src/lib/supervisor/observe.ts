@@ -5,14 +5,8 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
-import { beat, heartbeatSchema, heartbeatTarget, trustedTableSql } from '../heartbeat.js';
-import {
-  localTarget,
-  remoteTarget,
-  withConnection,
-  withTimeouts,
-  type ConnectTarget,
-} from '../pg/connect.js';
+import { beat, heartbeatDbTarget, readSupervisorRow } from '../heartbeat.js';
+import { localTarget, withConnection, withTimeouts, type ConnectTarget } from '../pg/connect.js';
 import { lsnDistance } from '../pg/lsn.js';
 import {
   checkSamePair,
@@ -24,7 +18,6 @@ import {
 } from '../pg/server-status.js';
 import { runningPostmaster } from '../pg/server-control.js';
 import { runProgram } from '../process/run-program.js';
-import { parseSwitchoverFlag, switchoverFlagSql } from '../switchover-flag.js';
 import { vipHeldHere, vipStatus } from '../vip.js';
 import type { LocalObservation, Observation, PeerObservation } from './types.js';
 
@@ -38,7 +31,7 @@ export async function observe(
   const [local, peerAnswer, viaVipAnswer, gatewayReachable, standbyVipHeld, primaryVipHeld] =
     await Promise.all([
       observeLocal(config, node, timeoutMs),
-      answerOf(remoteTarget(peer, heartbeatLogin(config)), timeoutMs),
+      answerOf(heartbeatDbTarget(config, peer, 'heartbeat', 'tcp'), timeoutMs),
       primaryThroughVip(config, timeoutMs),
       gatewayAnswers(config, timeoutMs),
       config.vip.standby
@@ -148,16 +141,6 @@ async function observeLocal(
   }
 }
 
-interface HeartbeatSqlRow {
-  last_alive: Date;
-  writer: string;
-  rep_lag: string | null;
-  paused_by: string | null;
-  sync_degraded_at: Date | null;
-  switchover: string | null;
-  trusted: boolean;
-}
-
 /**
  * The heartbeat row as replicated here: liveness of the primary, pause flag, degrade record.
  * Read as the heartbeat role (whatever the object is, its code runs with no more rights than
@@ -170,31 +153,18 @@ async function readHeartbeatRow(
   timeoutMs: number,
   into: LocalObservation,
 ): Promise<void> {
-  const target = withTimeouts(heartbeatTarget(config, node), timeoutMs);
-  const rows = await withConnection(target, (session) =>
-    session.query<HeartbeatSqlRow>(
-      `select last_alive, writer, rep_lag::text, paused_by, sync_degraded_at, ${switchoverFlagSql} as switchover,
-              ${trustedTableSql} as trusted
-         from ${heartbeatSchema}.cluster_status s where id = 1`,
-    ),
-  ).catch(() => [] as HeartbeatSqlRow[]);
-  const [row] = rows;
+  const target = withTimeouts(heartbeatDbTarget(config, node, 'heartbeat', 'socket'), timeoutMs);
+  const row = await withConnection(target, readSupervisorRow).catch(() => undefined);
   if (row?.trusted !== true) return;
   into.heartbeat = {
-    lastAlive: row.last_alive.getTime(),
+    lastAlive: row.lastAlive,
     writer: row.writer,
-    ...(row.rep_lag === null ? {} : { repLag: Number(row.rep_lag) }),
-    ...(row.sync_degraded_at === null ? {} : { syncDegradedAt: row.sync_degraded_at.getTime() }),
+    ...(row.repLag === undefined ? {} : { repLag: row.repLag }),
+    ...(row.syncDegradedAt === undefined ? {} : { syncDegradedAt: row.syncDegradedAt }),
   };
-  if (row.paused_by !== null) into.pausedBy = row.paused_by;
-  const switchover = parseSwitchoverFlag(row.switchover);
-  if (switchover !== undefined) into.switchover = switchover;
+  if (row.pausedBy !== undefined) into.pausedBy = row.pausedBy;
+  if (row.switchover !== undefined) into.switchover = row.switchover;
 }
-
-const heartbeatLogin = (config: ClusterConfig): { database: string; user: string } => ({
-  database: config.heartbeat.database,
-  user: config.heartbeat.user,
-});
 
 /** A server's status over TCP, or the error that kept it from answering. */
 function answerOf(target: ConnectTarget, timeoutMs: number): Promise<ServerStatus | Error> {
@@ -247,7 +217,7 @@ function primaryThroughVip(
   if (vip === undefined) return Promise.resolve(new Error('no primary VIP'));
   const [first] = config.nodes;
   const host = vip.host;
-  return answerOf({ ...remoteTarget(first, heartbeatLogin(config)), host }, timeoutMs);
+  return answerOf({ ...heartbeatDbTarget(config, first, 'heartbeat', 'tcp'), host }, timeoutMs);
 }
 
 /** Any configured gateway answers a ping within the timeout. */
