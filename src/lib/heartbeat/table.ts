@@ -271,11 +271,12 @@ export interface SupervisorRowRead {
   syncDegradedAt: number | undefined;
   pausedBy: string | undefined;
   switchover: SwitchoverFlag | undefined;
-  /** The table is a superuser's (trustedTableSql): only then is any of this believed. */
-  trusted: boolean;
 }
 
-/** The row for the supervisor, undefined when there is none. */
+/**
+ * The row for the supervisor; undefined when there is none, or when the table is not a
+ * superuser's (trustedTableSql): another owner could write the pause and switchover columns.
+ */
 export async function readSupervisorRow(
   session: PgSession,
 ): Promise<SupervisorRowRead | undefined> {
@@ -292,7 +293,7 @@ export async function readSupervisorRow(
             ${trustedTableSql} as trusted
        from ${clusterStatusTable} s where id = 1`,
   );
-  if (row === undefined) return undefined;
+  if (row?.trusted !== true) return undefined;
   return {
     lastAlive: row.last_alive.getTime(),
     writer: row.writer,
@@ -300,7 +301,6 @@ export async function readSupervisorRow(
     syncDegradedAt: row.sync_degraded_at?.getTime(),
     pausedBy: row.paused_by ?? undefined,
     switchover: parseSwitchoverFlag(row.switchover),
-    trusted: row.trusted,
   };
 }
 
