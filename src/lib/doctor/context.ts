@@ -26,13 +26,8 @@ export interface DoctorContext {
 }
 
 /** The superuser connection skypg uses for a node: the socket on its own host, else TCP. */
-export function adminTarget(
-  context: DoctorContext,
-  node: NodeConfig,
-  database?: string,
-): ConnectTarget {
-  const options = database === undefined ? {} : { database };
-  return context.local === node ? localTarget(node, options) : remoteTarget(node, options);
+export function adminTarget(context: DoctorContext, node: NodeConfig): ConnectTarget {
+  return context.local === node ? localTarget(node) : remoteTarget(node);
 }
 
 /**
