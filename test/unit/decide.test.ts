@@ -9,6 +9,7 @@ import { switchoverTimeoutCeilingMs } from '../../src/lib/failover/switchover-ti
 import {
   always,
   decide,
+  primaryVipProbeNeeded,
   rules,
   selfDemotionDeadlineMs,
   situationOf,
@@ -959,5 +960,19 @@ describe('the rule table checks itself', () => {
       const decision = decide(standbyView(), memory({ misses }), base);
       assert.ok(!decision.actions.some((a) => a.kind === 'promote'));
     }
+  });
+});
+
+describe('when observe() spends a duplicate-address probe on the primary VIP', () => {
+  const noVip: ClusterConfig = { ...base, vip: { ...base.vip, primary: undefined } };
+  it('a primary without the VIP probes before it takes it', () => {
+    assert.ok(base.vip.primary !== undefined, 'the example config has a primary VIP');
+    assert.equal(primaryVipProbeNeeded(base, 'primary', false), true);
+  });
+  it('nobody else does: a primary holding it, a standby, a server that did not answer, no VIP', () => {
+    assert.equal(primaryVipProbeNeeded(base, 'primary', true), false);
+    assert.equal(primaryVipProbeNeeded(base, 'standby', false), false);
+    assert.equal(primaryVipProbeNeeded(base, undefined, false), false);
+    assert.equal(primaryVipProbeNeeded(noVip, 'primary', false), false);
   });
 });

@@ -15,6 +15,7 @@ import type {
   Decision,
   Memory,
   Observation,
+  ServerRole,
   SupervisorStateName,
   SwitchoverFlag,
 } from './types.js';
@@ -132,6 +133,19 @@ const syncActions = (f: Facts): Action[] => {
 
 const peer = (f: Facts): string => f.obs.peer;
 const node = (f: Facts): string => f.obs.node;
+
+/**
+ * Whether observe() spends a duplicate-address probe on the primary VIP this loop: only when a
+ * primary without it is about to take it (primary-healthy), since the probe takes time on
+ * every loop; any other loop takes an answer through the VIP as the evidence instead.
+ */
+export function primaryVipProbeNeeded(
+  config: ClusterConfig,
+  localRole: ServerRole | undefined,
+  heldHere: boolean,
+): boolean {
+  return config.vip.primary !== undefined && localRole === 'primary' && !heldHere;
+}
 
 /** How soon two standbys look at each other's positions again before they elect. */
 export const settleRecheckMs = 250;
