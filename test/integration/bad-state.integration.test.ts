@@ -213,6 +213,27 @@ describe('bad state: one line, bounded, nothing half done, and doctor says it fi
     assert.equal(await isStandby(lab(), 'host2'), true);
   });
 
+  it("a stray promote signal file in a standby's data directory: doctor fails data-dir before PostgreSQL acts on it", async () => {
+    const host2 = labNode(lab(), 'host2');
+    // Stopped while the file is there: a running standby may act on it at its next signal.
+    await stopServer(lab(), 'host2');
+    const signal = join(host2.data_dir, 'promote');
+    try {
+      await writeFile(signal, '');
+      const results = await doctor(lab().state.configPath, 'host2');
+      assertFlagged(
+        results,
+        { id: 'data-dir', node: 'host2' },
+        /promote is there: PostgreSQL would promote this standby at its next signal/,
+        new RegExp(`rm ${signal}`),
+      );
+    } finally {
+      await rm(signal, { force: true });
+      await startServer(lab(), 'host2');
+    }
+    assert.equal(await isStandby(lab(), 'host2'), true);
+  });
+
   it('a read-only data directory: doctor, rebuild-standby and promote name it, host2 stays a standby', async () => {
     const host2 = labNode(lab(), 'host2');
     const configPath = lab().state.configPath;

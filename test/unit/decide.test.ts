@@ -6,7 +6,15 @@ import { checkConfigText } from '../../src/lib/config/load.js';
 import { exampleConfig } from '../../src/lib/config/example.js';
 import type { ClusterConfig } from '../../src/lib/config/types.js';
 import { switchoverTimeoutCeilingMs } from '../../src/lib/failover/switchover-timing.js';
-import { decide, rules, selfDemotionDeadlineMs } from '../../src/lib/supervisor/decide.js';
+import {
+  always,
+  decide,
+  primaryVipProbeNeeded,
+  rules,
+  selfDemotionDeadlineMs,
+  situationOf,
+  situations,
+} from '../../src/lib/supervisor/decide.js';
 import type { Action, Memory, Observation } from '../../src/lib/supervisor/types.js';
 import { NOW, primaryView, standbyView, type ObsChanges } from '../support/observations.js';
 
@@ -888,9 +896,41 @@ describe('the rule table checks itself', () => {
     const names = rules.map((rule) => rule.name);
     assert.equal(new Set(names).size, names.length);
   });
-  it('no row is ever without a match', () => {
-    for (const row of rows)
-      assert.notEqual(decide(row.obs, memory(row.mem), row.config ?? base).rule, 'no-match');
+  it('every situation ends in a catch-all, so no loop is ever without a matching row', () => {
+    for (const situation of situations) {
+      const own = rules.filter((rule) => rule.situation === situation);
+      assert.ok(own.length > 0, `${situation} has rows`);
+      assert.equal(own.at(-1)?.when, always, `the last ${situation} row is a catch-all`);
+      assert.equal(own.at(-1)?.from, undefined, `the last ${situation} row applies from any state`);
+      const catchAlls = own.filter((rule) => rule.when === always);
+      assert.equal(catchAlls.length, 1, `${situation}: only the last row is a catch-all`);
+    }
+    assert.ok(!rules.some((rule) => rule.situation === 'any' && rule.when === always));
+  });
+  it('rows are ordered by situation: the preamble first, then each situation in turn', () => {
+    const order = ['any', ...situations];
+    const positions = rules.map((rule) => order.indexOf(rule.situation));
+    assert.deepEqual(
+      positions,
+      [...positions].sort((a, b) => a - b),
+    );
+  });
+  it('every scenario is decided by a row of its own situation (or the preamble)', () => {
+    for (const row of rows) {
+      const decision = decide(row.obs, memory(row.mem), row.config ?? base);
+      const rule = rules.find((candidate) => candidate.name === decision.rule);
+      assert.ok(
+        rule?.situation === 'any' || rule?.situation === situationOf(row.obs.local),
+        `${row.name}: ${decision.rule} (${rule?.situation ?? 'unknown'})`,
+      );
+    }
+  });
+  it('the local situation comes from the observation alone: down, hung, primary or standby', () => {
+    assert.equal(situationOf({ running: false, answering: false }), 'down');
+    assert.equal(situationOf({ running: true, answering: false }), 'hung');
+    assert.equal(situationOf({ running: true, answering: true }), 'hung');
+    assert.equal(situationOf({ running: true, answering: true, role: 'primary' }), 'primary');
+    assert.equal(situationOf({ running: true, answering: true, role: 'standby' }), 'standby');
   });
   it('actions come in safety order: drop a VIP before demoting, fence/promote before taking a VIP', () => {
     const order = ['drop-vip', 'demote', 'promote', 'take-vip'];
@@ -920,5 +960,19 @@ describe('the rule table checks itself', () => {
       const decision = decide(standbyView(), memory({ misses }), base);
       assert.ok(!decision.actions.some((a) => a.kind === 'promote'));
     }
+  });
+});
+
+describe('when observe() spends a duplicate-address probe on the primary VIP', () => {
+  const noVip: ClusterConfig = { ...base, vip: { ...base.vip, primary: undefined } };
+  it('a primary without the VIP probes before it takes it', () => {
+    assert.ok(base.vip.primary !== undefined, 'the example config has a primary VIP');
+    assert.equal(primaryVipProbeNeeded(base, 'primary', false), true);
+  });
+  it('nobody else does: a primary holding it, a standby, a server that did not answer, no VIP', () => {
+    assert.equal(primaryVipProbeNeeded(base, 'primary', true), false);
+    assert.equal(primaryVipProbeNeeded(base, 'standby', false), false);
+    assert.equal(primaryVipProbeNeeded(base, undefined, false), false);
+    assert.equal(primaryVipProbeNeeded(noVip, 'primary', false), false);
   });
 });

@@ -1,6 +1,6 @@
 // Doctor checks of the machine doctor runs on (scope "local"): files, programs, processes,
 // the init system and the disk. They can only be made on the node itself.
-import { access, readdir, readFile, readlink, stat, statfs } from 'node:fs/promises';
+import { access, lstat, readdir, readFile, readlink, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { messageOf } from '../errors.js';
@@ -346,6 +346,15 @@ export async function checkDataDir(node: NodeConfig): Promise<CheckResult> {
       fix: `fix data_dir of ${node.name}, or make it a standby: skypg rebuild-standby --node ${node.name}`,
     };
   }
+  const stray = await straySignalFiles(node.data_dir);
+  if (stray.length > 0) {
+    return {
+      ...base,
+      status: 'fail',
+      found: stray.map((problem) => problem.found).join('; '),
+      fix: stray.map((problem) => problem.fix).join('; '),
+    };
+  }
   const unwritable = await unwritableDataDirs(node);
   const osUser = effectiveOsUser(node.postgres.os_user);
   return unwritable.length === 0
@@ -356,6 +365,33 @@ export async function checkDataDir(node: NodeConfig): Promise<CheckResult> {
         found: `${unwritable.join('; ')}: promote and rebuild-standby would refuse`,
         fix: writableFix(node, unwritable),
       };
+}
+
+/**
+ * Files in the data directory that act without skypg: `promote` (pg_ctl promote's signal
+ * file) promotes a standby at the postmaster's next signal, with no fencing and no VIP move;
+ * `recovery.conf` makes PostgreSQL 12+ refuse to start.
+ */
+async function straySignalFiles(dataDir: string): Promise<{ found: string; fix: string }[]> {
+  const present = async (name: string): Promise<boolean> =>
+    lstat(join(dataDir, name)).then(
+      () => true,
+      () => false,
+    );
+  const problems: { found: string; fix: string }[] = [];
+  if ((await present('promote')) && (await present('standby.signal'))) {
+    problems.push({
+      found: `${join(dataDir, 'promote')} is there: PostgreSQL would promote this standby at its next signal, without fencing the primary`,
+      fix: `rm ${join(dataDir, 'promote')}   # promote with 'skypg promote', which fences first`,
+    });
+  }
+  if (await present('recovery.conf')) {
+    problems.push({
+      found: `${join(dataDir, 'recovery.conf')} is there: PostgreSQL 12+ refuses to start with it`,
+      fix: `rm ${join(dataDir, 'recovery.conf')}   # skypg writes standby.signal and primary_conninfo`,
+    });
+  }
+  return problems;
 }
 
 /** The supervisor's state file directory: nobody but its owner may write there (links, forgery). */

@@ -1,6 +1,8 @@
 // The whole failover policy: a pure function from what was seen (and remembered) to what to
-// do. No I/O and no clock: time comes in the observation. The rules are a declared table,
-// first match wins; docs/failover.md is generated from it and explains each row.
+// do. No I/O and no clock: time comes in the observation. The rules are a declared table keyed
+// on the local situation (down, hung, primary, standby): a short preamble for any situation,
+// then the situation's own rows, first match wins, and each situation ends in a catch-all.
+// docs/failover.md is generated from it and explains each row.
 import { compareWalPositions, lagAllowsPromotion } from '../failover/promotion.js';
 import {
   switchoverFlagExpired,
@@ -13,15 +15,26 @@ import type {
   Decision,
   Memory,
   Observation,
+  ServerRole,
   SupervisorStateName,
   SwitchoverFlag,
 } from './types.js';
+
+/**
+ * What this node's own server is doing, the key of the rule table: not running; running but
+ * not answering a new connection (hung, or starting up); or answering as a primary or standby.
+ */
+export type Situation = 'down' | 'hung' | 'primary' | 'standby';
+
+/** The situations in the order the table (and docs/failover.md) tells them. */
+export const situations: readonly Situation[] = ['down', 'hung', 'primary', 'standby'];
 
 /** Everything the rules test, derived once per loop from the observation and memory. */
 export interface Facts {
   obs: Observation;
   mem: Memory;
   config: ClusterConfig;
+  situation: Situation;
   paused: boolean;
   /** A planned switchover is in progress and has not timed out here. */
   switchover: SwitchoverFlag | undefined;
@@ -65,13 +78,20 @@ export interface Rule {
   name: string;
   /** What the row means, for docs/failover.md (generated from this table). */
   doc: string;
-  /** States this row applies in ('*': any). */
-  from: readonly SupervisorStateName[] | '*';
+  /** The local situation this row applies in; 'any': the preamble, tried before them all. */
+  situation: Situation | 'any';
+  /** Only where the row depends on it: the previous states it applies in (absent: any). */
+  from?: readonly SupervisorStateName[];
   when: (facts: Facts) => boolean;
   to: SupervisorStateName | ((facts: Facts) => SupervisorStateName);
   actions: (facts: Facts) => Action[];
   why: (facts: Facts) => string;
+  /** How soon to look again when sooner than heartbeat.interval (absent or undefined: the interval). */
+  nextLoopMs?: (facts: Facts) => number | undefined;
 }
+
+/** The `when` of each situation's last row: it takes whatever the rows above it left. */
+export const always = (): boolean => true;
 
 /** A standby holds the standby VIP (while its peer is the primary), never the primary VIP. */
 const standbyVipActions = (f: Facts): Action[] => [
@@ -114,13 +134,34 @@ const syncActions = (f: Facts): Action[] => {
 const peer = (f: Facts): string => f.obs.peer;
 const node = (f: Facts): string => f.obs.node;
 
-/** The transition table. Order matters: the first row whose `from` and `when` match wins. */
+/**
+ * Whether observe() spends a duplicate-address probe on the primary VIP this loop: only when a
+ * primary without it is about to take it (primary-healthy), since the probe takes time on
+ * every loop; any other loop takes an answer through the VIP as the evidence instead.
+ */
+export function primaryVipProbeNeeded(
+  config: ClusterConfig,
+  localRole: ServerRole | undefined,
+  heldHere: boolean,
+): boolean {
+  return config.vip.primary !== undefined && localRole === 'primary' && !heldHere;
+}
+
+/** How soon two standbys look at each other's positions again before they elect. */
+export const settleRecheckMs = 250;
+
+/**
+ * The transition table, in situation order. A loop tries the preamble ('any'), then the rows of
+ * its own situation only; the first row whose `from` and `when` match wins, and each
+ * situation's last row (`when: always`) takes whatever is left.
+ */
 export const rules: readonly Rule[] = [
-  // --- maintenance -------------------------------------------------------------------
+  // --- any situation: maintenance (pause and switchover are read from the heartbeat row, so
+  // they can only hold while this node's server answers) ----------------------------------
   {
     name: 'paused-primary',
     doc: 'Paused, and this node is a healthy primary: no action (the beat in observe continues).',
-    from: '*',
+    situation: 'any',
     when: (f) => f.paused && f.localHealthyPrimary,
     to: 'paused',
     actions: () => [],
@@ -130,7 +171,7 @@ export const rules: readonly Rule[] = [
   {
     name: 'paused',
     doc: 'Paused: no automatic action of any kind.',
-    from: '*',
+    situation: 'any',
     when: (f) => f.paused,
     to: 'paused',
     actions: () => [],
@@ -141,7 +182,7 @@ export const rules: readonly Rule[] = [
   {
     name: 'switchover-hand-over',
     doc: 'Switchover to the peer, phase handover, and this node is the healthy primary: drop the primary VIP, stop cleanly, restart as a standby.',
-    from: '*',
+    situation: 'any',
     when: (f) =>
       f.switchover?.phase === 'handover' && f.switchover.to === peer(f) && f.localHealthyPrimary,
     to: 'switchover',
@@ -152,7 +193,7 @@ export const rules: readonly Rule[] = [
   {
     name: 'switchover-stand-aside',
     doc: 'A switchover is in progress (until cleared or timed out): no automatic action, it is not a failure.',
-    from: '*',
+    situation: 'any',
     when: (f) => f.switchover !== undefined,
     to: 'switchover',
     actions: () => [],
@@ -163,12 +204,10 @@ export const rules: readonly Rule[] = [
   {
     name: 'down-isolated-stay-down',
     doc: 'A primary that demoted itself stays down while it still reaches neither its peer nor a gateway.',
+    situation: 'down',
     from: ['demoted'],
     when: (f) =>
-      f.localDown &&
-      !f.obs.peerServer.answering &&
-      f.obs.gateway.configured &&
-      !f.obs.gateway.reachable,
+      !f.obs.peerServer.answering && f.obs.gateway.configured && !f.obs.gateway.reachable,
     to: 'demoted',
     actions: () => [],
     why: (f) =>
@@ -177,12 +216,9 @@ export const rules: readonly Rule[] = [
   {
     name: 'down-diverged-rejoin',
     doc: 'Down, its data was a primary, and the peer is now the primary: rebuild as its standby (auto_rejoin).',
-    from: '*',
+    situation: 'down',
     when: (f) =>
-      f.localDown &&
-      f.peerIsPrimary &&
-      f.obs.local.dataIsStandby === false &&
-      f.config.failover.auto_rejoin,
+      f.peerIsPrimary && f.obs.local.dataIsStandby === false && f.config.failover.auto_rejoin,
     to: 'rejoining',
     actions: (f) => [...dropPrimaryVip(f), { kind: 'rebuild' }],
     why: (f) =>
@@ -191,8 +227,8 @@ export const rules: readonly Rule[] = [
   {
     name: 'down-diverged-blocked',
     doc: 'As above with auto_rejoin off: stay down and say so.',
-    from: '*',
-    when: (f) => f.localDown && f.peerIsPrimary && f.obs.local.dataIsStandby === false,
+    situation: 'down',
+    when: (f) => f.peerIsPrimary && f.obs.local.dataIsStandby === false,
     to: 'blocked',
     actions: dropPrimaryVip,
     why: (f) =>
@@ -200,9 +236,9 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'down-start-standby',
-    doc: 'Down otherwise: start as a standby. A node never starts as a primary; the policy promotes it if it should lead.',
-    from: '*',
-    when: (f) => f.localDown,
+    doc: 'Down, and none of the rows above: start as a standby. A node never starts as a primary; the policy promotes it if it should lead.',
+    situation: 'down',
+    when: always,
     to: 'starting',
     actions: (f) => [...dropPrimaryVip(f), { kind: 'start-standby' }],
     why: (f) =>
@@ -212,9 +248,9 @@ export const rules: readonly Rule[] = [
   {
     name: 'primary-hung-self-fence',
     doc: 'This primary refuses new connections for misses x interval: kill it and drop the VIP before the peer takes over.',
+    situation: 'hung',
     from: ['primary', 'paused'],
-    when: (f) =>
-      f.localHung && f.unhealthyForMs >= f.config.heartbeat.misses * f.config.heartbeat.interval,
+    when: (f) => f.unhealthyForMs >= f.config.heartbeat.misses * f.config.heartbeat.interval,
     to: 'demoted',
     actions: (f) => [
       ...(f.obs.primaryVip.heldHere ? [{ kind: 'drop-vip', role: 'primary' } as const] : []),
@@ -226,8 +262,8 @@ export const rules: readonly Rule[] = [
   {
     name: 'hung-wait',
     doc: 'Running but not answering (starting up, or hung for less than misses x interval): wait.',
-    from: '*',
-    when: (f) => f.localHung,
+    situation: 'hung',
+    when: always,
     to: (f) => f.mem.state,
     actions: () => [],
     why: (f) =>
@@ -237,9 +273,8 @@ export const rules: readonly Rule[] = [
   {
     name: 'primary-two-primaries-yield',
     doc: 'Both are primaries: the one without the primary VIP (or on the older timeline) stops.',
-    from: '*',
+    situation: 'primary',
     when: (f) =>
-      f.localPrimary &&
       f.peerIsPrimary &&
       !f.obs.primaryVip.heldHere &&
       (f.obs.primaryVip.configured || f.peerNewerTimeline),
@@ -251,9 +286,8 @@ export const rules: readonly Rule[] = [
   {
     name: 'primary-isolated-demote',
     doc: 'Primary reaching neither peer nor any gateway for isolation_timeout: drop the VIP and stop.',
-    from: '*',
-    when: (f) =>
-      f.localPrimary && f.isolated && f.isolatedForMs >= f.config.failover.isolation_timeout,
+    situation: 'primary',
+    when: (f) => f.isolated && f.isolatedForMs >= f.config.failover.isolation_timeout,
     to: 'demoted',
     actions: (f) => [
       ...(f.obs.primaryVip.heldHere ? [{ kind: 'drop-vip', role: 'primary' } as const] : []),
@@ -265,8 +299,8 @@ export const rules: readonly Rule[] = [
   {
     name: 'primary-isolated-wait',
     doc: 'Primary isolated for less than isolation_timeout: keep going, count.',
-    from: '*',
-    when: (f) => f.localPrimary && f.isolated,
+    situation: 'primary',
+    when: (f) => f.isolated,
     to: 'primary',
     actions: () => [],
     why: (f) =>
@@ -275,12 +309,9 @@ export const rules: readonly Rule[] = [
   {
     name: 'primary-vip-elsewhere',
     doc: 'Primary, but another host answers for the primary VIP: never take it.',
-    from: '*',
+    situation: 'primary',
     when: (f) =>
-      f.localPrimary &&
-      f.obs.primaryVip.configured &&
-      !f.obs.primaryVip.heldHere &&
-      f.obs.primaryVip.heldElsewhere,
+      f.obs.primaryVip.configured && !f.obs.primaryVip.heldHere && f.obs.primaryVip.heldElsewhere,
     to: 'primary',
     actions: syncActions,
     why: (f) =>
@@ -288,9 +319,9 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'primary-healthy',
-    doc: 'Healthy primary: hold the primary VIP (take it if nobody answers for it), drop the standby VIP, manage sync mode.',
-    from: '*',
-    when: (f) => f.localPrimary,
+    doc: 'Any other primary (healthy, or its beat did not commit this loop): hold the primary VIP (take it if nobody answers for it), drop the standby VIP, manage sync mode.',
+    situation: 'primary',
+    when: always,
     to: 'primary',
     actions: (f) => [...primaryVipActions(f), ...syncActions(f)],
     why: (f) => {
@@ -299,16 +330,19 @@ export const rules: readonly Rule[] = [
         standby === undefined
           ? `no standby connected`
           : `${peer(f)} ${standby.state} (${standby.syncState})`;
-      return `${node(f)} is the primary and healthy; ${follower}`;
+      // The catch-all also takes a primary whose beat did not commit this loop: say so.
+      const health = f.localHealthyPrimary
+        ? 'and healthy'
+        : 'but its heartbeat write did not commit this loop';
+      return `${node(f)} is the primary ${health}; ${follower}`;
     },
   },
   // --- this node is a standby ----------------------------------------------------------
   {
     name: 'standby-diverged-rejoin',
     doc: "Standby that cannot stream the peer's newer timeline for misses x interval: rebuild (auto_rejoin).",
-    from: '*',
+    situation: 'standby',
     when: (f) =>
-      f.localStandby &&
       f.peerIsPrimary &&
       f.peerNewerTimeline &&
       f.notStreamingForMs >= f.config.heartbeat.misses * f.config.heartbeat.interval &&
@@ -321,9 +355,8 @@ export const rules: readonly Rule[] = [
   {
     name: 'standby-diverged-blocked',
     doc: 'As above with auto_rejoin off: blocked until an operator rebuilds it.',
-    from: '*',
+    situation: 'standby',
     when: (f) =>
-      f.localStandby &&
       f.peerIsPrimary &&
       f.peerNewerTimeline &&
       f.notStreamingForMs >= f.config.heartbeat.misses * f.config.heartbeat.interval,
@@ -335,8 +368,8 @@ export const rules: readonly Rule[] = [
   {
     name: 'standby-following',
     doc: 'A primary is alive (direct SQL, through the VIP, or a fresh heartbeat): follow it, hold the standby VIP.',
-    from: '*',
-    when: (f) => f.localStandby && f.primaryAlive,
+    situation: 'standby',
+    when: (f) => f.primaryAlive,
     to: 'standby',
     actions: standbyVipActions,
     why: (f) =>
@@ -348,12 +381,14 @@ export const rules: readonly Rule[] = [
       'Nothing showed a primary alive, fewer than heartbeat.misses times in a row: count. If the ' +
       'peer answers as a standby there is certainly no primary: only wait until both positions ' +
       'hold still for a loop, so both nodes elect from the same numbers.',
-    from: '*',
-    when: (f) =>
-      f.localStandby &&
-      (f.peerIsStandby ? !f.positionsSettled : f.misses < f.config.heartbeat.misses),
+    situation: 'standby',
+    when: (f) => (f.peerIsStandby ? !f.positionsSettled : f.misses < f.config.heartbeat.misses),
     to: 'standby',
     actions: dropPrimaryVip,
+    // Both standbys, waiting for their positions to hold still: nothing else needs a full
+    // interval to show (the peer answered directly), so the election is not put off a second.
+    nextLoopMs: (f) =>
+      f.peerIsStandby ? Math.min(f.config.heartbeat.interval, settleRecheckMs) : undefined,
     why: (f) =>
       f.peerIsStandby
         ? `no primary: ${peer(f)} answers as a standby too (waiting until both positions hold still for a loop)`
@@ -362,8 +397,8 @@ export const rules: readonly Rule[] = [
   {
     name: 'standby-self-suspect',
     doc: 'Primary failed but the gateway does not answer (or none is configured): suspect itself, no failover.',
-    from: '*',
-    when: (f) => f.localStandby && !f.obs.gateway.reachable,
+    situation: 'standby',
+    when: (f) => !f.obs.gateway.reachable,
     to: 'standby',
     actions: dropPrimaryVip,
     why: (f) =>
@@ -374,8 +409,8 @@ export const rules: readonly Rule[] = [
   {
     name: 'standby-both-standbys-wait',
     doc: 'No primary and the peer is a standby further ahead (timeline, LSN, then name): let it lead.',
-    from: '*',
-    when: (f) => f.localStandby && f.peerIsStandby && !f.winsElection,
+    situation: 'standby',
+    when: (f) => f.peerIsStandby && !f.winsElection,
     to: 'standby',
     actions: dropPrimaryVip,
     why: (f) =>
@@ -387,8 +422,8 @@ export const rules: readonly Rule[] = [
       'Primary failed but this standby is beyond failover.max_lag: do not promote, alert. (Not ' +
       'when the peer answers as a standby: then this node won the election, so it has every ' +
       'WAL record either node has, and refusing would leave the pair without a primary.)',
-    from: '*',
-    when: (f) => f.localStandby && !f.lagOk,
+    situation: 'standby',
+    when: (f) => !f.lagOk,
     to: 'standby',
     actions: dropPrimaryVip,
     why: (f) =>
@@ -400,8 +435,8 @@ export const rules: readonly Rule[] = [
       'Sync mode: the primary may have gone async and acknowledged writes this standby lacks: do ' +
       'not promote. (Not when the peer answers as a standby: the election winner has every ' +
       'record either node has, acknowledged ones included.)',
-    from: '*',
-    when: (f) => f.localStandby && !f.peerIsStandby && f.syncUnsafe !== undefined,
+    situation: 'standby',
+    when: (f) => !f.peerIsStandby && f.syncUnsafe !== undefined,
     to: 'standby',
     actions: dropPrimaryVip,
     why: (f) =>
@@ -410,12 +445,9 @@ export const rules: readonly Rule[] = [
   {
     name: 'standby-wait-self-demotion',
     doc: "Fencing none: wait until the old primary's self-demotion deadline has certainly passed.",
-    from: '*',
+    situation: 'standby',
     when: (f) =>
-      f.localStandby &&
-      !f.peerIsStandby &&
-      f.config.failover.fencing === 'none' &&
-      f.selfDemotionWaitMs > 0,
+      !f.peerIsStandby && f.config.failover.fencing === 'none' && f.selfDemotionWaitMs > 0,
     to: 'standby',
     actions: dropPrimaryVip,
     why: (f) =>
@@ -424,8 +456,8 @@ export const rules: readonly Rule[] = [
   {
     name: 'standby-promote',
     doc: 'Primary failed (or no primary and this node leads): promote (fence first when required), then move the VIPs.',
-    from: '*',
-    when: (f) => f.localStandby,
+    situation: 'standby',
+    when: always,
     to: 'promoting',
     actions: () => [{ kind: 'promote' }],
     why: (f) =>
@@ -465,6 +497,7 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
     obs,
     mem,
     config,
+    situation: situationOf(local),
     paused: local.pausedBy !== undefined,
     switchover: activeSwitchover(obs, mem),
     localPrimary,
@@ -617,34 +650,63 @@ function switchoverMemory(obs: Observation, mem: Memory): Pick<Memory, 'switchov
     : { switchoverSeen: mem.switchoverSeen };
 }
 
-/** How soon two standbys look at each other's positions again before they elect. */
-export const settleRecheckMs = 250;
+/** Which situation's rows apply: derived once, from the observation of this node's server. */
+export function situationOf(local: Observation['local']): Situation {
+  if (!local.running) return 'down';
+  // Answering without a role cannot come from observe(); it is no usable answer either.
+  if (!local.answering || local.role === undefined) return 'hung';
+  switch (local.role) {
+    case 'primary':
+      return 'primary';
+    case 'standby':
+      return 'standby';
+    default: {
+      const unknownRole: never = local.role;
+      return unknownRole;
+    }
+  }
+}
+
+/** Each situation's rows in table order; its last row is the catch-all. */
+const rowsBySituation: Readonly<Record<Situation, readonly Rule[]>> = {
+  down: rules.filter((rule) => rule.situation === 'down'),
+  hung: rules.filter((rule) => rule.situation === 'hung'),
+  primary: rules.filter((rule) => rule.situation === 'primary'),
+  standby: rules.filter((rule) => rule.situation === 'standby'),
+};
+const preamble = rules.filter((rule) => rule.situation === 'any');
+
+/** The situation's last row, checked to be a catch-all: the policy has no "no rule matched". */
+function catchAllOf(situation: Situation): Rule {
+  const last = rowsBySituation[situation].at(-1);
+  if (last?.when !== always)
+    throw new Error(`the ${situation} rows of the failover table do not end in a catch-all`);
+  return last;
+}
+const catchAlls: Readonly<Record<Situation, Rule>> = {
+  down: catchAllOf('down'),
+  hung: catchAllOf('hung'),
+  primary: catchAllOf('primary'),
+  standby: catchAllOf('standby'),
+};
 
 /** The failover policy: one pure decision per loop. */
 export function decide(obs: Observation, mem: Memory, config: ClusterConfig): Decision {
   const facts = deriveFacts(obs, mem, config);
-  for (const rule of rules) {
-    if (rule.from !== '*' && !rule.from.includes(mem.state)) continue;
-    if (!rule.when(facts)) continue;
-    const state = typeof rule.to === 'function' ? rule.to(facts) : rule.to;
-    // Both standbys, waiting for their positions to hold still: nothing else needs a full
-    // interval to show (the peer answered directly), so the election is not put off a second.
-    const settling = rule.name === 'standby-suspect' && facts.peerIsStandby;
-    return {
-      state,
-      actions: rule.actions(facts),
-      reason: rule.why(facts),
-      rule: rule.name,
-      memory: nextMemory(facts, state),
-      ...(settling ? { nextLoopMs: Math.min(config.heartbeat.interval, settleRecheckMs) } : {}),
-    };
-  }
-  // Unreachable by construction (the last rows cover every role); loud if it ever happens.
+  const applies = (rule: Rule): boolean =>
+    (rule.from === undefined || rule.from.includes(mem.state)) && rule.when(facts);
+  const rule =
+    preamble.find(applies) ??
+    rowsBySituation[facts.situation].find(applies) ??
+    catchAlls[facts.situation];
+  const state = typeof rule.to === 'function' ? rule.to(facts) : rule.to;
+  const nextLoopMs = rule.nextLoopMs?.(facts);
   return {
-    state: mem.state,
-    actions: [],
-    reason: `no rule matched (local ${obs.local.running ? 'running' : 'down'}, role ${obs.local.role ?? 'unknown'}): doing nothing; this is a bug, please report it`,
-    rule: 'no-match',
-    memory: nextMemory(facts, mem.state),
+    state,
+    actions: rule.actions(facts),
+    reason: rule.why(facts),
+    rule: rule.name,
+    memory: nextMemory(facts, state),
+    ...(nextLoopMs === undefined ? {} : { nextLoopMs }),
   };
 }

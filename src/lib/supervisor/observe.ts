@@ -19,6 +19,7 @@ import {
 import { runningPostmaster } from '../pg/server-control.js';
 import { runProgram } from '../process/run-program.js';
 import { vipHeldHere, vipStatus } from '../vip.js';
+import { primaryVipProbeNeeded } from './decide.js';
 import type { LocalObservation, Observation, PeerObservation } from './types.js';
 
 export async function observe(
@@ -49,15 +50,14 @@ export async function observe(
     answered: !(viaVipAnswer instanceof Error),
     primary: isPairStatus(viaVipAnswer, expected) && viaVipAnswer.role === 'primary',
   };
-  // Whether another host answers ARP for the primary VIP costs a DAD probe: only asked when a
-  // primary without the VIP is about to take it.
-  const heldElsewhere =
-    config.vip.primary !== undefined && local.role === 'primary' && !primaryVipHeld
-      ? await vipStatus(config, 'primary').then(
-          (status) => status.otherHolders.length > 0,
-          () => true,
-        )
-      : viaVip.answered && !primaryVipHeld;
+  // Whether another host answers ARP for the primary VIP costs a DAD probe: the policy says
+  // when it is worth one (decide.ts); otherwise an answer through the VIP is the evidence.
+  const heldElsewhere = primaryVipProbeNeeded(config, local.role, primaryVipHeld)
+    ? await vipStatus(config, 'primary').then(
+        (status) => status.otherHolders.length > 0,
+        () => true,
+      )
+    : viaVip.answered && !primaryVipHeld;
   return {
     now: now(),
     node: node.name,
