@@ -64,23 +64,7 @@ async function perform(config: ClusterConfig, node: NodeConfig, action: Action):
         standbyConninfo(config, node, peer),
         node.postgres.os_user,
       );
-      try {
-        await startServer(node);
-      } catch (error) {
-        // A standby whose history forked from the new primary's (an old primary whose start
-        // as a standby was cut short, then fenced) cannot start: its WAL is not the new
-        // timeline's past. Rewind (or copy) it instead of retrying the same start for ever.
-        if (!config.failover.auto_rejoin) throw error;
-        const rebuilt = await rebuildStandby(config, node, {
-          method: 'auto',
-          force: false,
-          keepOld: false,
-          timeoutMs: 60_000,
-        }).catch(() => {
-          throw error;
-        });
-        return `could not start ${node.name} as a standby (${messageOf(error)}); rebuilt it as ${peer.name}'s standby by ${rebuilt.method} in ${rebuilt.totalMs}ms`;
-      }
+      await startServer(node);
       return `started ${node.name} as a standby of ${peer.name}${await releaseSlotsAsStandby(config, node)}`;
     }
     case 'take-vip': {

@@ -236,7 +236,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'down-start-standby',
-    doc: "Down, and none of the rows above: start as a standby. A node never starts as a primary; the policy promotes it if it should lead. A start that fails (a history forked from the primary's, after a start cut short by fencing) is followed by a rewind or copy from the primary when auto_rejoin is on.",
+    doc: 'Down, and none of the rows above: start as a standby. A node never starts as a primary; the policy promotes it if it should lead.',
     situation: 'down',
     when: always,
     to: 'starting',
