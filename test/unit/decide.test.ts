@@ -608,6 +608,27 @@ const rows: Row[] = [
   },
   // both databases down, then back
   {
+    name: 'down after a failed start as a standby, the peer the primary: rebuild instead of the same start again',
+    obs: standbyView({
+      local: { running: false, answering: false, role: undefined, dataIsStandby: true },
+      lastActionError: 'pg_ctl failed (exit 1): Examine the log output.',
+    }),
+    mem: { state: 'starting' },
+    state: 'rejoining',
+    rule: 'down-start-failed-rejoin',
+    actions: ['rebuild'],
+  },
+  {
+    name: 'down after a failed start, but the last state was not starting: start as a standby',
+    obs: standbyView({
+      local: { running: false, answering: false, role: undefined, dataIsStandby: true },
+      lastActionError: 'pg_ctl failed (exit 1): Examine the log output.',
+    }),
+    mem: { state: 'standby' },
+    state: 'starting',
+    rule: 'down-start-standby',
+  },
+  {
     name: 'both standbys after a double crash: the first look only records the positions',
     obs: standbyView({
       ...primaryGone,

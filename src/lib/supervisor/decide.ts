@@ -235,6 +235,18 @@ export const rules: readonly Rule[] = [
       `${node(f)} was a primary and ${peer(f)} is now the primary; failover.auto_rejoin is off: staying down until an operator runs 'skypg rebuild-standby'`,
   },
   {
+    name: 'down-start-failed-rejoin',
+    doc: "Down after its start as a standby failed, and the peer is the primary: its history forked from the primary's (an old primary whose first start as a standby was cut short by fencing), so rebuild it as its standby (auto_rejoin) instead of retrying the same start.",
+    situation: 'down',
+    from: ['starting'],
+    when: (f) =>
+      f.peerIsPrimary && f.obs.lastActionError !== undefined && f.config.failover.auto_rejoin,
+    to: 'rejoining',
+    actions: (f) => [...dropPrimaryVip(f), { kind: 'rebuild' }],
+    why: (f) =>
+      `${node(f)} could not start as a standby (${f.obs.lastActionError ?? ''}) and ${peer(f)} is the primary: rebuilding ${node(f)} as its standby`,
+  },
+  {
     name: 'down-start-standby',
     doc: 'Down, and none of the rows above: start as a standby. A node never starts as a primary; the policy promotes it if it should lead.',
     situation: 'down',
