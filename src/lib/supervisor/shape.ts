@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { SkypgError } from '../errors.js';
-import { standbySlot } from '../pg/slots.js';
+import { slotNameFor, standbySlot } from '../pg/slots.js';
 import { readStandbySetup } from '../pg/standby-config.js';
 
 export interface ShapeProblem {
@@ -30,7 +30,7 @@ export async function shapeProblems(
         expected === undefined
           ? `${node.name} streams through replication slot ${setup.slot} (primary_slot_name in ${autoConf}) but replication.slot is not set: the first failover would leave that slot holding WAL on the old primary`
           : `${node.name} streams through replication slot ${setup.slot} (primary_slot_name in ${autoConf}) but replication.slot names ${expected} for it`,
-      fix: `set replication.slot to ${setup.slot === node.name.toLowerCase().replaceAll('-', '_') ? "'{node}'" : setup.slot} in the configuration on both nodes (each standby's slot is made by the primary at promotion)`,
+      fix: `set replication.slot to ${setup.slot === slotNameFor('{node}', node.name) ? "'{node}'" : setup.slot} in the configuration on both nodes (each standby's slot is made by the primary at promotion)`,
     });
   }
   const configDir = node.postgres.config_dir;
