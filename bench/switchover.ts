@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientAgent, startSupervisors } from '../src/lib/lab/lab-cluster.js';
 import { waitForHealthyPair } from '../src/lib/lab/sandbox.js';
 import { execIn, netnsLabDown, netnsLabUp, type LabHostName } from '../src/lib/lab/netns-lab.js';
-import type { SwitchoverResult } from '../src/lib/switchover.js';
+import type { SwitchoverResult } from '../src/lib/actions/switchover.js';
 import { badFlag, parseBenchArgs, percentile, replaceDocsBlock } from './measure.js';
 
 const { values } = parseBenchArgs({

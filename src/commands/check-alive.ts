@@ -1,7 +1,7 @@
-import type { CommandResult } from '../lib/base-command.js';
-import { NagiosCommand, checkClusterFlags } from '../lib/nagios-command.js';
-import type { CheckState } from '../lib/nagios.js';
-import { durationFlag } from '../lib/flag-values.js';
+import type { CommandResult } from '../lib/cli/base-command.js';
+import { NagiosCommand, checkClusterFlags } from '../lib/cli/nagios-command.js';
+import type { CheckState } from '../lib/checks/nagios.js';
+import { durationFlag } from '../lib/cli/flag-values.js';
 
 interface AliveCheckResult {
   label: string;
@@ -37,7 +37,8 @@ export default class CheckAlive extends NagiosCommand<AliveCheckResult> {
     const { flags } = await this.parse(CheckAlive);
     const { evaluateAlive, observeAlive } = await import('../lib/checks/alive.js');
     const { stateFilePath } = await import('../lib/supervisor/state-file.js');
-    const { formatCheckLine, formatPerfdata, stateExitCode } = await import('../lib/nagios.js');
+    const { formatCheckLine, formatPerfdata, stateExitCode } =
+      await import('../lib/checks/nagios.js');
     const cluster = await this.loadCluster(flags);
     const maxAgeMs = flags['max-age'] ?? 3 * cluster.config.heartbeat.interval;
     const node = cluster.localNode().name;

@@ -1,8 +1,8 @@
-import type { CommandResult } from '../lib/base-command.js';
-import { NagiosCommand, checkClusterFlags } from '../lib/nagios-command.js';
-import type { CheckState } from '../lib/nagios.js';
+import type { CommandResult } from '../lib/cli/base-command.js';
+import { NagiosCommand, checkClusterFlags } from '../lib/cli/nagios-command.js';
+import type { CheckState } from '../lib/checks/nagios.js';
 import { requireOrdered, secondsThreshold, sizeThreshold } from '../lib/checks/thresholds.js';
-import { durationFlag, parsedFlag } from '../lib/flag-values.js';
+import { durationFlag, parsedFlag } from '../lib/cli/flag-values.js';
 
 interface LagCheckResult {
   label: string;
@@ -61,7 +61,7 @@ export default class CheckLag extends NagiosCommand<LagCheckResult> {
   protected async execute(): Promise<CommandResult<LagCheckResult>> {
     const { flags } = await this.parse(CheckLag);
     const { evaluateLag, observeLag } = await import('../lib/checks/lag.js');
-    const { formatCheckLine, stateExitCode } = await import('../lib/nagios.js');
+    const { formatCheckLine, stateExitCode } = await import('../lib/checks/nagios.js');
     const timeoutMs = flags.timeout;
     const cluster = await this.loadCluster(flags);
     const maxLag = cluster.config.failover.max_lag;

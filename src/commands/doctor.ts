@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/cli/base-command.js';
 import type { CheckResult } from '../lib/doctor/checklist.js';
 import type { AppliedFix } from '../lib/doctor/run.js';
-import { SkypgError } from '../lib/errors.js';
-import { NagiosCode } from '../lib/exit-codes.js';
+import { SkypgError } from '../lib/common/errors.js';
+import { NagiosCode } from '../lib/common/exit-codes.js';
 
 interface DoctorResult {
   node: string | null;

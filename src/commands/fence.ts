@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
-import { SkypgError } from '../lib/errors.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/cli/base-command.js';
+import { SkypgError } from '../lib/common/errors.js';
 import type { FenceResult } from '../lib/fence/fence.js';
 
 const actions = ['off', 'on', 'reboot', 'status'] as const;

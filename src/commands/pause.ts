@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
-import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
-import type { PauseResult } from '../lib/heartbeat.js';
-import { reasonFlag } from '../lib/flag-values.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/cli/base-command.js';
+import type { PauseResult } from '../lib/heartbeat/pause.js';
+import { reasonFlag } from '../lib/cli/flag-values.js';
 
 export default class Pause extends SkypgCommand<PauseResult> {
   static override summary =
@@ -23,7 +23,7 @@ export default class Pause extends SkypgCommand<PauseResult> {
     const { flags } = await this.parse(Pause);
     const { reason } = flags;
     const { config } = await this.loadCluster(flags);
-    const { setPause } = await import('../lib/heartbeat.js');
+    const { setPause } = await import('../lib/heartbeat/pause.js');
     const by = reason === undefined ? userInfo().username : `${userInfo().username}: ${reason}`;
     const result = await setPause(config, by);
     return {

@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
-import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
-import { ExitCode } from '../lib/exit-codes.js';
-import type { ProbeResult } from '../lib/probe.js';
-import { durationFlag } from '../lib/flag-values.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/cli/base-command.js';
+import { ExitCode } from '../lib/common/exit-codes.js';
+import type { ProbeResult } from '../lib/checks/probe.js';
+import { durationFlag } from '../lib/cli/flag-values.js';
 
 export default class Probe extends SkypgCommand<ProbeResult> {
   static override summary =
@@ -34,7 +34,7 @@ export default class Probe extends SkypgCommand<ProbeResult> {
 
   protected async execute(): Promise<CommandResult<ProbeResult>> {
     const { args, flags } = await this.parse(Probe);
-    const { parseProbeTarget, probe, resolveProbeTarget } = await import('../lib/probe.js');
+    const { parseProbeTarget, probe, resolveProbeTarget } = await import('../lib/checks/probe.js');
     const timeoutMs = flags.timeout;
     const target = parseProbeTarget(args.target);
     const config = await this.loadOptionalCluster(flags, target.kind !== 'address' || flags.sql);

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
-import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
-import type { PromoteResult } from '../lib/promote.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/cli/base-command.js';
+import type { PromoteResult } from '../lib/actions/promote.js';
 
 export default class Promote extends SkypgCommand<PromoteResult> {
   static override summary =
@@ -29,8 +29,8 @@ export default class Promote extends SkypgCommand<PromoteResult> {
   protected async execute(): Promise<CommandResult<PromoteResult>> {
     const { flags } = await this.parse(Promote);
     const cluster = await this.loadCluster(flags);
-    const { promote } = await import('../lib/promote.js');
-    const { renderSteps } = await import('../lib/steps.js');
+    const { promote } = await import('../lib/actions/promote.js');
+    const { renderSteps } = await import('../lib/actions/steps.js');
     const json = this.jsonEnabled();
     const result = await promote(cluster.config, cluster.localNode(), {
       dryRun: flags['dry-run'],

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
-import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
-import type { RebuildResult } from '../lib/rebuild.js';
-import { durationFlag } from '../lib/flag-values.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/cli/base-command.js';
+import type { RebuildResult } from '../lib/actions/rebuild.js';
+import { durationFlag } from '../lib/cli/flag-values.js';
 
 export default class RebuildStandby extends SkypgCommand<RebuildResult> {
   static override summary =
@@ -41,8 +41,8 @@ export default class RebuildStandby extends SkypgCommand<RebuildResult> {
     const { flags } = await this.parse(RebuildStandby);
     const cluster = await this.loadCluster(flags);
     const { findNode } = await import('../lib/config/local-node.js');
-    const { rebuildStandby } = await import('../lib/rebuild.js');
-    const { renderSteps } = await import('../lib/steps.js');
+    const { rebuildStandby } = await import('../lib/actions/rebuild.js');
+    const { renderSteps } = await import('../lib/actions/steps.js');
     const json = this.jsonEnabled();
     const result = await rebuildStandby(cluster.config, cluster.localNode(), {
       method: flags.method as 'auto' | 'rewind' | 'basebackup',

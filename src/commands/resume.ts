@@ -1,5 +1,5 @@
-import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
-import type { PauseResult } from '../lib/heartbeat.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/cli/base-command.js';
+import type { PauseResult } from '../lib/heartbeat/pause.js';
 
 export default class Resume extends SkypgCommand<PauseResult> {
   static override summary = 'Resume automatic failover after `skypg pause`.';
@@ -9,7 +9,7 @@ export default class Resume extends SkypgCommand<PauseResult> {
   protected async execute(): Promise<CommandResult<PauseResult>> {
     const { flags } = await this.parse(Resume);
     const { config } = await this.loadCluster(flags);
-    const { setPause } = await import('../lib/heartbeat.js');
+    const { setPause } = await import('../lib/heartbeat/pause.js');
     const result = await setPause(config, undefined);
     return {
       data: result,

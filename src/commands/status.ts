@@ -1,7 +1,7 @@
-import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
-import type { ClusterStatus } from '../lib/cluster-status.js';
-import { ExitCode } from '../lib/exit-codes.js';
-import { durationFlag } from '../lib/flag-values.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/cli/base-command.js';
+import type { ClusterStatus } from '../lib/status/cluster-status.js';
+import { ExitCode } from '../lib/common/exit-codes.js';
+import { durationFlag } from '../lib/cli/flag-values.js';
 
 export default class Status extends SkypgCommand<ClusterStatus> {
   static override summary =
@@ -28,8 +28,8 @@ export default class Status extends SkypgCommand<ClusterStatus> {
 
   protected async execute(): Promise<CommandResult<ClusterStatus>> {
     const { flags } = await this.parse(Status);
-    const { readClusterStatus } = await import('../lib/cluster-status.js');
-    const { renderClusterStatus } = await import('../lib/cluster-status-render.js');
+    const { readClusterStatus } = await import('../lib/status/cluster-status.js');
+    const { renderClusterStatus } = await import('../lib/status/cluster-status-render.js');
     const { timeout: timeoutMs, watch: watchMs } = flags;
     const cluster = await this.loadCluster(flags);
     const { config } = cluster;
@@ -38,7 +38,7 @@ export default class Status extends SkypgCommand<ClusterStatus> {
     const painter = await this.painter();
     let status = await readClusterStatus(config, timeoutMs);
     if (watchMs !== undefined && !this.jsonEnabled()) {
-      const { repeatUntilInterrupted } = await import('../lib/repeat.js');
+      const { repeatUntilInterrupted } = await import('../lib/cli/repeat.js');
       await repeatUntilInterrupted(watchMs, async () => {
         status = await readClusterStatus(config, timeoutMs);
         if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
@@ -56,7 +56,7 @@ export default class Status extends SkypgCommand<ClusterStatus> {
 
   /** Colors only on a terminal; chalk is loaded only then. */
   private async painter() {
-    const { plainPainter } = await import('../lib/cluster-status-render.js');
+    const { plainPainter } = await import('../lib/status/cluster-status-render.js');
     if (!process.stdout.isTTY || this.jsonEnabled()) return plainPainter;
     const { default: chalk } = await import('chalk');
     return { good: chalk.green, warn: chalk.yellow, bad: chalk.red, dim: chalk.dim };

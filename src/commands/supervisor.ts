@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/cli/base-command.js';
 
 interface SupervisorResult {
   node: string;

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { userInfo } from 'node:os';
-import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/base-command.js';
-import type { SwitchoverResult } from '../lib/switchover.js';
-import { durationFlag } from '../lib/flag-values.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../lib/cli/base-command.js';
+import type { SwitchoverResult } from '../lib/actions/switchover.js';
+import { durationFlag } from '../lib/cli/flag-values.js';
 
 export default class Switchover extends SkypgCommand<SwitchoverResult> {
   static override summary =
@@ -41,8 +41,8 @@ export default class Switchover extends SkypgCommand<SwitchoverResult> {
   protected async execute(): Promise<CommandResult<SwitchoverResult>> {
     const { flags } = await this.parse(Switchover);
     const cluster = await this.loadCluster(flags);
-    const { switchover } = await import('../lib/switchover.js');
-    const { renderSteps } = await import('../lib/steps.js');
+    const { switchover } = await import('../lib/actions/switchover.js');
+    const { renderSteps } = await import('../lib/actions/steps.js');
     const json = this.jsonEnabled();
     const result = await switchover(cluster.config, cluster.localNode(), {
       to: flags.to,

@@ -1,8 +1,8 @@
 // An unknown command gets the same one-line error as every other usage error.
 import { Errors, type Hook } from '@oclif/core';
-import { formatErrorLine } from '../lib/base-command.js';
-import { SkypgError } from '../lib/errors.js';
-import { ExitCode } from '../lib/exit-codes.js';
+import { formatErrorLine } from '../lib/cli/base-command.js';
+import { SkypgError } from '../lib/common/errors.js';
+import { ExitCode } from '../lib/common/exit-codes.js';
 import { closestMatch } from '../lib/config/suggest.js';
 
 const hook: Hook<'command_not_found'> = function (options) {

@@ -15,7 +15,7 @@ import {
 import { runSkypgOn, skypgBin, type CliRun } from '../support/cli.js';
 import { netnsLabSkipReason, useNetnsLab } from '../support/netns.js';
 import { waitUntil } from '../support/wait.js';
-import { vipStatus } from '../../src/lib/vip.js';
+import { vipStatus } from '../../src/lib/net/vip.js';
 
 const skip = await netnsLabSkipReason();
 

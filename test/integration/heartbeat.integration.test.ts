@@ -2,8 +2,9 @@
 // the clock-skew-safe age, and the tablespace I/O check.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { beat, initHeartbeat, showHeartbeat } from '../../src/lib/heartbeat.js';
-import { SkypgError } from '../../src/lib/errors.js';
+import { beat, showHeartbeat } from '../../src/lib/heartbeat/beat.js';
+import { initHeartbeat } from '../../src/lib/heartbeat/init.js';
+import { SkypgError } from '../../src/lib/common/errors.js';
 import { localTarget, withConnection } from '../../src/lib/pg/connect.js';
 import { runSkypg } from '../support/cli.js';
 import { useLoopbackLab } from '../support/lab.js';

@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { SkypgError } from '../../src/lib/errors.js';
+import { SkypgError } from '../../src/lib/common/errors.js';
 import {
   execIn,
   freeze,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { SkypgError } from '../../src/lib/errors.js';
+import { SkypgError } from '../../src/lib/common/errors.js';
 import {
   localTarget,
   remoteTarget,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { SkypgError } from '../../src/lib/errors.js';
+import { SkypgError } from '../../src/lib/common/errors.js';
 import { runProgram, withoutAmbientCapabilities } from '../../src/lib/process/run-program.js';
 import { waitUntil } from '../support/wait.js';
 

@@ -13,7 +13,7 @@ import {
   startSupervisors,
   type AgentReport,
 } from '../../src/lib/lab/lab-cluster.js';
-import type { SwitchoverResult } from '../../src/lib/switchover.js';
+import type { SwitchoverResult } from '../../src/lib/actions/switchover.js';
 import { runSkypg, type CliRun } from '../support/cli.js';
 import { holdsVip, printSupervisorLogs, psql, untilStates } from '../support/failover-scenario.js';
 import { netnsLabSkipReason, useNetnsLab } from '../support/netns.js';

@@ -1,6 +1,6 @@
 // The SkypgError a promise rejects with (fails the test when it resolves or throws anything else).
 import assert from 'node:assert/strict';
-import { SkypgError } from '../../src/lib/errors.js';
+import { SkypgError } from '../../src/lib/common/errors.js';
 
 export async function refusal(promise: Promise<unknown>): Promise<SkypgError> {
   try {

@@ -8,7 +8,7 @@ import {
   secondsThreshold,
   sizeThreshold,
 } from '../../src/lib/checks/thresholds.js';
-import { parseProbeTarget } from '../../src/lib/probe.js';
+import { parseProbeTarget } from '../../src/lib/checks/probe.js';
 import type { SupervisorState } from '../../src/lib/supervisor/state-file.js';
 
 const MiB = 1024 * 1024;

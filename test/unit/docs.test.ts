@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { commandIds } from '../../scripts/command-reference.js';
 import { configSchema } from '../../src/lib/config/schema.js';
 import { keyPaths } from '../../src/lib/config/schema-kit.js';
-import { errorCodes } from '../../src/lib/errors.js';
+import { errorCodes } from '../../src/lib/common/errors.js';
 import { renderRulesMarkdown } from '../../src/lib/supervisor/render-rules.js';
 
 const root = join(import.meta.dirname, '..', '..');

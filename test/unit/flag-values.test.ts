@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Flags, Parser } from '@oclif/core';
-import { formatErrorLine, toSkypgError } from '../../src/lib/base-command.js';
-import { SkypgError } from '../../src/lib/errors.js';
+import { formatErrorLine, toSkypgError } from '../../src/lib/cli/base-command.js';
+import { SkypgError } from '../../src/lib/common/errors.js';
 import { sizeThreshold } from '../../src/lib/checks/thresholds.js';
-import { durationFlag, parsedFlag, reasonFlag, sizeFlag } from '../../src/lib/flag-values.js';
+import { durationFlag, parsedFlag, reasonFlag, sizeFlag } from '../../src/lib/cli/flag-values.js';
 
 const flags = {
   timeout: durationFlag({ summary: 'Give up after this long.', default: '2s' }),

@@ -7,7 +7,7 @@ import { before, describe, it } from 'node:test';
 import { checkConfigText } from '../../src/lib/config/load.js';
 import { exampleConfig } from '../../src/lib/config/example.js';
 import type { ClusterConfig } from '../../src/lib/config/types.js';
-import { heartbeatDbTarget } from '../../src/lib/heartbeat.js';
+import { heartbeatDbTarget } from '../../src/lib/heartbeat/targets.js';
 
 let config: ClusterConfig;
 before(async () => {

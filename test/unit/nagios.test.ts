@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NagiosCode } from '../../src/lib/exit-codes.js';
+import { NagiosCode } from '../../src/lib/common/exit-codes.js';
 import {
   type CheckState,
   type PerfdataItem,
@@ -17,7 +17,7 @@ import {
   rangeAlerts,
   stateExitCode,
   worst,
-} from '../../src/lib/nagios.js';
+} from '../../src/lib/checks/nagios.js';
 
 const MiB = 1024 * 1024;
 

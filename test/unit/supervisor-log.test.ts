@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
-import { SkypgError } from '../../src/lib/errors.js';
+import { SkypgError } from '../../src/lib/common/errors.js';
 import { JsonLog } from '../../src/lib/supervisor/log.js';
 
 /** Waits until `done()` holds, one event-loop turn at a time (no clock involved). */

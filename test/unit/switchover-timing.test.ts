@@ -6,7 +6,7 @@ import {
   switchoverFlagExpired,
   switchoverTimeoutCeilingMs,
 } from '../../src/lib/failover/switchover-timing.js';
-import { pollUntil } from '../../src/lib/poll.js';
+import { pollUntil } from '../../src/lib/actions/poll.js';
 
 describe('switchoverFlagExpired', () => {
   const flag = { startedAt: 100_000, timeoutMs: 30_000 };

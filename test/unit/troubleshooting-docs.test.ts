@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { errorCodes } from '../../src/lib/errors.js';
+import { errorCodes } from '../../src/lib/common/errors.js';
 
 const file = join(import.meta.dirname, '..', '..', 'docs', 'troubleshooting.md');
 

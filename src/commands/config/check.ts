@@ -1,5 +1,5 @@
-import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/base-command.js';
-import { SkypgError } from '../../lib/errors.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/cli/base-command.js';
+import { SkypgError } from '../../lib/common/errors.js';
 
 interface CheckResult {
   file: string;

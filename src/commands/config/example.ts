@@ -1,4 +1,4 @@
-import { SkypgCommand, type CommandResult } from '../../lib/base-command.js';
+import { SkypgCommand, type CommandResult } from '../../lib/cli/base-command.js';
 import { exampleConfig } from '../../lib/config/example.js';
 
 export default class ConfigExample extends SkypgCommand<{ yaml: string }> {

@@ -1,6 +1,6 @@
-import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/base-command.js';
-import type { BeatResult } from '../../lib/heartbeat.js';
-import { ExitCode } from '../../lib/exit-codes.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/cli/base-command.js';
+import type { BeatResult } from '../../lib/heartbeat/beat.js';
+import { ExitCode } from '../../lib/common/exit-codes.js';
 
 export default class HeartbeatBeat extends SkypgCommand<BeatResult> {
   static override summary =
@@ -14,8 +14,8 @@ export default class HeartbeatBeat extends SkypgCommand<BeatResult> {
   protected async execute(): Promise<CommandResult<BeatResult>> {
     const { flags } = await this.parse(HeartbeatBeat);
     const cluster = await this.loadCluster(flags);
-    const { beat } = await import('../../lib/heartbeat.js');
-    const { formatBeat } = await import('../../lib/heartbeat-render.js');
+    const { beat } = await import('../../lib/heartbeat/beat.js');
+    const { formatBeat } = await import('../../lib/status/heartbeat-render.js');
     const result = await beat(cluster.config, cluster.localNode());
     const ioFailed = result.written && result.row.ioError !== undefined;
     return {

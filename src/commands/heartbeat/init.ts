@@ -1,5 +1,5 @@
-import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/base-command.js';
-import type { HeartbeatInitResult } from '../../lib/heartbeat.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/cli/base-command.js';
+import type { HeartbeatInitResult } from '../../lib/heartbeat/init.js';
 
 export default class HeartbeatInit extends SkypgCommand<HeartbeatInitResult> {
   static override summary =
@@ -14,7 +14,7 @@ export default class HeartbeatInit extends SkypgCommand<HeartbeatInitResult> {
   protected async execute(): Promise<CommandResult<HeartbeatInitResult>> {
     const { flags } = await this.parse(HeartbeatInit);
     const cluster = await this.loadCluster(flags);
-    const { initHeartbeat } = await import('../../lib/heartbeat.js');
+    const { initHeartbeat } = await import('../../lib/heartbeat/init.js');
     const result = await initHeartbeat(cluster.config, cluster.localNode());
     return {
       data: result,

@@ -1,5 +1,5 @@
-import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/base-command.js';
-import type { HeartbeatView } from '../../lib/heartbeat.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/cli/base-command.js';
+import type { HeartbeatView } from '../../lib/heartbeat/table.js';
 
 export default class HeartbeatShow extends SkypgCommand<HeartbeatView> {
   static override summary = 'Show the heartbeat row on this node and how old it is.';
@@ -12,8 +12,8 @@ export default class HeartbeatShow extends SkypgCommand<HeartbeatView> {
   protected async execute(): Promise<CommandResult<HeartbeatView>> {
     const { flags } = await this.parse(HeartbeatShow);
     const cluster = await this.loadCluster(flags);
-    const { showHeartbeat } = await import('../../lib/heartbeat.js');
-    const { formatHeartbeatView } = await import('../../lib/heartbeat-render.js');
+    const { showHeartbeat } = await import('../../lib/heartbeat/beat.js');
+    const { formatHeartbeatView } = await import('../../lib/status/heartbeat-render.js');
     const view = await showHeartbeat(cluster.config, cluster.localNode());
     return { data: view, text: formatHeartbeatView(view) };
   }

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
-import { SkypgCommand, type CommandResult } from '../../lib/base-command.js';
+import { SkypgCommand, type CommandResult } from '../../lib/cli/base-command.js';
 import type { DemoResult } from '../../lib/lab/demo.js';
-import { ExitCode } from '../../lib/exit-codes.js';
+import { ExitCode } from '../../lib/common/exit-codes.js';
 import { labDirFlag } from './up.js';
 
 export default class LabDemo extends SkypgCommand<DemoResult> {

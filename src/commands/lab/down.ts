@@ -1,4 +1,4 @@
-import { SkypgCommand, type CommandResult } from '../../lib/base-command.js';
+import { SkypgCommand, type CommandResult } from '../../lib/cli/base-command.js';
 import type { LabDownResult } from '../../lib/lab/loopback-pair.js';
 import { labDirFlag } from './up.js';
 

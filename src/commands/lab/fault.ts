@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { SkypgCommand, type CommandResult } from '../../lib/base-command.js';
+import { SkypgCommand, type CommandResult } from '../../lib/cli/base-command.js';
 import type { FaultResult } from '../../lib/lab/sandbox.js';
 import { labDirFlag } from './up.js';
 

@@ -1,4 +1,4 @@
-import { SkypgCommand, type CommandResult } from '../../lib/base-command.js';
+import { SkypgCommand, type CommandResult } from '../../lib/cli/base-command.js';
 import type { HealResult } from '../../lib/lab/sandbox.js';
 import { labDirFlag } from './up.js';
 

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { SkypgCommand, type CommandResult } from '../../lib/base-command.js';
+import { SkypgCommand, type CommandResult } from '../../lib/cli/base-command.js';
 import type { MergedLogLine } from '../../lib/lab/sandbox.js';
 import { labDirFlag } from './up.js';
 
@@ -41,7 +41,7 @@ export default class LabLogs extends SkypgCommand<MergedLogLine[]> {
     if (!flags.follow) return { data: shown, text: shown.map(renderLogLine) };
 
     if (this.jsonEnabled()) {
-      const { SkypgError } = await import('../../lib/errors.js');
+      const { SkypgError } = await import('../../lib/common/errors.js');
       throw new SkypgError('USAGE', '--follow and --json cannot be used together', {
         hint: 'use --json alone for the log records, or --follow alone to watch them',
       });
@@ -53,7 +53,7 @@ export default class LabLogs extends SkypgCommand<MergedLogLine[]> {
     // The logs only grow (the lab never rotates them): what is new is what lies past the count.
     const printed = { host1: 0, host2: 0 };
     for (const line of all) printed[line.host] += 1;
-    const { repeatUntilInterrupted } = await import('../../lib/repeat.js');
+    const { repeatUntilInterrupted } = await import('../../lib/cli/repeat.js');
     await repeatUntilInterrupted(500, async () => {
       const now = await mergedSupervisorLogs(state);
       const seen = { host1: 0, host2: 0 };

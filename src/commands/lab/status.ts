@@ -1,4 +1,4 @@
-import { SkypgCommand, type CommandResult } from '../../lib/base-command.js';
+import { SkypgCommand, type CommandResult } from '../../lib/cli/base-command.js';
 import type { LabStatus } from '../../lib/lab/lab-status.js';
 import type { NetnsLabOverview } from '../../lib/lab/sandbox.js';
 import { labDirFlag } from './up.js';
@@ -27,7 +27,7 @@ export default class LabStatusCommand extends SkypgCommand<LabStatus | NetnsLabO
       return { data: status, text: renderLabStatus(status) };
     }
     const { netnsLabOverview, renderHostConditions } = await import('../../lib/lab/sandbox.js');
-    const { renderClusterStatus } = await import('../../lib/cluster-status-render.js');
+    const { renderClusterStatus } = await import('../../lib/status/cluster-status-render.js');
     const overview = await netnsLabOverview(lab.state);
     return {
       data: overview,

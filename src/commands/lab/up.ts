@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { SkypgCommand, type CommandResult } from '../../lib/base-command.js';
+import { SkypgCommand, type CommandResult } from '../../lib/cli/base-command.js';
 import type { LabShape } from '../../lib/lab/lab-shapes.js';
 import type { AnyLab } from '../../lib/lab/sandbox.js';
 

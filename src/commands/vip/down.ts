@@ -1,5 +1,5 @@
-import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/base-command.js';
-import type { VipChange } from '../../lib/vip.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/cli/base-command.js';
+import type { VipChange } from '../../lib/net/vip.js';
 import { vipRoleArg } from './up.js';
 
 export default class VipDown extends SkypgCommand<VipChange> {
@@ -11,7 +11,7 @@ export default class VipDown extends SkypgCommand<VipChange> {
   protected async execute(): Promise<CommandResult<VipChange>> {
     const { args, flags } = await this.parse(VipDown);
     const { config } = await this.loadCluster(flags);
-    const { vipDown } = await import('../../lib/vip.js');
+    const { vipDown } = await import('../../lib/net/vip.js');
     const change = await vipDown(config, args.role as 'primary' | 'standby');
     return {
       data: change,

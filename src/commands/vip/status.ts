@@ -1,6 +1,6 @@
-import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/base-command.js';
-import { ExitCode } from '../../lib/exit-codes.js';
-import type { VipStatus } from '../../lib/vip.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/cli/base-command.js';
+import { ExitCode } from '../../lib/common/exit-codes.js';
+import type { VipStatus } from '../../lib/net/vip.js';
 import { vipRoleArg } from './up.js';
 
 export default class VipStatusCommand extends SkypgCommand<VipStatus> {
@@ -13,7 +13,7 @@ export default class VipStatusCommand extends SkypgCommand<VipStatus> {
   protected async execute(): Promise<CommandResult<VipStatus>> {
     const { args, flags } = await this.parse(VipStatusCommand);
     const { config } = await this.loadCluster(flags);
-    const { vipStatus } = await import('../../lib/vip.js');
+    const { vipStatus } = await import('../../lib/net/vip.js');
     const status = await vipStatus(config, args.role as 'primary' | 'standby');
     const others =
       status.otherHolders.length === 0

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/base-command.js';
-import type { VipChange } from '../../lib/vip.js';
+import { SkypgCommand, clusterFlags, type CommandResult } from '../../lib/cli/base-command.js';
+import type { VipChange } from '../../lib/net/vip.js';
 
 export const vipRoleArg = Args.string({
   required: true,
@@ -23,7 +23,7 @@ export default class VipUp extends SkypgCommand<VipChange> {
   protected async execute(): Promise<CommandResult<VipChange>> {
     const { args, flags } = await this.parse(VipUp);
     const { config } = await this.loadCluster(flags);
-    const { vipUp } = await import('../../lib/vip.js');
+    const { vipUp } = await import('../../lib/net/vip.js');
     const change = await vipUp(config, args.role as 'primary' | 'standby', { force: flags.force });
     const what = change.changed ? 'taken' : 'already held here';
     return {

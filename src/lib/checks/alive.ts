@@ -1,6 +1,6 @@
 // check-alive: is the supervisor on this node running, and is its state file fresh?
-import { isSkypgError } from '../errors.js';
-import type { CheckState } from '../nagios.js';
+import { isSkypgError } from '../common/errors.js';
+import type { CheckState } from './nagios.js';
 import {
   processStartTicks,
   readSupervisorState,

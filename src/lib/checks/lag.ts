@@ -3,8 +3,9 @@
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
 import { formatSize } from '../config/units.js';
-import { SkypgError, messageOf } from '../errors.js';
-import { heartbeatDbTarget, readHeartbeat } from '../heartbeat.js';
+import { SkypgError, messageOf } from '../common/errors.js';
+import { readHeartbeat } from '../heartbeat/table.js';
+import { heartbeatDbTarget } from '../heartbeat/targets.js';
 import { lsnDistance } from '../pg/lsn.js';
 import { withConnection, withTimeouts } from '../pg/connect.js';
 import { readReplication, readServerStatus, readWalReceiver } from '../pg/server-status.js';
@@ -15,7 +16,7 @@ import {
   type CheckState,
   type PerfdataItem,
   type Range,
-} from '../nagios.js';
+} from './nagios.js';
 
 /** What check-lag saw on the primary: the WAL sender row of its standby, if any. */
 export interface PrimaryLagView {

@@ -1,8 +1,8 @@
 // Threshold flags of the checks: parsed with units, and checked for combinations that make no
 // sense (a warning that would fire only after the critical one).
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { maxSizeBytes } from '../config/units.js';
-import { parseSecondsRange, parseSizeRange, type Range } from '../nagios.js';
+import { parseSecondsRange, parseSizeRange, type Range } from './nagios.js';
 
 export function sizeThreshold(flag: string, text: string | undefined): Range | undefined {
   const range = threshold(flag, text, parseSizeRange);

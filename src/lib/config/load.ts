@@ -4,11 +4,11 @@ import { constants, type Stats } from 'node:fs';
 import { isIP } from 'node:net';
 import { open, stat } from 'node:fs/promises';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { configSchema, isOneLine, type RawConfig } from './schema.js';
 import { containsControlCharacter, validate, type Issue, type KeyPath } from './schema-kit.js';
 import type { ClusterConfig, NodeConfig, VipConfig } from './types.js';
-import { nonEmpty } from '../env.js';
+import { nonEmpty } from '../common/env.js';
 
 export const defaultConfigPath = '/etc/skypg/skypg.yaml';
 

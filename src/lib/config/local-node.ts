@@ -1,9 +1,9 @@
 // Which configured node is "this machine".
 import { networkInterfaces } from 'node:os';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { didYouMean } from './suggest.js';
 import type { ClusterConfig, NodeConfig } from './types.js';
-import { nonEmpty } from '../env.js';
+import { nonEmpty } from '../common/env.js';
 
 /** --node, else $SKYPG_NODE, else the node whose address this host holds. */
 export function resolveLocalNode(config: ClusterConfig, flag: string | undefined): string {

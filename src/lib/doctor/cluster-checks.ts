@@ -2,17 +2,17 @@
 // version and configuration) and the data directory layout of both nodes.
 import { configHash } from '../config/hash.js';
 import type { NodeConfig, VipRole } from '../config/types.js';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { evaluateAlive, observeAlive } from '../checks/alive.js';
 import { describeLevel, queryLevel } from '../fence/fence.js';
-import { heartbeatDbTarget } from '../heartbeat.js';
+import { heartbeatDbTarget } from '../heartbeat/targets.js';
 import { withConnection } from '../pg/connect.js';
 import {
   parseSupervisorState,
   stateFilePath,
   type SupervisorState,
 } from '../supervisor/state-file.js';
-import { vipStatus } from '../vip.js';
+import { vipStatus } from '../net/vip.js';
 import type { CheckResult } from './checklist.js';
 import { adminTarget, nodeWithRole, readTarget, type DoctorContext } from './context.js';
 import { addressOnly } from './hba.js';

@@ -1,8 +1,8 @@
 // What every doctor check shares: the configuration, which node this machine is (if any), and
 // a first look at both servers (role, postmaster start) taken once before the checks run.
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
-import { messageOf } from '../errors.js';
-import { heartbeatDbTarget } from '../heartbeat.js';
+import { messageOf } from '../common/errors.js';
+import { heartbeatDbTarget } from '../heartbeat/targets.js';
 import { localTarget, remoteTarget, withConnection, type ConnectTarget } from '../pg/connect.js';
 import { readServerStatus, type ServerRole } from '../pg/server-status.js';
 import type { CheckResult } from './checklist.js';

@@ -1,7 +1,7 @@
 // pg_hba evaluation: which rule of pg_hba_file_rules (PostgreSQL 10+) a connection skypg makes
 // would meet, first match wins, the way the server picks it. Pure: rows in, verdict out.
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 
 /** One row of pg_hba_file_rules (the columns we use). */
 export interface HbaRule {

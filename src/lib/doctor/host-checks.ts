@@ -3,7 +3,7 @@
 import { access, lstat, readdir, readFile, readlink, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
-import { messageOf } from '../errors.js';
+import { messageOf } from '../common/errors.js';
 import { effectivePassfile, passfileOf, withConnection } from '../pg/connect.js';
 import { findPassword } from '../pg/passfile.js';
 import {

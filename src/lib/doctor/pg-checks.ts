@@ -2,14 +2,11 @@
 // logins, and the clocks of both hosts.
 import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import type { NodeConfig } from '../config/types.js';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { writeFileAtomicAs } from '../fs/atomic-write.js';
-import {
-  auditReaderRoles,
-  clusterStatusTable,
-  heartbeatDbTarget,
-  initHeartbeat,
-} from '../heartbeat.js';
+import { auditReaderRoles, initHeartbeat } from '../heartbeat/init.js';
+import { clusterStatusTable } from '../heartbeat/table.js';
+import { heartbeatDbTarget } from '../heartbeat/targets.js';
 import { localTarget, remoteTarget, withConnection, type ConnectTarget } from '../pg/connect.js';
 import { quoteIdent } from '../pg/sql.js';
 import type { CheckResult, FixAction } from './checklist.js';

@@ -2,7 +2,7 @@
 // with --fix the safe online repairs, shown before they are made, and a second run.
 import { checkBootStart, checkSlots } from './shape-checks.js';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
-import { messageOf } from '../errors.js';
+import { messageOf } from '../common/errors.js';
 import type { CheckResult, FixAction } from './checklist.js';
 import {
   checkAcpi,

@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isOneLine } from '../config/schema.js';
 import type { FenceConfig, NodeConfig } from '../config/types.js';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { runProgram, type ProgramResult } from '../process/run-program.js';
 
 export type FenceAction = 'off' | 'on' | 'reboot' | 'status';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { isRoot, runProgram } from '../process/run-program.js';
 
 export interface AtomicWriteOptions {

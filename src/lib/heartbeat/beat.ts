@@ -2,7 +2,7 @@
 // sees it, both as the heartbeat role through the local socket. docs/monitoring.md.
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { withConnection } from '../pg/connect.js';
 import {
   checkTablespaces,

@@ -2,7 +2,7 @@
 // one-row table, its guards and the replication views, all owned by the superuser; and the
 // audit of those roles doctor runs. What each role may do is docs/security.md.
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { localTarget, withConnection, type PgSession } from '../pg/connect.js';
 import { quoteIdent, quoteLiteral } from '../pg/sql.js';
 import {

@@ -1,6 +1,6 @@
 // `skypg pause` and `resume`: the cluster-wide pause flag in the heartbeat row.
 import type { ClusterConfig } from '../config/types.js';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { writePauseFlag } from './table.js';
 import { withSuperuserSession } from './targets.js';
 

@@ -4,7 +4,7 @@
 // role), and the operator state: pause, switchover, sync degrade (written by the superuser).
 // docs/monitoring.md and docs/security.md document the rules.
 import type { NodeConfig } from '../config/types.js';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import type { PgSession } from '../pg/connect.js';
 import { quoteIdent } from '../pg/sql.js';
 import type { SwitchoverFlag } from '../supervisor/types.js';

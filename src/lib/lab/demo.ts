@@ -3,7 +3,7 @@
 // host hangs; the standby detects it, fences it, promotes, moves the VIP; the old primary is
 // powered back on and rejoins as a standby. Every step is reported as it happens.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { isRoot } from '../process/run-program.js';
 import {
   ClientAgent,

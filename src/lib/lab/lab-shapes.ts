@@ -5,7 +5,7 @@
 import { chown, copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exampleConfig } from '../config/example.js';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { LabServer, OwnerIds } from './lab-support.js';
 

@@ -1,6 +1,6 @@
 // `skypg lab status` is `skypg status` for the lab's configuration.
-import { readClusterStatus, type ClusterStatus } from '../cluster-status.js';
-import { renderClusterStatus } from '../cluster-status-render.js';
+import { readClusterStatus, type ClusterStatus } from '../status/cluster-status.js';
+import { renderClusterStatus } from '../status/cluster-status-render.js';
 import { loadConfigFile } from '../config/load.js';
 import { readLabState } from './loopback-pair.js';
 

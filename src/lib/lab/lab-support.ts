@@ -8,9 +8,9 @@ import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigFile } from '../config/load.js';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
-import { initHeartbeat } from '../heartbeat.js';
+import { initHeartbeat } from '../heartbeat/init.js';
 import { withConnection, type ConnectTarget } from '../pg/connect.js';
 import {
   isPostmasterOf,

@@ -1,7 +1,7 @@
 // Faults of the multi-host lab's machines: a killed postmaster, and a hung machine (every
 // process stopped) with its thaw. Network faults are in netns-network.ts, power in netns-bmc.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { isPostmasterOf, readPostmasterPid } from '../pg/programs.js';
 import {
   labHost,

@@ -12,7 +12,7 @@
 // netns-teardown.ts, netns-process.ts (/proc helpers) and the shell scripts in sh/.
 import { chmod } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { findPgBinDir } from '../pg/programs.js';
 import * as labSupport from './lab-support.js';

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, readdir } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { isRoot } from '../process/run-program.js';
 import { osAccount } from '../process/os-user.js';
 import * as labSupport from './lab-support.js';

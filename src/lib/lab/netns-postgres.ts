@@ -3,7 +3,7 @@
 // again at power-on.
 import { access, appendFile, chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { ConnectTarget } from '../pg/connect.js';
 import { readPostmasterPid, type PgProgramContext } from '../pg/programs.js';

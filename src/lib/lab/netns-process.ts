@@ -3,7 +3,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { runProgram } from '../process/run-program.js';
 import { readProcStat } from '../process/proc.js';
 

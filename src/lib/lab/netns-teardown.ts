@@ -1,7 +1,7 @@
 // Taking a multi-host lab down, whole or half built, from what its state file records.
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { runProgram } from '../process/run-program.js';
 import * as labSupport from './lab-support.js';
 import { labDown } from './loopback-pair.js';

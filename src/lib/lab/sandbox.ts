@@ -6,8 +6,8 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { ClusterStatus } from '../cluster-status.js';
-import { SkypgError, messageOf } from '../errors.js';
+import type { ClusterStatus } from '../status/cluster-status.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { isRoot, runProgram } from '../process/run-program.js';
 import {
   labPsql,

@@ -1,5 +1,5 @@
 // pg_controldata: what a (stopped) data directory says about itself.
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { runPgProgram, type PgProgramContext } from './programs.js';
 
 export interface ControlData {

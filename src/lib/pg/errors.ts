@@ -1,5 +1,5 @@
 // PostgreSQL and socket errors, classified into skypg's typed errors with a hint each.
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 
 export interface PgEndpoint {
   host: string;

@@ -2,7 +2,7 @@
 import { access, readdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { runProgram, type ProgramResult } from '../process/run-program.js';
 import { isLiveProcess, readCmdline } from '../process/proc.js';
 

@@ -1,7 +1,7 @@
 // pg_promote() itself, for every caller (skypg promote, the switchover and its rollback): what
 // it returns and how long it may take are decided here once.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { withConnection, type ConnectTarget } from './connect.js';
 import { readServerStatus } from './server-status.js';
 

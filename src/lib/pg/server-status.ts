@@ -2,7 +2,7 @@
 import { open } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import type { PgSession } from './connect.js';
 
 export type ServerRole = 'primary' | 'standby';

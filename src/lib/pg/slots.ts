@@ -3,7 +3,7 @@
 // would hold WAL there for good, so it goes when the node becomes a standby.
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
-import { messageOf } from '../errors.js';
+import { messageOf } from '../common/errors.js';
 import { localTarget, withConnection, type PgSession } from './connect.js';
 
 /** The slot name for a standby node: {node} becomes its name, lowercased, "-" as "_" (pure). */

@@ -4,7 +4,7 @@
 import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { refuseSymlink, writeFilesAtomicAs } from '../fs/atomic-write.js';
 
 export interface PrimaryConninfo {

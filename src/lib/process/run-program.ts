@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename } from 'node:path';
 import { execa } from 'execa';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 
 export interface RunOptions {
   /** Run as this OS user (via runuser when skypg is root; ignored otherwise). */

@@ -2,8 +2,9 @@
 // commands use (`skypg promote` by hand and the supervisor's promotion are one code path).
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
-import { SkypgError, messageOf } from '../errors.js';
-import { clearSyncDegrade, recordSyncDegrade, withSuperuserSession } from '../heartbeat.js';
+import { SkypgError, messageOf } from '../common/errors.js';
+import { clearSyncDegrade, recordSyncDegrade } from '../heartbeat/table.js';
+import { withSuperuserSession } from '../heartbeat/targets.js';
 import { localTarget, withConnection } from '../pg/connect.js';
 import { isCleanShutdown, readControlData } from '../pg/controldata.js';
 import {
@@ -15,9 +16,9 @@ import {
 import { releaseSlotsAsStandby } from '../pg/slots.js';
 import { writeStandbyConfig } from '../pg/standby-config.js';
 import { quoteIdent, quoteLiteral } from '../pg/sql.js';
-import { promote } from '../promote.js';
-import { rebuildStandby, standbyConninfo } from '../rebuild.js';
-import { vipDown, vipUp } from '../vip.js';
+import { promote } from '../actions/promote.js';
+import { rebuildStandby, standbyConninfo } from '../actions/rebuild.js';
+import { vipDown, vipUp } from '../net/vip.js';
 import type { Action } from './types.js';
 
 export interface ActionOutcome {

@@ -5,7 +5,7 @@
 // failover): the file is opened up front, where a bad --log-file is a one-line error, and a
 // later failure (disk full, a reopen that fails) sends the lines to stderr instead.
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 
 export interface LogEntry {
   event: 'start' | 'decision' | 'action' | 'stop' | 'error' | 'reopen';

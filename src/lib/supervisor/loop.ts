@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { configHash } from '../config/hash.js';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { act } from './act.js';
 import { decide } from './decide.js';
 import type { JsonLog } from './log.js';

@@ -5,7 +5,9 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
-import { beat, heartbeatDbTarget, readSupervisorRow } from '../heartbeat.js';
+import { beat } from '../heartbeat/beat.js';
+import { readSupervisorRow } from '../heartbeat/table.js';
+import { heartbeatDbTarget } from '../heartbeat/targets.js';
 import { localTarget, withConnection, withTimeouts, type ConnectTarget } from '../pg/connect.js';
 import { lsnDistance } from '../pg/lsn.js';
 import {
@@ -18,7 +20,7 @@ import {
 } from '../pg/server-status.js';
 import { runningPostmaster } from '../pg/server-control.js';
 import { runProgram } from '../process/run-program.js';
-import { vipHeldHere, vipStatus } from '../vip.js';
+import { vipHeldHere, vipStatus } from '../net/vip.js';
 import { primaryVipProbeNeeded } from './decide.js';
 import type { LocalObservation, Observation, PeerObservation } from './types.js';
 

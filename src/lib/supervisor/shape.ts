@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
-import { SkypgError } from '../errors.js';
+import { SkypgError } from '../common/errors.js';
 import { slotNameFor, standbySlot } from '../pg/slots.js';
 import { readStandbySetup } from '../pg/standby-config.js';
 

@@ -3,7 +3,7 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ClusterConfig } from '../config/types.js';
-import { SkypgError, messageOf } from '../errors.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { readProcStat } from '../process/proc.js';
 

@@ -2,8 +2,8 @@
 // error, including bad arguments, is UNKNOWN (exit 3) as the Monitoring Plugins rules say.
 import { Flags } from '@oclif/core';
 import { SkypgCommand, clusterFlags } from './base-command.js';
-import type { SkypgError } from './errors.js';
-import { NagiosCode } from './exit-codes.js';
+import type { SkypgError } from '../common/errors.js';
+import { NagiosCode } from '../common/exit-codes.js';
 
 /** --config and --node as elsewhere, but --config has no -c: in a check, -c is --critical. */
 export const checkClusterFlags = {

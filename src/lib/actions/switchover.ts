@@ -3,31 +3,31 @@
 // supervisor when the switchover flag says so; this node's part (check that it replayed the
 // old primary's shutdown checkpoint, promote, take the VIP) is the write-unavailability window
 // and runs here, without waiting for any supervisor loop. docs/operations.md has the runbook.
-import type { ClusterConfig, NodeConfig } from './config/types.js';
-import { peerOf } from './config/local-node.js';
-import { formatDuration, formatSize } from './config/units.js';
+import type { ClusterConfig, NodeConfig } from '../config/types.js';
+import { peerOf } from '../config/local-node.js';
+import { formatDuration, formatSize } from '../config/units.js';
 import { pollUntil } from './poll.js';
-import { promoteServer } from './pg/promote-server.js';
-import { SkypgError, messageOf } from './errors.js';
+import { promoteServer } from '../pg/promote-server.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 import {
   clearSwitchoverFlag,
   readFlags,
   setSwitchoverPhase,
-  withSuperuserSession,
   writeSwitchoverFlag,
-} from './heartbeat.js';
-import { localTarget, remoteTarget, withConnection, withTimeouts } from './pg/connect.js';
-import { lsnDistance, parseLsn } from './pg/lsn.js';
-import { readReplication, readServerStatus, readWalReceiver } from './pg/server-status.js';
+} from '../heartbeat/table.js';
+import { withSuperuserSession } from '../heartbeat/targets.js';
+import { localTarget, remoteTarget, withConnection, withTimeouts } from '../pg/connect.js';
+import { lsnDistance, parseLsn } from '../pg/lsn.js';
+import { readReplication, readServerStatus, readWalReceiver } from '../pg/server-status.js';
 import type { Precondition } from './promote.js';
 import { recordSteps, renderSteps, type StepRecord, type TimedStep } from './steps.js';
 import {
   switchoverFlagExpired,
   switchoverTimeoutCeilingMs,
   switchoverTimeoutUsable,
-} from './failover/switchover-timing.js';
-import { processStartTicks, readSupervisorState, stateFilePath } from './supervisor/state-file.js';
-import { vipDown, vipHeldHere, vipUp } from './vip.js';
+} from '../failover/switchover-timing.js';
+import { processStartTicks, readSupervisorState, stateFilePath } from '../supervisor/state-file.js';
+import { vipDown, vipHeldHere, vipUp } from '../net/vip.js';
 
 /** The standby must be this close before the swap: replaying it is then a matter of ms. */
 export const switchoverMaxLag = 1024 * 1024;

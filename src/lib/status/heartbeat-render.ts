@@ -1,6 +1,7 @@
 // Human text for the heartbeat commands.
-import { formatSize } from './config/units.js';
-import type { BeatResult, HeartbeatRow, HeartbeatView } from './heartbeat.js';
+import { formatSize } from '../config/units.js';
+import type { BeatResult } from '../heartbeat/beat.js';
+import type { HeartbeatRow, HeartbeatView } from '../heartbeat/table.js';
 
 function lag(bytes: number | undefined): string {
   return bytes === undefined ? 'no standby connected' : formatSize(bytes);

@@ -1,18 +1,19 @@
 // `skypg status`: both nodes, queried concurrently over TCP as a client or the peer sees them,
 // each bounded by the timeout, so one hung node never holds up the answer.
-import type { ClusterConfig, NodeConfig, VipRole } from './config/types.js';
-import { messageOf } from './errors.js';
-import { heartbeatDbTarget, readHeartbeat } from './heartbeat.js';
-import { lsnDistance } from './pg/lsn.js';
-import { withConnection, withTimeouts, type ConnectTarget } from './pg/connect.js';
+import type { ClusterConfig, NodeConfig, VipRole } from '../config/types.js';
+import { messageOf } from '../common/errors.js';
+import { readHeartbeat } from '../heartbeat/table.js';
+import { heartbeatDbTarget } from '../heartbeat/targets.js';
+import { lsnDistance } from '../pg/lsn.js';
+import { withConnection, withTimeouts, type ConnectTarget } from '../pg/connect.js';
 import {
   readReplication,
   readServerStatus,
   readWalReceiver,
   type ReplicationRow,
   type ServerRole,
-} from './pg/server-status.js';
-import { processStartTicks, readSupervisorState, stateFilePath } from './supervisor/state-file.js';
+} from '../pg/server-status.js';
+import { processStartTicks, readSupervisorState, stateFilePath } from '../supervisor/state-file.js';
 
 export interface SupervisorSummary {
   state: string;

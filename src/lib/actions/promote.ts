@@ -1,26 +1,27 @@
 // promote: turn this standby into the primary, only once the old primary is proven unable to
 // write, and move the VIPs. The supervisor's promotion runs this same code.
-import type { ClusterConfig, NodeConfig } from './config/types.js';
-import { peerOf } from './config/local-node.js';
-import { formatSize } from './config/units.js';
-import { SkypgError, messageOf } from './errors.js';
-import { fenceNode, type FenceResult } from './fence/fence.js';
-import { heartbeatDbTarget, readHeartbeat } from './heartbeat.js';
-import { localTarget, remoteTarget, withConnection, withTimeouts } from './pg/connect.js';
-import { promotionBlockers } from './pg/data-dir.js';
-import { promoteServer } from './pg/promote-server.js';
-import { lsnDistance } from './pg/lsn.js';
-import { serverLogFile } from './pg/server-control.js';
-import { checkSamePair, readServerStatus } from './pg/server-status.js';
-import { ensureSlot, standbySlot } from './pg/slots.js';
-import { effectiveOsUser } from './process/run-program.js';
+import type { ClusterConfig, NodeConfig } from '../config/types.js';
+import { peerOf } from '../config/local-node.js';
+import { formatSize } from '../config/units.js';
+import { SkypgError, messageOf } from '../common/errors.js';
+import { fenceNode, type FenceResult } from '../fence/fence.js';
+import { readHeartbeat } from '../heartbeat/table.js';
+import { heartbeatDbTarget } from '../heartbeat/targets.js';
+import { localTarget, remoteTarget, withConnection, withTimeouts } from '../pg/connect.js';
+import { promotionBlockers } from '../pg/data-dir.js';
+import { promoteServer } from '../pg/promote-server.js';
+import { lsnDistance } from '../pg/lsn.js';
+import { serverLogFile } from '../pg/server-control.js';
+import { checkSamePair, readServerStatus } from '../pg/server-status.js';
+import { ensureSlot, standbySlot } from '../pg/slots.js';
+import { effectiveOsUser } from '../process/run-program.js';
 import {
   judgePromotion,
   type OldPrimaryEvidence,
   type Precondition,
-} from './failover/promotion.js';
+} from '../failover/promotion.js';
 import { recordSteps, type StepRecord, type TimedStep } from './steps.js';
-import { vipDown, vipUp } from './vip.js';
+import { vipDown, vipUp } from '../net/vip.js';
 
 export interface PromoteOptions {
   dryRun: boolean;
@@ -31,7 +32,7 @@ export interface PromoteOptions {
   onStep?: (step: string) => void;
 }
 
-export type { Precondition } from './failover/promotion.js';
+export type { Precondition } from '../failover/promotion.js';
 
 export interface PromoteResult {
   node: string;

@@ -4,24 +4,24 @@
 import { rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ClusterConfig, NodeConfig } from './config/types.js';
-import { peerOf } from './config/local-node.js';
-import { SkypgError, messageOf } from './errors.js';
-import { releaseSlotsAsStandby, standbySlot } from './pg/slots.js';
-import { effectivePassfile, localTarget, remoteTarget, withConnection } from './pg/connect.js';
-import { unwritableDataDirs, writableFix } from './pg/data-dir.js';
-import { isCleanShutdown, readControlData, type ControlData } from './pg/controldata.js';
-import { runPgProgram } from './pg/programs.js';
-import { readWalReceiver, readServerStatus } from './pg/server-status.js';
+import type { ClusterConfig, NodeConfig } from '../config/types.js';
+import { peerOf } from '../config/local-node.js';
+import { SkypgError, messageOf } from '../common/errors.js';
+import { releaseSlotsAsStandby, standbySlot } from '../pg/slots.js';
+import { effectivePassfile, localTarget, remoteTarget, withConnection } from '../pg/connect.js';
+import { unwritableDataDirs, writableFix } from '../pg/data-dir.js';
+import { isCleanShutdown, readControlData, type ControlData } from '../pg/controldata.js';
+import { runPgProgram } from '../pg/programs.js';
+import { readWalReceiver, readServerStatus } from '../pg/server-status.js';
 import {
   programContext,
   runningPostmaster,
   serverLogFile,
   startServer,
   stopServer,
-} from './pg/server-control.js';
-import { formatConninfo, writeStandbyConfig } from './pg/standby-config.js';
-import { classifyDivergence, parseHistory, type Verdict } from './pg/timeline.js';
+} from '../pg/server-control.js';
+import { formatConninfo, writeStandbyConfig } from '../pg/standby-config.js';
+import { classifyDivergence, parseHistory, type Verdict } from '../pg/timeline.js';
 import { recordSteps, type StepRecord, type TimedStep } from './steps.js';
 
 export type RebuildMethod = 'auto' | 'rewind' | 'basebackup';

@@ -1,10 +1,10 @@
 // The one base class of every skypg command: --json, the result envelope, and the single
 // place where errors become a message and an exit code.
 import { Command, Errors, Flags } from '@oclif/core';
-import { SkypgError, isSkypgError, messageOf, type ErrorCode } from './errors.js';
-import { ExitCode } from './exit-codes.js';
-import type { ClusterConfig, NodeConfig } from './config/types.js';
-import { nonEmpty } from './env.js';
+import { SkypgError, isSkypgError, messageOf, type ErrorCode } from '../common/errors.js';
+import { ExitCode } from '../common/exit-codes.js';
+import type { ClusterConfig, NodeConfig } from '../config/types.js';
+import { nonEmpty } from '../common/env.js';
 
 /** What a command's execute() hands back: data for --json, text for a person, an exit code. */
 export interface CommandResult<T> {
@@ -62,8 +62,8 @@ export abstract class SkypgCommand<T extends object> extends Command {
 
   /** Loads and validates the configuration named by --config, $SKYPG_CONFIG or the default. */
   protected async loadCluster(flags: { config?: string; node?: string }): Promise<ClusterContext> {
-    const { loadConfigFile, resolveConfigPath } = await import('./config/load.js');
-    const { findNode, resolveLocalNode } = await import('./config/local-node.js');
+    const { loadConfigFile, resolveConfigPath } = await import('../config/load.js');
+    const { findNode, resolveLocalNode } = await import('../config/local-node.js');
     const configPath = resolveConfigPath(flags.config);
     const { config, warnings } = await loadConfigFile(configPath);
     let node: NodeConfig | undefined;

@@ -2,15 +2,15 @@
 // command gets milliseconds, bytes or clean text from this.parse, and a bad value stops the
 // command there, before anything is read or done, with one line naming the flag.
 import { Flags, type Interfaces } from '@oclif/core';
-import { containsControlCharacter } from './config/schema-kit.js';
+import { containsControlCharacter } from '../config/schema-kit.js';
 import {
   formatDurationLimit,
   maxDurationMs,
   maxSizeBytes,
   parseDuration,
   parseSize,
-} from './config/units.js';
-import { SkypgError } from './errors.js';
+} from '../config/units.js';
+import { SkypgError } from '../common/errors.js';
 
 export interface DurationLimits {
   /** Smallest accepted value in ms (default 1ms: a zero timeout means nothing). */

@@ -1,5 +1,5 @@
 // The status table for a person: colored on a terminal, plain when piped.
-import { formatSize } from './config/units.js';
+import { formatSize } from '../config/units.js';
 import type { ClusterStatus, NodeRow } from './cluster-status.js';
 
 export interface Painter {

@@ -1,9 +1,9 @@
 // Virtual IP addresses: who holds one, take it (after checking nobody else answers for it, then
 // announcing it by gratuitous ARP), and drop it. Runs `ip` and iputils `arping`, as root, with
 // ambient capabilities, or through vip.command_prefix.
-import type { ClusterConfig, VipConfig, VipRole } from './config/types.js';
-import { SkypgError } from './errors.js';
-import { runProgram, startDetached, type ProgramResult } from './process/run-program.js';
+import type { ClusterConfig, VipConfig, VipRole } from '../config/types.js';
+import { SkypgError } from '../common/errors.js';
+import { runProgram, startDetached, type ProgramResult } from '../process/run-program.js';
 
 export interface VipStatus {
   role: VipRole;

@@ -1,8 +1,8 @@
 // Nagios/NRPE plugin output after the Monitoring Plugins development guidelines: threshold
 // ranges, states, performance data and the one-line status. Pure logic; commands do the I/O.
 
-import { parseDuration, parseSize } from './config/units.js';
-import { NagiosCode, type NagiosCodeValue } from './exit-codes.js';
+import { parseDuration, parseSize } from '../config/units.js';
+import { NagiosCode, type NagiosCodeValue } from '../common/exit-codes.js';
 
 /** The state a check reports; each maps to one Nagios exit code. */
 export type CheckState = 'ok' | 'warning' | 'critical' | 'unknown';

@@ -1,9 +1,9 @@
 // `skypg probe`: is a TCP port open (the manual procedure's port_probe), and with --sql, does
 // PostgreSQL answer there and in which role. Every step is bounded by the timeout.
 import { isIP, Socket } from 'node:net';
-import type { ClusterConfig, VipRole } from './config/types.js';
-import { didYouMean } from './config/suggest.js';
-import { SkypgError, messageOf } from './errors.js';
+import type { ClusterConfig, VipRole } from '../config/types.js';
+import { didYouMean } from '../config/suggest.js';
+import { SkypgError, messageOf } from '../common/errors.js';
 
 export type ProbeTarget =
   | { kind: 'address'; host: string; port: number }
@@ -172,7 +172,7 @@ export async function probe(
   const started = performance.now();
   try {
     // Loaded only for --sql: a plain TCP probe (cron, every minute) skips the pg import.
-    const { withConnection } = await import('./pg/connect.js');
+    const { withConnection } = await import('../pg/connect.js');
     const role = await withConnection(
       {
         host: resolved.host,
