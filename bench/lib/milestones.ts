@@ -1,7 +1,7 @@
 // The moments of one failover, read from the two supervisors' JSON logs. Pure: the logs and the
 // moment of the fault in, milliseconds since the fault out.
 import type { LogLine } from '../../src/lib/lab/lab-cluster.js';
-import { promoteSteps } from '../../src/lib/lab/demo.js';
+import { promotionMoments } from '../../src/lib/lab/promotion-log.js';
 
 export interface HostLogLine extends LogLine {
   host: string;
@@ -57,39 +57,21 @@ export function failoverMilestones(
       what: `${line.action ?? ''} ${line.result ?? ''} (took ${duration} ms)`,
     });
     if (line.host !== newPrimary) continue;
-    if (line.action === 'promote' && line.result === 'failed') result.failedPromotions += 1;
-    if (line.action === 'promote' && line.result === 'ok' && result.promotedMs === undefined) {
-      readPromotion(result, line.detail ?? '', since(at), duration);
-    }
+    if ((line.action === 'promote' || line.action === 'fence-peer') && line.result === 'failed')
+      result.failedPromotions += 1;
     if (line.action === 'take-vip primary' && line.result === 'ok' && result.vipMs === undefined)
       result.vipMs = since(at);
   }
-  return result;
-}
-
-/**
- * A promote action is logged when it ends; its steps run back to back up to that end (the
- * checks before the first step are not timed), so each step ends where the next begins.
- */
-function readPromotion(
-  result: FailoverMilestones,
-  detail: string,
-  endMs: number,
-  durationMs: number,
-): void {
-  const steps = promoteSteps(detail);
-  const timed = steps.reduce((sum, step) => sum + step.ms, 0);
-  result.promoteSteps = [
-    { name: 'checks before the first step', ms: durationMs - timed },
-    ...steps,
-  ];
-  let stepEnd = endMs - timed;
-  for (const step of steps) {
-    stepEnd += step.ms;
-    if (step.name.startsWith('fence ')) result.fencedMs = stepEnd;
-    else if (step.name.startsWith('query ') && result.fencedMs === undefined)
-      result.fencedMs = stepEnd;
-    if (step.name.startsWith('pg_promote()')) result.promotedMs = stepEnd;
-    if (step.name.startsWith('take the primary VIP')) result.vipMs = stepEnd;
+  // The promotion set's lines, in the new primary's log order, give each of its moments.
+  const moments = promotionMoments(
+    after.filter(({ line }) => line.host === newPrimary).map(({ line }) => line),
+    faultAt,
+  );
+  if (moments !== undefined) {
+    result.promoteSteps = moments.steps;
+    if (moments.fencedAt !== undefined) result.fencedMs = since(moments.fencedAt);
+    if (moments.promotedAt !== undefined) result.promotedMs = since(moments.promotedAt);
+    if (moments.vipAt !== undefined) result.vipMs = since(moments.vipAt);
   }
+  return result;
 }

@@ -286,7 +286,10 @@ describe('bad state: one line, bounded, nothing half done, and doctor says it fi
         20_000,
       );
       const entry = JSON.parse(line) as { event: string; action?: string; result?: string };
-      assert.deepEqual([entry.event, entry.action, entry.result], ['action', 'promote', 'failed']);
+      assert.deepEqual(
+        [entry.event, entry.action, entry.result],
+        ['action', 'fence-peer', 'failed'],
+      );
       assert.match(line, /not promoting host2: cannot query the power of host1: level 1 /);
     } finally {
       supervisor.kill('SIGTERM');

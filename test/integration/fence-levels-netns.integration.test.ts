@@ -191,7 +191,7 @@ describe('blackout of the primary with one fence level (its BMC)', { skip }, () 
       const failedPromotes = (await readSupervisorLog(state, 'host2')).filter(
         (line) =>
           line.event === 'action' &&
-          line.action === 'promote' &&
+          line.action === 'fence-peer' &&
           line.result === 'failed' &&
           Date.parse(line.time) > faultAt,
       );

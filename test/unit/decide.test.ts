@@ -223,7 +223,7 @@ const rows: Row[] = [
     mem: { misses: 2 },
     state: 'promoting',
     rule: 'standby-promote',
-    actions: ['promote'],
+    actions: ['fence-peer', 'promote', 'drop-vip:standby', 'take-vip:primary'],
     reason:
       /failed 3 checks in a row, the gateway answers and the lag is 0B: fencing it, then promoting host2/,
   },
@@ -735,7 +735,7 @@ const rows: Row[] = [
     mem: { state: 'promoting', misses: 3 },
     state: 'promoting',
     rule: 'standby-promote',
-    actions: ['promote'],
+    actions: ['fence-peer', 'promote', 'drop-vip:standby', 'take-vip:primary'],
   },
   // VIP answered by an unexpected host
   {
@@ -830,7 +830,7 @@ const rows: Row[] = [
     },
     state: 'promoting',
     rule: 'standby-promote',
-    actions: ['promote'],
+    actions: ['fence-peer', 'promote', 'drop-vip:standby', 'take-vip:primary'],
   },
   {
     name: 'a switchover timeout above the ceiling (9000000000000 ms) is not obeyed: no hand-over',
@@ -851,7 +851,7 @@ const rows: Row[] = [
     mem: { state: 'standby', misses: 2 },
     state: 'promoting',
     rule: 'standby-promote',
-    actions: ['promote'],
+    actions: ['fence-peer', 'promote', 'drop-vip:standby', 'take-vip:primary'],
   },
   {
     name: 'a flag past due by the clock that wrote it is not obeyed, even when first seen now',
@@ -867,7 +867,7 @@ const rows: Row[] = [
     mem: { state: 'standby', misses: 2 },
     state: 'promoting',
     rule: 'standby-promote',
-    actions: ['promote'],
+    actions: ['fence-peer', 'promote', 'drop-vip:standby', 'take-vip:primary'],
   },
   {
     name: 'a flag naming this node as the target does not make a primary hand over',
@@ -953,18 +953,35 @@ describe('the rule table checks itself', () => {
     assert.equal(situationOf({ running: true, answering: true, role: 'primary' }), 'primary');
     assert.equal(situationOf({ running: true, answering: true, role: 'standby' }), 'standby');
   });
-  it('actions come in safety order: drop a VIP before demoting, fence/promote before taking a VIP', () => {
-    const order = ['drop-vip', 'demote', 'promote', 'take-vip'];
+  it('actions come in safety order: drop the primary VIP before demoting, fence before promoting, promote before taking the primary VIP', () => {
+    const order = [
+      'drop-vip:primary',
+      'demote:fast',
+      'demote:kill',
+      'fence-peer',
+      'promote',
+      'drop-vip:standby',
+      'take-vip:primary',
+    ];
     for (const row of rows) {
-      const actions = decide(row.obs, memory(row.mem), row.config ?? base)
-        .actions.map((a) => a.kind)
-        .filter((kind) => order.includes(kind));
+      const actions = kinds(decide(row.obs, memory(row.mem), row.config ?? base).actions).filter(
+        (kind) => order.includes(kind),
+      );
       const positions = actions.map((kind) => order.indexOf(kind));
       assert.deepEqual(
         positions,
         [...positions].sort((a, b) => a - b),
         `${row.name}: ${actions.join(', ')}`,
       );
+    }
+  });
+  it('every promote comes right after a fence-peer in the same set, and never a fence-peer alone', () => {
+    for (const row of rows) {
+      const actions = kinds(decide(row.obs, memory(row.mem), row.config ?? base).actions);
+      actions.forEach((kind, at) => {
+        if (kind === 'promote') assert.equal(actions[at - 1], 'fence-peer', row.name);
+        if (kind === 'fence-peer') assert.equal(actions[at + 1], 'promote', row.name);
+      });
     }
   });
   it('is pure: the same input gives the same decision, and the input is not modified', () => {

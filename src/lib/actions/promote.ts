@@ -45,11 +45,65 @@ export interface PromoteResult {
   warnings: string[];
 }
 
+/**
+ * What the first phase of a promotion established: whether this node is already the primary,
+ * the report so far (preconditions, warnings, the fence step), and whether the old primary is
+ * now verified off, so that nobody else can answer for the primary VIP.
+ */
+export interface PromotionClearance {
+  result: PromoteResult;
+  /** Every later phase appends its timed steps to result.steps through this. */
+  timed: TimedStep;
+  /** The old primary was fenced by this promotion or found powered off. */
+  oldPrimaryOff: boolean;
+  /** It was fenced by this promotion (so a failed pg_promote() says it stays off). */
+  fenced: boolean;
+}
+
+/**
+ * A promotion, in its phases: clear the old primary (fence it when the evidence does not already
+ * prove it cannot write), pg_promote() here with the standby's slot, then move the VIPs. The
+ * supervisor runs the same phases as separate actions of one set (fence-peer, promote, drop-vip,
+ * take-vip), so its rule table shows the order; `skypg promote` runs them here in that order.
+ */
 export async function promote(
   config: ClusterConfig,
   node: NodeConfig,
   options: PromoteOptions,
 ): Promise<PromoteResult> {
+  const clearance = await clearOldPrimary(config, node, options);
+  const { result } = clearance;
+  if (result.alreadyPrimary) {
+    if (!options.dryRun) await moveVips(config, clearance.timed);
+    return result;
+  }
+  if (options.dryRun) return result;
+  await promoteHere(config, node, clearance);
+  try {
+    await moveVips(config, clearance.timed, clearance.oldPrimaryOff);
+  } catch (error) {
+    throw new SkypgError(
+      'PARTIAL',
+      `${node.name} is promoted (timeline ${String(result.timeline)}) but moving the VIPs failed: ${messageOf(error)}`,
+      {
+        hint: `clients may not reach the new primary yet; fix the cause and run 'skypg vip up primary' on ${node.name}`,
+      },
+    );
+  }
+  return result;
+}
+
+/**
+ * The promotion's first phase (the supervisor's fence-peer action): this node must be a running
+ * standby, the lag and data directory must allow it, and the old primary must be proven unable
+ * to write, fenced here when nothing else proves it. Refuses (nothing changed) otherwise. With
+ * --dry-run it only plans the later phases into the report.
+ */
+export async function clearOldPrimary(
+  config: ClusterConfig,
+  node: NodeConfig,
+  options: PromoteOptions,
+): Promise<PromotionClearance> {
   const peer = peerOf(config, node.name);
   const { steps, timed } = recordSteps(options.onStep);
   const result: PromoteResult = {
@@ -60,11 +114,12 @@ export async function promote(
     steps,
     warnings: [],
   };
+  const clearance: PromotionClearance = { result, timed, oldPrimaryOff: false, fenced: false };
   const plan = (step: string): void => {
     result.steps.push({ step, ms: 0, detail: 'planned (--dry-run)' });
   };
 
-  // 1. This node must be a running standby (a primary only gets its VIPs ensured).
+  // This node must be a running standby (a primary only gets its VIPs ensured).
   const local = await withConnection(localTarget(node), readServerStatus).catch(
     (error: unknown) => {
       throw new SkypgError(
@@ -83,10 +138,9 @@ export async function promote(
       ok: true,
       detail: 'already primary: only the VIPs are ensured',
     });
-    if (!options.dryRun) await moveVips(config, timed);
-    else plan('ensure the VIPs');
+    if (options.dryRun) plan('ensure the VIPs');
     result.timeline = local.timeline;
-    return result;
+    return clearance;
   }
   result.preconditions.push({
     check: `${node.name} is a standby`,
@@ -124,21 +178,20 @@ export async function promote(
   if (oldPrimary.statusStep) result.steps.push(oldPrimary.statusStep);
   result.preconditions.push(...judgement.preconditions);
   result.warnings.push(...judgement.warnings);
-  const fencedCheck = { fenceNeeded: judgement.fenceFirst, poweredOff: judgement.oldPrimaryOff };
 
   if (options.dryRun) {
-    if (fencedCheck.fenceNeeded) plan(`fence ${peer.name} (power off, verified)`);
+    if (judgement.fenceFirst) plan(`fence ${peer.name} (power off, verified)`);
     plan(`pg_promote() on ${node.name}`);
     if (config.vip.standby) plan('drop the standby VIP here');
     if (config.vip.primary)
       plan('take the primary VIP here (after checking nobody answers for it)');
-    return result;
+    return clearance;
   }
   if (judgement.refusal !== undefined) {
     const { code, message, hint } = judgement.refusal;
     throw new SkypgError(code, message, { hint });
   }
-  if (fencedCheck.fenceNeeded) {
+  if (judgement.fenceFirst) {
     try {
       await timed(
         `fence ${peer.name} (power off, verified)`,
@@ -150,27 +203,31 @@ export async function promote(
         hint: `nothing was changed; fix a fence level of ${peer.name} ('skypg fence ${peer.name} --action status'), or --force if you know it is off`,
       });
     }
+    clearance.fenced = true;
   }
+  clearance.oldPrimaryOff = judgement.fenceFirst || judgement.oldPrimaryOff;
+  return clearance;
+}
+
+/**
+ * The promotion's second phase (the supervisor's promote action), only after clearOldPrimary:
+ * pg_promote() here, then the replication slot the old primary will stream through once it
+ * rejoins (a quick local statement; its failure is only a warning).
+ */
+export async function promoteHere(
+  config: ClusterConfig,
+  node: NodeConfig,
+  clearance: PromotionClearance,
+): Promise<number> {
+  const { result, timed } = clearance;
+  if (result.alreadyPrimary && result.timeline !== undefined) return result.timeline;
+  const peer = peerOf(config, node.name);
   const timeline = await timed(
     `pg_promote() on ${node.name}`,
     () => promoteServer(localTarget(node), node.name, { wait: 'server' }),
     (value) => `now primary on timeline ${value}`,
-  ).catch((error: unknown) =>
-    promoteFailed(node, error, fencedCheck.fenceNeeded ? peer.name : undefined),
-  );
+  ).catch((error: unknown) => promoteFailed(node, error, clearance.fenced ? peer.name : undefined));
   result.timeline = timeline;
-  try {
-    await moveVips(config, timed, fencedCheck.fenceNeeded || fencedCheck.poweredOff);
-  } catch (error) {
-    throw new SkypgError(
-      'PARTIAL',
-      `${node.name} is promoted (timeline ${timeline}) but moving the VIPs failed: ${messageOf(error)}`,
-      {
-        hint: `clients may not reach the new primary yet; fix the cause and run 'skypg vip up primary' on ${node.name}`,
-      },
-    );
-  }
-  // After the VIPs (clients first): the slot the old primary will stream through once it rejoins.
   const slot = standbySlot(config, peer);
   if (slot !== undefined) {
     await timed(
@@ -183,7 +240,7 @@ export async function promote(
       );
     });
   }
-  return result;
+  return timeline;
 }
 
 /**
@@ -221,7 +278,7 @@ async function promoteFailed(
  */
 const dadAfterFenceMs = 200;
 
-async function moveVips(
+export async function moveVips(
   config: ClusterConfig,
   timed: TimedStep,
   oldPrimaryOff = false,
@@ -235,14 +292,17 @@ async function moveVips(
   if (config.vip.primary)
     await timed(
       'take the primary VIP here',
-      () =>
-        vipUp(
-          config,
-          'primary',
-          oldPrimaryOff ? { dadTimeoutMs: Math.min(dadAfterFenceMs, config.vip.dad_timeout) } : {},
-        ),
+      () => vipUp(config, 'primary', primaryVipTakeOptions(config, oldPrimaryOff)),
       (change) => (change.changed ? 'taken and announced' : 'already held; re-announced'),
     );
+}
+
+/** How the new primary takes the primary VIP: briefly checked for a holder once the old one is off. */
+export function primaryVipTakeOptions(
+  config: ClusterConfig,
+  oldPrimaryOff: boolean,
+): { dadTimeoutMs?: number } {
+  return oldPrimaryOff ? { dadTimeoutMs: Math.min(dadAfterFenceMs, config.vip.dad_timeout) } : {};
 }
 
 async function readLag(

@@ -22,6 +22,7 @@ import {
   type LabHostName,
   type NetnsLabState,
 } from './netns-lab.js';
+import { promotionMoments, type PromotionMoments } from './promotion-log.js';
 import { sandboxUp } from './sandbox.js';
 
 export interface DemoMilestone {
@@ -80,15 +81,6 @@ function skypgEntry(): string {
   return new URL('../../../bin/run.js', import.meta.url).pathname;
 }
 
-/** "promoted host2 to timeline 2 (step A 87ms, step B (x) 2367ms, ...)" -> the steps. */
-export function promoteSteps(detail: string): { name: string; ms: number }[] {
-  const inner = /\((.*)\)\s*$/.exec(detail)?.[1] ?? '';
-  return [...inner.matchAll(/(?:^|, )(.+?) (\d+)ms/g)].map((match) => ({
-    name: match[1] ?? '',
-    ms: Number(match[2]),
-  }));
-}
-
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   if (!isRoot()) {
     throw new SkypgError(
@@ -130,44 +122,53 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       say(`  +${seconds.toFixed(1)}s  ${what}`);
     };
     const seen = new Set<string>();
+    const first = (key: string, what: string, when: number): void => {
+      if (seen.has(key)) return;
+      seen.add(key);
+      mark(when, what);
+    };
+    // The promotion's actions are logged together when the set ends; their durations give
+    // each moment.
+    const markPromotion = (moments: PromotionMoments | undefined): void => {
+      if (moments === undefined) return;
+      const fenceMs = moments.steps.find((step) => step.name.startsWith('fence host1'))?.ms;
+      if (moments.fencedAt !== undefined && fenceMs !== undefined)
+        first(
+          'fenced',
+          `fenced: host1 powered off through its BMC and verified OFF (${fenceMs} ms)`,
+          moments.fencedAt,
+        );
+      if (moments.promotedAt !== undefined)
+        first('promoted', 'promoted: pg_promote() on host2, on a new timeline', moments.promotedAt);
+      if (moments.vipAt !== undefined)
+        first(
+          'vip',
+          'VIP moved: host2 took the primary VIP and announced it (gratuitous ARP)',
+          moments.vipAt,
+        );
+    };
     const onLog = (line: LogLine): void => {
       const at = Date.parse(line.time);
       if (at < faultAt) return;
-      const first = (key: string, what: string, when = at): void => {
-        if (seen.has(key)) return;
-        seen.add(key);
-        mark(when, what);
-      };
       if (line.rule === 'standby-suspect')
-        first('detected', `detected: host2 sees no sign of life from host1 (${line.reason ?? ''})`);
+        first(
+          'detected',
+          `detected: host2 sees no sign of life from host1 (${line.reason ?? ''})`,
+          at,
+        );
       if (line.rule === 'standby-promote')
-        first('declared', `declared failed: ${line.reason ?? ''}`);
-      if (line.action === 'promote' && line.result === 'ok') {
-        // The action is logged when it ends; its steps and their durations give each moment.
-        let when = at - (line.durationMs ?? 0);
-        for (const step of promoteSteps(line.detail ?? '')) {
-          when += step.ms;
-          if (step.name.startsWith('fence host1'))
-            first(
-              'fenced',
-              `fenced: host1 powered off through its BMC and verified OFF (${step.ms} ms)`,
-              when,
-            );
-          if (step.name.startsWith('pg_promote'))
-            first('promoted', 'promoted: pg_promote() on host2, on a new timeline', when);
-          if (step.name.startsWith('take the primary VIP'))
-            first(
-              'vip',
-              'VIP moved: host2 took the primary VIP and announced it (gratuitous ARP)',
-              when,
-            );
-        }
-      }
-      if (line.action === 'promote' && line.result === 'failed')
-        first(`failed-${line.time}`, `promotion attempt failed, retrying: ${line.detail ?? ''}`);
+        first('declared', `declared failed: ${line.reason ?? ''}`, at);
+      if ((line.action === 'promote' || line.action === 'fence-peer') && line.result === 'failed')
+        first(
+          `failed-${line.time}`,
+          `promotion attempt failed, retrying: ${line.detail ?? ''}`,
+          at,
+        );
     };
     await until('the first write accepted after the fault', 90_000, async () => {
-      for (const line of await readSupervisorLog(state, 'host2')) onLog(line);
+      const lines = await readSupervisorLog(state, 'host2');
+      for (const line of lines) onLog(line);
+      markPromotion(promotionMoments(lines, faultAt));
       const report = agent?.report();
       const firstAck = report?.acked
         .map((id) => report.ackTimes.get(id) ?? 0)

@@ -16,7 +16,13 @@ import {
 import { releaseSlotsAsStandby } from '../pg/slots.js';
 import { writeStandbyConfig } from '../pg/standby-config.js';
 import { quoteIdent, quoteLiteral } from '../pg/sql.js';
-import { promote } from '../actions/promote.js';
+import {
+  clearOldPrimary,
+  primaryVipTakeOptions,
+  promoteHere,
+  type PromotionClearance,
+} from '../actions/promote.js';
+import type { StepRecord } from '../actions/steps.js';
 import { rebuildStandby, standbyConninfo } from '../actions/rebuild.js';
 import { vipDown, vipUp } from '../net/vip.js';
 import type { Action } from './types.js';
@@ -30,17 +36,87 @@ export interface ActionOutcome {
   code?: string;
 }
 
+/**
+ * Everything act() does to the outside, one function per effect, so its own logic (order, the
+ * first failure ends the set, the fence-peer → promote hand-off) is unit-tested with recording
+ * fakes; realActDeps are the library functions the commands use.
+ */
+export interface ActDeps {
+  clearOldPrimary: (config: ClusterConfig, node: NodeConfig) => Promise<PromotionClearance>;
+  promoteHere: (
+    config: ClusterConfig,
+    node: NodeConfig,
+    clearance: PromotionClearance,
+  ) => Promise<number>;
+  vipUp: (
+    config: ClusterConfig,
+    role: 'primary' | 'standby',
+    options: { dadTimeoutMs?: number },
+  ) => Promise<{ changed: boolean }>;
+  vipDown: (config: ClusterConfig, role: 'primary' | 'standby') => Promise<{ changed: boolean }>;
+  startStandby: (config: ClusterConfig, node: NodeConfig) => Promise<string>;
+  demote: (node: NodeConfig, mode: 'fast' | 'kill') => Promise<string>;
+  handOver: (config: ClusterConfig, node: NodeConfig) => Promise<string>;
+  rebuild: (config: ClusterConfig, node: NodeConfig) => Promise<string>;
+  setSync: (config: ClusterConfig, node: NodeConfig) => Promise<string>;
+  setAsync: (config: ClusterConfig, node: NodeConfig, recordDegrade: boolean) => Promise<string>;
+}
+
+export const realActDeps: ActDeps = {
+  clearOldPrimary: (config, node) =>
+    clearOldPrimary(config, node, { dryRun: false, ignoreLag: false, force: false }),
+  promoteHere,
+  vipUp: (config, role, options) => vipUp(config, role, options),
+  vipDown: (config, role) => vipDown(config, role),
+  startStandby,
+  demote,
+  handOver,
+  rebuild: async (config, node) => {
+    const result = await rebuildStandby(config, node, {
+      method: 'auto',
+      force: false,
+      keepOld: false,
+      timeoutMs: 60_000,
+    });
+    return `rebuilt ${node.name} as a standby by ${result.method} in ${result.totalMs}ms`;
+  },
+  setSync: async (config, node) => {
+    const peer = peerOf(config, node.name);
+    await setSynchronousNames(node, quoteIdent(peer.name));
+    await withSuperuserSession(config, node, 'socket', clearSyncDegrade);
+    return `synchronous replication to ${peer.name} on`;
+  },
+  setAsync: async (config, node, recordDegrade) => {
+    if (recordDegrade) {
+      // Recorded first, as the local superuser (never the heartbeat role): the degrade
+      // record decides whether the standby may promote (no acknowledged write lost).
+      await withSuperuserSession(config, node, 'socket', recordSyncDegrade);
+    }
+    await setSynchronousNames(node, '');
+    return recordDegrade
+      ? 'standby gone too long: dropped to async (recorded)'
+      : 'synchronous_standby_names cleared';
+  },
+};
+
+/** What one set's earlier actions tell its later ones: the promotion's clearance. */
+interface ActionSetContext {
+  clearance?: PromotionClearance;
+}
+
 /** Runs the actions in order; stops at the first failure (later ones assumed it succeeded). */
 export async function act(
   config: ClusterConfig,
   node: NodeConfig,
   actions: Action[],
+  deps: ActDeps = realActDeps,
 ): Promise<ActionOutcome[]> {
   const outcomes: ActionOutcome[] = [];
+  const context: ActionSetContext = {};
   for (const action of actions) {
     const started = performance.now();
     try {
-      const detail = await perform(config, node, action);
+      const detail = await perform(config, node, action, context, deps);
       outcomes.push({ action, ok: true, ms: Math.round(performance.now() - started), detail });
     } catch (error) {
       outcomes.push({
@@ -56,75 +132,104 @@ export async function act(
   return outcomes;
 }
 
-async function perform(config: ClusterConfig, node: NodeConfig, action: Action): Promise<string> {
+async function perform(
+  config: ClusterConfig,
+  node: NodeConfig,
+  action: Action,
+  context: ActionSetContext,
+  deps: ActDeps,
+): Promise<string> {
   switch (action.kind) {
-    case 'start-standby': {
-      const peer = peerOf(config, node.name);
-      await writeStandbyConfig(
-        node.data_dir,
-        standbyConninfo(config, node, peer),
-        node.postgres.os_user,
-      );
-      await startServer(node);
-      return `started ${node.name} as a standby of ${peer.name}${await releaseSlotsAsStandby(config, node)}`;
-    }
+    case 'start-standby':
+      return deps.startStandby(config, node);
     case 'take-vip': {
-      const change = await vipUp(config, action.role);
+      // Right after this set fenced the old primary (or found it off) nobody else can answer
+      // for the primary VIP: the duplicate-address check only listens briefly.
+      const options =
+        action.role === 'primary'
+          ? primaryVipTakeOptions(config, context.clearance?.oldPrimaryOff ?? false)
+          : {};
+      const change = await deps.vipUp(config, action.role, options);
       return change.changed ? `took the ${action.role} VIP` : `already held the ${action.role} VIP`;
     }
     case 'drop-vip': {
-      const change = await vipDown(config, action.role);
+      const change = await deps.vipDown(config, action.role);
       return change.changed
         ? `dropped the ${action.role} VIP`
         : `did not hold the ${action.role} VIP`;
     }
+    case 'fence-peer': {
+      const clearance = await deps.clearOldPrimary(config, node);
+      context.clearance = clearance;
+      const { result } = clearance;
+      const done = result.alreadyPrimary
+        ? `${node.name} is already the primary`
+        : clearance.fenced
+          ? `${peerOf(config, node.name).name} fenced (power off, verified)`
+          : `${peerOf(config, node.name).name} cannot write: ${result.preconditions.at(-1)?.detail ?? 'checked'}`;
+      return `${done}${stepList(result.steps)}`;
+    }
     case 'promote': {
-      const result = await promote(config, node, { dryRun: false, ignoreLag: false, force: false });
-      return `promoted ${node.name} to timeline ${String(result.timeline)} (${result.steps.map((step) => `${step.step} ${step.ms}ms`).join(', ')})`;
+      const { clearance } = context;
+      if (clearance === undefined)
+        // The rule table pairs them (a self-check): a promote alone is a bug, never a guess.
+        throw new SkypgError(
+          'INTERNAL',
+          'promote without a fence-peer action before it in the same set',
+        );
+      const before = clearance.result.steps.length;
+      const timeline = await deps.promoteHere(config, node, clearance);
+      return `promoted ${node.name} to timeline ${String(timeline)}${stepList(clearance.result.steps.slice(before))}`;
     }
-    case 'demote': {
-      if (action.mode === 'kill') {
-        const pid = await runningPostmaster(node);
-        if (pid !== undefined) process.kill(pid, 'SIGKILL');
-        return pid === undefined ? 'the postmaster was already gone' : `killed postmaster ${pid}`;
-      }
-      await stopServer(node, 'fast', 10_000).catch(async (error: unknown) => {
-        // A fast shutdown that hangs must not keep a demoted primary alive.
-        await stopServer(node, 'immediate', 10_000).catch(() => {
-          throw error;
-        });
-      });
-      return `stopped PostgreSQL on ${node.name}`;
-    }
+    case 'demote':
+      return deps.demote(node, action.mode);
     case 'hand-over':
-      return handOver(config, node);
-    case 'rebuild': {
-      const result = await rebuildStandby(config, node, {
-        method: 'auto',
-        force: false,
-        keepOld: false,
-        timeoutMs: 60_000,
-      });
-      return `rebuilt ${node.name} as a standby by ${result.method} in ${result.totalMs}ms`;
-    }
-    case 'set-sync': {
-      const peer = peerOf(config, node.name);
-      await setSynchronousNames(node, quoteIdent(peer.name));
-      await withSuperuserSession(config, node, 'socket', clearSyncDegrade);
-      return `synchronous replication to ${peer.name} on`;
-    }
-    case 'set-async': {
-      if (action.recordDegrade) {
-        // Recorded first, as the local superuser (never the heartbeat role): the degrade
-        // record decides whether the standby may promote (no acknowledged write lost).
-        await withSuperuserSession(config, node, 'socket', recordSyncDegrade);
-      }
-      await setSynchronousNames(node, '');
-      return action.recordDegrade
-        ? 'standby gone too long: dropped to async (recorded)'
-        : 'synchronous_standby_names cleared';
-    }
+      return deps.handOver(config, node);
+    case 'rebuild':
+      return deps.rebuild(config, node);
+    case 'set-sync':
+      return deps.setSync(config, node);
+    case 'set-async':
+      return deps.setAsync(config, node, action.recordDegrade);
   }
+}
+
+/** " (steps: a 12ms, b 3ms)": how the lab demo and the bench read a phase's timings back. */
+function stepList(steps: StepRecord[]): string {
+  return steps.length === 0
+    ? ''
+    : ` (steps: ${steps.map((step) => `${step.step} ${step.ms}ms`).join(', ')})`;
+}
+
+async function startStandby(config: ClusterConfig, node: NodeConfig): Promise<string> {
+  return `started ${node.name} as ${await startAsStandby(config, node)}`;
+}
+
+/** Writes the standby files (following the peer) and starts the server: "a standby of PEER". */
+async function startAsStandby(config: ClusterConfig, node: NodeConfig): Promise<string> {
+  const peer = peerOf(config, node.name);
+  await writeStandbyConfig(
+    node.data_dir,
+    standbyConninfo(config, node, peer),
+    node.postgres.os_user,
+  );
+  await startServer(node);
+  return `a standby of ${peer.name}${await releaseSlotsAsStandby(config, node)}`;
+}
+
+async function demote(node: NodeConfig, mode: 'fast' | 'kill'): Promise<string> {
+  if (mode === 'kill') {
+    const pid = await runningPostmaster(node);
+    if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    return pid === undefined ? 'the postmaster was already gone' : `killed postmaster ${pid}`;
+  }
+  await stopServer(node, 'fast', 10_000).catch(async (error: unknown) => {
+    // A fast shutdown that hangs must not keep a demoted primary alive.
+    await stopServer(node, 'immediate', 10_000).catch(() => {
+      throw error;
+    });
+  });
+  return `stopped PostgreSQL on ${node.name}`;
 }
 
 async function setSynchronousNames(node: NodeConfig, names: string): Promise<void> {
@@ -151,12 +256,5 @@ async function handOver(config: ClusterConfig, node: NodeConfig): Promise<string
       `${node.name} stopped but its control file says "${control.clusterState}": left stopped`,
     );
   }
-  const peer = peerOf(config, node.name);
-  await writeStandbyConfig(
-    node.data_dir,
-    standbyConninfo(config, node, peer),
-    node.postgres.os_user,
-  );
-  await startServer(node);
-  return `handed over: shut down cleanly at checkpoint ${control.checkpointLsn} (timeline ${control.checkpointTimeline}), primary VIP dropped, restarted as a standby of ${peer.name}${await releaseSlotsAsStandby(config, node)}`;
+  return `handed over: shut down cleanly at checkpoint ${control.checkpointLsn} (timeline ${control.checkpointTimeline}), primary VIP dropped, restarted as ${await startAsStandby(config, node)}`;
 }

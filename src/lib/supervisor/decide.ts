@@ -467,11 +467,16 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'standby-promote',
-    doc: 'Primary failed (or no primary and this node leads): promote (fence first when required), then move the VIPs.',
+    doc: 'Primary failed (or no primary and this node leads): fence-peer (prove the old primary cannot write, fencing it when nothing else does), promote, then move the VIPs.',
     situation: 'standby',
     when: always,
     to: 'promoting',
-    actions: () => [{ kind: 'promote' }],
+    actions: (f) => [
+      { kind: 'fence-peer' },
+      { kind: 'promote' },
+      ...(f.obs.standbyVip.configured ? [{ kind: 'drop-vip', role: 'standby' } as const] : []),
+      ...(f.obs.primaryVip.configured ? [{ kind: 'take-vip', role: 'primary' } as const] : []),
+    ],
     why: (f) =>
       f.peerIsStandby
         ? `no primary, ${peer(f)} is a standby and ${node(f)} is further ahead: promoting ${node(f)}`

@@ -128,6 +128,10 @@ export type Action =
   | { kind: 'start-standby' }
   | { kind: 'take-vip'; role: 'primary' | 'standby' }
   | { kind: 'drop-vip'; role: 'primary' | 'standby' }
+  /** Prove the old primary cannot write (fence it unless something already proves it); the
+   * first phase of a promotion, always followed by promote in the same set. */
+  | { kind: 'fence-peer' }
+  /** pg_promote() here, with the clearance fence-peer gave earlier in the same set. */
   | { kind: 'promote' }
   | { kind: 'demote'; mode: 'fast' | 'kill' }
   | { kind: 'rebuild' }

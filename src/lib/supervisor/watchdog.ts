@@ -21,9 +21,12 @@ export function actionDeadlineMs(action: Action, config: ClusterConfig): number 
       return 30_000;
     case 'start-standby':
       return 90_000;
+    case 'fence-peer':
+      // Reading the peer and the fence device, then every fence level may take its timeout.
+      return 30_000 + fenceBudgetMs(config);
     case 'promote':
-      // Fencing (every level may take its timeout), pg_promote's wait, the VIPs.
-      return 60_000 + fenceBudgetMs(config);
+      // pg_promote's wait and the slot.
+      return 60_000;
     case 'hand-over':
       return 120_000;
     case 'rebuild':
