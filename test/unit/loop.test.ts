@@ -29,6 +29,14 @@ const primaryWithoutVip = (now: number): Observation =>
   primaryView({ now, primaryVip: { heldHere: false } });
 const twoPrimaries = (now: number): Observation =>
   primaryView({ now, primaryVip: { heldHere: false }, peerServer: { role: 'primary' } });
+const primaryGone = (now: number): Observation =>
+  standbyView({
+    now,
+    peerServer: { answering: false, role: undefined, timeline: undefined, lsn: undefined },
+    primaryVip: { answeredByOtherPrimary: false, heldElsewhere: false },
+    local: { receiver: undefined },
+  });
+
 async function run(
   fakes: LoopFakes,
   node: NodeConfig,
@@ -283,5 +291,55 @@ describe('dry run', () => {
       'state primary',
     ]);
     assert.ok(fakes.states.every((state) => state.action === undefined));
+  });
+});
+
+describe('failed actions', () => {
+  it('FENCE_FAILED says fence-failed until an action set succeeds; the error reaches the next observation', async () => {
+    const fenceError = 'no fence level verified host1 off: ipmi: connect timeout';
+    const fakes = new LoopFakes({
+      observe: (_loop, now) => primaryGone(now),
+      act: (call) => (call === 1 ? { fail: { code: 'FENCE_FAILED', detail: fenceError } } : {}),
+      loops: 4,
+    });
+    await run(fakes, host2);
+    // Loops 1-2 count misses; loops 3 and 4 promote.
+    assert.equal(fakes.actCalls.length, 2);
+    const byLoop = (loop: number) => fakes.states.filter((state) => state.loops === loop);
+    const afterFailure = byLoop(3).at(-1);
+    assert.equal(afterFailure?.state, 'fence-failed');
+    assert.equal(afterFailure.reason, `${fenceError} (retried every loop)`);
+    assert.equal(byLoop(4)[0]?.state, 'fence-failed', 'still said while the retry runs');
+    assert.equal(fakes.observations[3]?.lastActionError, fenceError);
+    assert.equal(fakes.observations[2]?.lastActionError, undefined);
+    const afterSuccess = byLoop(4).at(-1);
+    assert.equal(afterSuccess?.state, 'promoting');
+    assert.doesNotMatch(afterSuccess.reason, /retried every loop|last action failed/);
+    assert.ok(
+      fakes.logs.some(
+        (entry) =>
+          entry.event === 'action' && entry.result === 'failed' && entry.detail === fenceError,
+      ),
+    );
+  });
+
+  it('another failure is appended to the reason until the next set succeeds', async () => {
+    const fakes = new LoopFakes({
+      observe: (_loop, now) => primaryWithoutVip(now),
+      act: (call) => (call === 1 ? { fail: { detail: 'RTNETLINK answers: File exists' } } : {}),
+      loops: 2,
+    });
+    await run(fakes, host1);
+    const [, afterFailure] = fakes.states;
+    assert.equal(afterFailure?.state, 'primary');
+    assert.equal(
+      afterFailure.reason,
+      'host1 is the primary and healthy; host2 streaming (async); last action failed: RTNETLINK answers: File exists',
+    );
+    assert.equal(fakes.observations[1]?.lastActionError, 'RTNETLINK answers: File exists');
+    assert.equal(
+      fakes.states.at(-1)?.reason,
+      'host1 is the primary and healthy; host2 streaming (async)',
+    );
   });
 });

@@ -291,11 +291,13 @@ export async function runSupervisor(
     memory = decision.memory;
     previous = decision;
     // Written before waiting on an action and again after the wait: the file is never older
-    // than the wait or one observation (not both), and an action's outcome shows at once.
+    // than the wait or one observation (not both), and an action's outcome shows at once, even
+    // one that ended while the first write was under way.
+    const waitedOn = running;
     await writeState(decision);
-    if (running !== undefined) {
+    if (waitedOn !== undefined) {
       // --once finishes what it started; the daemon goes on observing after a short wait.
-      await (options.once ? running.done : waitForRunning(running, actionWaitMs(config)));
+      await (options.once ? waitedOn.done : waitForRunning(waitedOn, actionWaitMs(config)));
       await writeState(decision);
     }
     if (options.once) break;
