@@ -9,8 +9,11 @@ import type { Action, SupervisorStateName } from '../../src/lib/supervisor/types
 import {
   actionDeadlineMs,
   actionWaitMs,
+  blindPrimaryDecision,
   blindPrimaryMustDemote,
   mayStart,
+  reportedState,
+  type ReportedState,
   type RunningActions,
 } from '../../src/lib/supervisor/watchdog.js';
 
@@ -91,6 +94,80 @@ describe('blindPrimaryMustDemote', () => {
   for (const [name, state, blindFor, expected] of cases) {
     it(name, () => {
       assert.equal(blindPrimaryMustDemote(state, 0, blindFor, config), expected);
+    });
+  }
+});
+
+describe('blindPrimaryDecision', () => {
+  const iso = config.failover.isolation_timeout;
+  it('a primary blind for isolation_timeout decides to stop, and says for how long', () => {
+    assert.deepEqual(blindPrimaryDecision('host1', 'primary', 0, iso + 400, config), {
+      state: 'demoted',
+      rule: 'watchdog-blind-primary-demote',
+      reason: `host1 has not completed an observation for ${Math.round((iso + 400) / 1000)}s: a primary that cannot see whether it is isolated stops accepting writes`,
+      actions: [{ kind: 'demote', mode: 'fast' }],
+    });
+  });
+  const cases: [string, SupervisorStateName | undefined, number][] = [
+    ['a primary blind for less decides nothing', 'primary', iso - 1],
+    ['a standby decides nothing', 'standby', 10 * iso],
+    ['nothing before the first decision', undefined, 10 * iso],
+  ];
+  for (const [name, state, blindFor] of cases) {
+    it(name, () => {
+      assert.equal(blindPrimaryDecision('host1', state, 0, blindFor, config), undefined);
+    });
+  }
+});
+
+describe('reportedState', () => {
+  const decision = { state: 'promoting', reason: 'primary host1 failed 3 checks' } as const;
+  const cases: {
+    name: string;
+    decided?: SupervisorStateName;
+    lastActionError: string | undefined;
+    fenceFailed: boolean;
+    expected: ReportedState;
+  }[] = [
+    {
+      name: 'the decision as it is when the last action set succeeded',
+      lastActionError: undefined,
+      fenceFailed: false,
+      expected: decision,
+    },
+    {
+      name: 'a failed action is appended to the reason',
+      lastActionError: 'pg_ctl: server did not start',
+      fenceFailed: false,
+      expected: {
+        state: 'promoting',
+        reason: 'primary host1 failed 3 checks; last action failed: pg_ctl: server did not start',
+      },
+    },
+    {
+      name: 'no fence level verified: fence-failed, whatever was decided',
+      lastActionError: 'no fence level verified host1 off',
+      fenceFailed: true,
+      expected: {
+        state: 'fence-failed',
+        reason: 'no fence level verified host1 off (retried every loop)',
+      },
+    },
+    {
+      name: 'a paused decision is still fence-failed while the fence failure stands',
+      decided: 'paused',
+      lastActionError: 'no fence level verified host1 off',
+      fenceFailed: true,
+      expected: {
+        state: 'fence-failed',
+        reason: 'no fence level verified host1 off (retried every loop)',
+      },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const shown = { ...decision, state: c.decided ?? decision.state };
+      assert.deepEqual(reportedState(shown, c.lastActionError, c.fenceFailed), c.expected);
     });
   }
 });

@@ -1,32 +1,80 @@
 // The supervisor loop: observe -> decide -> act -> state file -> log, once per
 // heartbeat.interval, until asked to stop. Stopping never touches PostgreSQL or the VIPs.
 // Nothing may stall it (watchdog.ts): observation has a deadline, and actions run while the
-// next loops observe, each set abandoned past its deadline.
+// next loops observe, each set abandoned past its deadline. The policy of that is in
+// watchdog.ts; here are only the clock and the promises, and every effect goes through LoopDeps.
 import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as timerSleep } from 'node:timers/promises';
 import { configHash } from '../config/hash.js';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { SkypgError, messageOf } from '../common/errors.js';
-import { act } from './act.js';
+import { act, type ActionOutcome } from './act.js';
 import { decide } from './decide.js';
-import type { JsonLog } from './log.js';
+import type { LogEntry } from './log.js';
 import { observe } from './observe.js';
-import { processStartTicks, stateFilePath, writeSupervisorState } from './state-file.js';
-import { initialMemory, type Action, type Decision, type Memory } from './types.js';
+import {
+  processStartTicks,
+  stateFilePath,
+  writeSupervisorState,
+  type SupervisorState,
+} from './state-file.js';
+import {
+  initialMemory,
+  type Action,
+  type Decision,
+  type Memory,
+  type Observation,
+} from './types.js';
 import {
   actionDeadlineMs,
   actionWaitMs,
-  blindPrimaryMustDemote,
+  blindPrimaryDecision,
   mayStart,
   observeDeadlineMs,
+  reportedState,
   type RunningActions,
 } from './watchdog.js';
+
+/**
+ * Everything the loop does to the outside world, so that its logic runs on fakes in unit tests
+ * (test/support/loop-fakes.ts); realLoopDeps are the adapters the supervisor runs with.
+ */
+export interface LoopDeps {
+  observe: (config: ClusterConfig, node: NodeConfig, now: () => number) => Promise<Observation>;
+  act: (config: ClusterConfig, node: NodeConfig, actions: Action[]) => Promise<ActionOutcome[]>;
+  /** Replaces the state file (atomically). */
+  writeState: (path: string, state: SupervisorState) => Promise<void>;
+  /** This process's start time in clock ticks since boot (0 when /proc cannot say). */
+  selfStartTicks: () => Promise<number>;
+  /** Where the data directory's pg_wal points; null when it is not a symlink. */
+  pgWalTarget: (dataDir: string) => Promise<string | null>;
+  /** Milliseconds since the epoch. */
+  now: () => number;
+  /** Resolves after ms, or as soon as signal aborts; never rejects. */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export const realLoopDeps: LoopDeps = {
+  observe,
+  act,
+  writeState: writeSupervisorState,
+  selfStartTicks: async () => (await processStartTicks('self')) ?? 0,
+  pgWalTarget: (dataDir) => readlink(join(dataDir, 'pg_wal')).catch(() => null),
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    timerSleep(ms, undefined, signal === undefined ? {} : { signal }).catch(() => undefined),
+};
+
+/** Where the loop's lines go (JsonLog; a recording log in tests). */
+export interface LoopLog {
+  write: (entry: LogEntry) => void;
+}
 
 export interface LoopOptions {
   once: boolean;
   dryRun: boolean;
-  log: JsonLog;
+  log: LoopLog;
   /** Aborted by SIGTERM/SIGINT: the loop ends after the current iteration. */
   signal: AbortSignal;
   /** skypg's version, recorded in the state file for `skypg doctor`. */
@@ -60,11 +108,12 @@ export async function runSupervisor(
   config: ClusterConfig,
   node: NodeConfig,
   options: LoopOptions,
+  deps: LoopDeps = realLoopDeps,
 ): Promise<LoopSummary> {
   const { log } = options;
   const statePath = stateFilePath(config, node.name);
-  const startedAt = new Date().toISOString();
-  const pidStartTicks = (await processStartTicks('self')) ?? 0;
+  const startedAt = new Date(deps.now()).toISOString();
+  const pidStartTicks = await deps.selfStartTicks();
   const hash = configHash(config);
   let memory: Memory = initialMemory;
   let lastActionError: string | undefined;
@@ -72,12 +121,12 @@ export async function runSupervisor(
   const fencing = { failed: false };
   let previous: Decision | undefined;
   let running: ActionTask | undefined;
-  let lastObservedAt = Date.now();
+  let lastObservedAt = deps.now();
   let lastNotPeer: string | undefined;
   let loops = 0;
 
   const startActions = (actions: Action[]): ActionTask => {
-    const begun = Date.now();
+    const begun = deps.now();
     const task: ActionTask = {
       actions,
       startedAt: begun,
@@ -85,7 +134,8 @@ export async function runSupervisor(
         begun + actions.reduce((sum, action) => sum + actionDeadlineMs(action, config), 0),
       done: Promise.resolve(),
     };
-    task.done = act(config, node, actions)
+    task.done = deps
+      .act(config, node, actions)
       .then((outcomes) => {
         lastActionError = undefined;
         fencing.failed = false;
@@ -109,42 +159,50 @@ export async function runSupervisor(
   };
 
   const writeState = async (decision: Decision): Promise<void> => {
-    await writeSupervisorState(statePath, {
-      version: 1,
-      cluster: config.cluster,
-      node: node.name,
-      pid: process.pid,
-      pidStartTicks,
-      startedAt,
-      updatedAt: new Date().toISOString(),
-      loops,
-      // No fence level left: never promoted, said loudly (check-alive CRITICAL), retried every loop.
-      state: fencing.failed ? 'fence-failed' : decision.state,
-      reason: fencing.failed
-        ? `${lastActionError ?? ''} (retried every loop)`
-        : lastActionError === undefined
-          ? decision.reason
-          : `${decision.reason}; last action failed: ${lastActionError}`,
-      paused: decision.state === 'paused',
-      ...(running === undefined
-        ? {}
-        : {
-            action: {
-              name: describeActions(running.actions),
-              since: new Date(running.startedAt).toISOString(),
-              deadline: new Date(running.deadlineAt).toISOString(),
-            },
-          }),
-      ...(options.version === undefined ? {} : { skypgVersion: options.version }),
-      configHash: hash,
-      pgWal: await readlink(join(node.data_dir, 'pg_wal')).catch(() => null),
-    }).catch((error: unknown) => {
-      log.write({
-        event: 'error',
+    await deps
+      .writeState(statePath, {
+        version: 1,
+        cluster: config.cluster,
         node: node.name,
-        detail: `cannot write the state file ${statePath}: ${messageOf(error)}`,
+        pid: process.pid,
+        pidStartTicks,
+        startedAt,
+        updatedAt: new Date(deps.now()).toISOString(),
+        loops,
+        ...reportedState(decision, lastActionError, fencing.failed),
+        paused: decision.state === 'paused',
+        ...(running === undefined
+          ? {}
+          : {
+              action: {
+                name: describeActions(running.actions),
+                since: new Date(running.startedAt).toISOString(),
+                deadline: new Date(running.deadlineAt).toISOString(),
+              },
+            }),
+        ...(options.version === undefined ? {} : { skypgVersion: options.version }),
+        configHash: hash,
+        pgWal: await deps.pgWalTarget(node.data_dir),
+      })
+      .catch((error: unknown) => {
+        log.write({
+          event: 'error',
+          node: node.name,
+          detail: `cannot write the state file ${statePath}: ${messageOf(error)}`,
+        });
       });
-    });
+  };
+
+  /** Waits for the running actions, at most ms (they go on running). */
+  const waitForRunning = async (task: ActionTask, ms: number): Promise<void> => {
+    const stop = new AbortController();
+    await Promise.race([task.done, deps.sleep(ms, stop.signal)]);
+    stop.abort();
+  };
+
+  /** Sleeps the rest of the interval (at least a moment, so a slow loop cannot spin). */
+  const pause = async (loopStarted: number, intervalMs = config.heartbeat.interval) => {
+    await deps.sleep(Math.max(50, intervalMs - (deps.now() - loopStarted)), options.signal);
   };
 
   log.write({
@@ -153,16 +211,17 @@ export async function runSupervisor(
     detail: `supervisor pid ${process.pid}${options.dryRun ? ' (dry run: actions are logged, not done)' : ''}`,
   });
   while (!options.signal.aborted) {
-    const loopStarted = Date.now();
+    const loopStarted = deps.now();
     loops += 1;
     let decision: Decision;
     try {
       const observation = await withDeadline(
-        observe(config, node, () => Date.now()),
+        deps.observe(config, node, deps.now),
         observeDeadlineMs(config),
         'the observation',
+        deps.sleep,
       );
-      lastObservedAt = Date.now();
+      lastObservedAt = deps.now();
       if (lastActionError !== undefined) observation.lastActionError = lastActionError;
       // An impostor at the peer's address is logged once, when it appears or changes.
       const notPeer = observation.peerServer.notPeer;
@@ -176,21 +235,20 @@ export async function runSupervisor(
         node: node.name,
         detail: `observation failed: ${messageOf(error)}`,
       });
-      if (
-        !options.dryRun &&
-        blindPrimaryMustDemote(previous?.state, lastObservedAt, Date.now(), config)
-      ) {
-        // The peer stops waiting for this primary after isolation_timeout: stop first.
+      const blind = options.dryRun
+        ? undefined
+        : blindPrimaryDecision(node.name, previous?.state, lastObservedAt, deps.now(), config);
+      if (blind !== undefined) {
         log.write({
           event: 'decision',
           node: node.name,
-          state: 'demoted',
-          rule: 'watchdog-blind-primary-demote',
-          reason: `${node.name} has not completed an observation for ${Math.round((Date.now() - lastObservedAt) / 1000)}s: a primary that cannot see whether it is isolated stops accepting writes`,
+          state: blind.state,
+          rule: blind.rule,
+          reason: blind.reason,
         });
-        running = startActions([{ kind: 'demote', mode: 'fast' }]);
+        running = startActions(blind.actions);
       }
-      await pause(config, loopStarted, options.signal);
+      await pause(loopStarted);
       continue;
     }
     const changed =
@@ -215,7 +273,8 @@ export async function runSupervisor(
           detail: 'dry run: not done',
         });
     } else if (decision.actions.length > 0) {
-      const verdict = mayStart(decision.actions, running, Date.now(), describeActions);
+      const now = deps.now();
+      const verdict = mayStart(decision.actions, running, now, describeActions);
       if (!verdict.start) {
         log.write({ event: 'action', node: node.name, detail: verdict.reason });
       } else {
@@ -223,7 +282,7 @@ export async function runSupervisor(
           log.write({
             event: 'error',
             node: node.name,
-            detail: `watchdog: abandoned ${describeActions(verdict.abandoned.actions)}, still running ${Math.round((Date.now() - verdict.abandoned.startedAt) / 1000)}s after it started (past its deadline)`,
+            detail: `watchdog: abandoned ${describeActions(verdict.abandoned.actions)}, still running ${Math.round((now - verdict.abandoned.startedAt) / 1000)}s after it started (past its deadline)`,
           });
         }
         running = startActions(decision.actions);
@@ -232,22 +291,21 @@ export async function runSupervisor(
     memory = decision.memory;
     previous = decision;
     // Written before waiting on an action and again after the wait: the file is never older
-    // than the wait or one observation (not both), and an action's outcome shows at once.
+    // than the wait or one observation (not both), and an action's outcome shows at once, even
+    // one that ended while the first write was under way.
+    const waitedOn = running;
     await writeState(decision);
-    if (running !== undefined) {
+    if (waitedOn !== undefined) {
       // --once finishes what it started; the daemon goes on observing after a short wait.
-      await (options.once
-        ? running.done
-        : Promise.race([running.done, sleep(actionWaitMs(config))]));
+      await (options.once ? waitedOn.done : waitForRunning(waitedOn, actionWaitMs(config)));
       await writeState(decision);
     }
     if (options.once) break;
-    await pause(config, loopStarted, options.signal, decision.nextLoopMs);
+    await pause(loopStarted, decision.nextLoopMs);
   }
   if (running !== undefined) {
     // Stopping mid-promotion would leave it half done: let it finish, within its deadline.
-    const left = Math.max(0, running.deadlineAt - Date.now());
-    await Promise.race([running.done, sleep(left)]);
+    await waitForRunning(running, Math.max(0, running.deadlineAt - deps.now()));
   }
   log.write({
     event: 'stop',
@@ -258,28 +316,22 @@ export async function runSupervisor(
 }
 
 /** The work's result, or an error once deadlineMs passed (the work itself is left to finish). */
-async function withDeadline<T>(work: Promise<T>, deadlineMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+async function withDeadline<T>(
+  work: Promise<T>,
+  deadlineMs: number,
+  what: string,
+  sleep: LoopDeps['sleep'],
+): Promise<T> {
+  const settled = new AbortController();
   const expired = new Promise<never>((_, reject) => {
-    const fail = (): void => {
-      reject(new SkypgError('COMMAND_FAILED', `${what} did not finish within ${deadlineMs}ms`));
-    };
-    timer = setTimeout(fail, deadlineMs);
+    void sleep(deadlineMs, settled.signal).then(() => {
+      if (!settled.signal.aborted)
+        reject(new SkypgError('COMMAND_FAILED', `${what} did not finish within ${deadlineMs}ms`));
+    });
   });
   try {
     return await Promise.race([work, expired]);
   } finally {
-    clearTimeout(timer);
+    settled.abort();
   }
-}
-
-/** Sleeps the rest of the interval (at least a moment, so a slow loop cannot spin). */
-async function pause(
-  config: ClusterConfig,
-  loopStarted: number,
-  signal: AbortSignal,
-  intervalMs = config.heartbeat.interval,
-): Promise<void> {
-  const left = Math.max(50, intervalMs - (Date.now() - loopStarted));
-  await sleep(left, undefined, { signal }).catch(() => undefined);
 }

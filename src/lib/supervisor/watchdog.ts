@@ -3,7 +3,7 @@
 // does when it cannot observe at all. Policy lives here so it is table-tested; loop.ts only
 // keeps the clock and the promises.
 import type { ClusterConfig } from '../config/types.js';
-import type { Action, SupervisorStateName } from './types.js';
+import type { Action, Decision, SupervisorStateName } from './types.js';
 
 /**
  * How long each action may run before the watchdog abandons it. Each is above the deadlines of
@@ -115,4 +115,55 @@ export function blindPrimaryMustDemote(
 ): boolean {
   if (lastState === undefined || !primaryStates.has(lastState)) return false;
   return now - lastObservedAt >= config.failover.isolation_timeout;
+}
+
+/** What the loop does when a primary has been blind too long (the shape of a Decision). */
+export type WatchdogDecision = Pick<Decision, 'state' | 'rule' | 'reason' | 'actions'>;
+
+/**
+ * The watchdog's own decision after an observation failed: a primary blind for
+ * isolation_timeout stops (rule watchdog-blind-primary-demote); otherwise nothing is done.
+ */
+export function blindPrimaryDecision(
+  nodeName: string,
+  lastState: SupervisorStateName | undefined,
+  lastObservedAt: number,
+  now: number,
+  config: ClusterConfig,
+): WatchdogDecision | undefined {
+  if (!blindPrimaryMustDemote(lastState, lastObservedAt, now, config)) return undefined;
+  return {
+    state: 'demoted',
+    rule: 'watchdog-blind-primary-demote',
+    reason: `${nodeName} has not completed an observation for ${Math.round((now - lastObservedAt) / 1000)}s: a primary that cannot see whether it is isolated stops accepting writes`,
+    // The peer stops waiting for this primary after isolation_timeout: stop first.
+    actions: [{ kind: 'demote', mode: 'fast' }],
+  };
+}
+
+/** The state and reason the state file reports (check-alive and status read them). */
+export interface ReportedState {
+  state: SupervisorStateName | 'fence-failed';
+  reason: string;
+}
+
+/**
+ * The decision as the state file tells it. When no fence level verified the peer off, that
+ * is said loudly (check-alive CRITICAL) until an action set succeeds: the promotion is never
+ * done unfenced and is retried every loop. Otherwise a failed last action is appended.
+ */
+export function reportedState(
+  decision: Pick<Decision, 'state' | 'reason'>,
+  lastActionError: string | undefined,
+  fenceFailed: boolean,
+): ReportedState {
+  if (fenceFailed)
+    return { state: 'fence-failed', reason: `${lastActionError ?? ''} (retried every loop)` };
+  return {
+    state: decision.state,
+    reason:
+      lastActionError === undefined
+        ? decision.reason
+        : `${decision.reason}; last action failed: ${lastActionError}`,
+  };
 }
