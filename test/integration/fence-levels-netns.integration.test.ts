@@ -237,9 +237,14 @@ describe('blackout of the primary with two fence levels (BMC, then PDU)', { skip
     assert.ok(result.timeToWritableMs !== undefined);
     const pduLog = await readFile(join(state.pduDir ?? '', 'pdu.log'), 'utf8');
     assert.match(pduLog, / off host1\n/, 'the PDU powered host1 off');
-    const promoted = (await readSupervisorLog(state, 'host2')).find(
+    const host2Log = await readSupervisorLog(state, 'host2');
+    const fenced = host2Log.find(
+      (line) => line.event === 'action' && line.action === 'fence-peer' && line.result === 'ok',
+    );
+    assert.match(fenced?.detail ?? '', /fence host1 \(power off, verified\)/);
+    const promoted = host2Log.find(
       (line) => line.event === 'action' && line.action === 'promote' && line.result === 'ok',
     );
-    assert.match(promoted?.detail ?? '', /fence host1 \(power off, verified\)/);
+    assert.match(promoted?.detail ?? '', /promoted host2/);
   });
 });
