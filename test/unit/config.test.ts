@@ -32,6 +32,10 @@ describe('config validation', () => {
     assert.equal(config?.nodes[0].fence[0]?.options['lanplus'], '1');
     assert.equal(config?.nodes[0].fence[0]?.label, 'ipmi');
     assert.equal(config?.nodes[1].fence[0]?.label, 'ipmitool');
+    // fence_ipmilan puts the BMC password on ipmitool's command line: never the example's default.
+    const agents = config?.nodes.flatMap((node) => node.fence.map((level) => level.agent));
+    assert.ok(agents !== undefined && agents.length >= 2);
+    assert.deepEqual([...new Set(agents)], ['ipmitool']);
   });
 
   it('applies defaults and merges per-node postgres overrides', async () => {
