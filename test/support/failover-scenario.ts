@@ -2,7 +2,8 @@
 // supervisors up, a client writing through the VIP and sampling every host, the fault, then
 // recovery (power the fenced host back on, heal), and the invariants checked at the end.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
 import {
@@ -207,6 +208,19 @@ export async function printSupervisorLogs(state: NetnsLabState): Promise<void> {
     const lines = await readSupervisorLog(state, host);
     process.stderr.write(`--- supervisor log of ${host} (last 40 lines)\n`);
     for (const line of lines.slice(-40)) process.stderr.write(`${JSON.stringify(line)}\n`);
+  }
+  // "pg_ctl failed: Examine the log output" says nothing without the server's own lines.
+  for (const host of state.hosts) {
+    const logDir = join(host.dataDir, 'log');
+    const collected = (await readdir(logDir).catch(() => [] as string[]))
+      .filter((name) => name.endsWith('.log'))
+      .map((name) => join(logDir, name));
+    for (const path of [host.logFile, ...collected]) {
+      const text = await readFile(path, 'utf8').catch(() => undefined);
+      if (text === undefined) continue;
+      process.stderr.write(`--- ${host.name} server log ${path} (last 30 lines)\n`);
+      process.stderr.write(`${text.trimEnd().split('\n').slice(-30).join('\n')}\n`);
+    }
   }
 }
 
