@@ -1,64 +1,52 @@
 // observe(): everything one supervisor loop needs, read concurrently, each part bounded by
 // heartbeat.timeout. A part that fails or times out is reported as "not answering", never
-// as an exception: the policy decides what a silence means.
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+// as an exception: the policy decides what a silence means. Every read goes through
+// ObserveDeps (observe-deps.ts), so this file holds only how the reads become facts.
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
-import { beat } from '../heartbeat/beat.js';
-import { readSupervisorRow } from '../heartbeat/table.js';
-import { heartbeatDbTarget } from '../heartbeat/targets.js';
-import { localTarget, withConnection, withTimeouts, type ConnectTarget } from '../pg/connect.js';
 import { lsnDistance } from '../pg/lsn.js';
-import {
-  checkSamePair,
-  readReplication,
-  readServerStatus,
-  readWalReceiver,
-  systemIdentifierOnDisk,
-  type ServerStatus,
-} from '../pg/server-status.js';
-import { runningPostmaster } from '../pg/server-control.js';
-import { runProgram } from '../process/run-program.js';
-import { vipHeldHere, vipStatus } from '../net/vip.js';
+import { checkSamePair, type ServerStatus } from '../pg/server-status.js';
 import { primaryVipProbeNeeded } from './decide.js';
+import { realObserveDeps, type LocalServerReads, type ObserveDeps } from './observe-deps.js';
 import type { LocalObservation, Observation, PeerObservation } from './types.js';
 
 export async function observe(
   config: ClusterConfig,
   node: NodeConfig,
   now: () => number,
+  deps: ObserveDeps = realObserveDeps,
 ): Promise<Observation> {
   const peer = peerOf(config, node.name);
   const timeoutMs = config.heartbeat.timeout;
   const [local, peerAnswer, viaVipAnswer, gatewayReachable, standbyVipHeld, primaryVipHeld] =
     await Promise.all([
-      observeLocal(config, node, timeoutMs),
-      answerOf(heartbeatDbTarget(config, peer, 'heartbeat', 'tcp'), timeoutMs),
-      primaryThroughVip(config, timeoutMs),
-      gatewayAnswers(config, timeoutMs),
-      config.vip.standby
-        ? vipHeldHere(config, 'standby').catch(() => false)
-        : Promise.resolve(false),
-      config.vip.primary
-        ? vipHeldHere(config, 'primary').catch(() => false)
-        : Promise.resolve(false),
+      observeLocal(config, node, timeoutMs, deps),
+      answerOf(() => deps.peerStatus(config, peer, timeoutMs)),
+      config.vip.primary === undefined
+        ? Promise.resolve(new Error('no primary VIP'))
+        : answerOf(() => deps.statusThroughPrimaryVip(config, timeoutMs)),
+      gatewayAnswers(config, timeoutMs, deps),
+      config.vip.standby === undefined
+        ? Promise.resolve(false)
+        : orElse(() => deps.vipHeldHere(config, 'standby'), false),
+      config.vip.primary === undefined
+        ? Promise.resolve(false)
+        : orElse(() => deps.vipHeldHere(config, 'primary'), false),
     ]);
   // Answers count only from this pair's other server (docs/security.md, "Network trust").
   const expected =
-    local.systemIdentifier ?? (await systemIdentifierOnDisk(node.data_dir).catch(() => undefined));
+    local.systemIdentifier ??
+    (await orElse(() => deps.systemIdentifierOnDisk(node.data_dir), undefined));
   const peerServer = peerObservation(peerAnswer, expected, peer.address);
   const viaVip = {
     answered: !(viaVipAnswer instanceof Error),
     primary: isPairStatus(viaVipAnswer, expected) && viaVipAnswer.role === 'primary',
   };
   // Whether another host answers ARP for the primary VIP costs a DAD probe: the policy says
-  // when it is worth one (decide.ts); otherwise an answer through the VIP is the evidence.
+  // when it is worth one (decide.ts); otherwise an answer through the VIP is the evidence. A
+  // probe that fails cannot rule another holder out.
   const heldElsewhere = primaryVipProbeNeeded(config, local.role, primaryVipHeld)
-    ? await vipStatus(config, 'primary').then(
-        (status) => status.otherHolders.length > 0,
-        () => true,
-      )
+    ? await orElse(async () => (await deps.primaryVipStatus(config)).otherHolders.length > 0, true)
     : viaVip.answered && !primaryVipHeld;
   return {
     now: now(),
@@ -77,102 +65,99 @@ export async function observe(
   };
 }
 
+/**
+ * The local server. Whether a postmaster runs is not guessed: if that cannot be read, the
+ * observation fails (the loop's "observation failed" path), since "down" would invite a start.
+ */
 async function observeLocal(
   config: ClusterConfig,
   node: NodeConfig,
   timeoutMs: number,
+  deps: ObserveDeps,
 ): Promise<LocalObservation> {
-  const running = (await runningPostmaster(node)) !== undefined;
+  const running = (await deps.runningPostmaster(node)) !== undefined;
   if (!running) {
-    const dataIsStandby = await access(join(node.data_dir, 'standby.signal')).then(
-      () => true,
-      () => false,
-    );
+    const dataIsStandby = await deps.standbySignalPresent(node.data_dir);
     return { running, answering: false, dataIsStandby };
   }
+  let local: LocalObservation;
   try {
-    const local = await withConnection(
-      withTimeouts(localTarget(node), timeoutMs),
-      async (session) => {
-        const status = await readServerStatus(session);
-        const observed: LocalObservation = {
-          running,
-          answering: true,
-          role: status.role,
-          timeline: status.timeline,
-          ...(status.systemIdentifier === undefined
-            ? {}
-            : { systemIdentifier: status.systemIdentifier }),
-          lsn: status.role === 'primary' ? status.currentLsn : status.replayLsn,
-        };
-        if (status.role === 'standby') {
-          const receiver = await readWalReceiver(session, status.versionNum);
-          observed.receiver = receiver?.status;
-          if (receiver?.lastMessageAt !== undefined)
-            observed.lastReceiptAt = receiver.lastMessageAt.getTime();
-          if (status.receiveLsn !== undefined && status.replayLsn !== undefined) {
-            observed.replayBacklog = lsnDistance(status.receiveLsn, status.replayLsn);
-          }
-        } else {
-          const peerName = peerOf(config, node.name).name;
-          const rows = await readReplication(session);
-          const peerRow =
-            rows.find((candidate) => candidate.applicationName === peerName) ??
-            (rows.length === 1 ? rows[0] : undefined);
-          if (peerRow)
-            observed.peerReplication = { state: peerRow.state, syncState: peerRow.syncState };
-          const [names] = await session.query<{ names: string }>(
-            "select current_setting('synchronous_standby_names') as names",
-          );
-          observed.syncStandbyNames = names?.names ?? '';
-        }
-        return observed;
-      },
+    local = await deps.withLocalServer(node, timeoutMs, (server) =>
+      readLocalServer(config, node, server),
     );
-    await readHeartbeatRow(config, node, timeoutMs, local);
-    if (local.role === 'primary') {
-      // The beat is the primary's liveness test: a new connection that commits a write.
-      local.beatCommitted = await beat(config, node).then(
-        (result) => result.written,
-        () => false,
-      );
-    }
-    return local;
   } catch {
     return { running, answering: false };
   }
+  const row = await orElse(() => deps.heartbeatRow(config, node, timeoutMs), undefined);
+  if (row !== undefined) {
+    local.heartbeat = {
+      lastAlive: row.lastAlive,
+      writer: row.writer,
+      ...(row.repLag === undefined ? {} : { repLag: row.repLag }),
+      ...(row.syncDegradedAt === undefined ? {} : { syncDegradedAt: row.syncDegradedAt }),
+    };
+    if (row.pausedBy !== undefined) local.pausedBy = row.pausedBy;
+    if (row.switchover !== undefined) local.switchover = row.switchover;
+  }
+  if (local.role === 'primary') {
+    // The beat is the primary's liveness test: a new connection that commits a write.
+    local.beatCommitted = await orElse(() => deps.writeBeat(config, node), false);
+  }
+  return local;
 }
 
-/**
- * The heartbeat row as replicated here: liveness of the primary, pause flag, degrade record.
- * Read as the heartbeat role (whatever the object is, its code runs with no more rights than
- * that role has), and only believed when it is a superuser's table: another owner could write
- * the pause and switchover columns (docs/security.md).
- */
-async function readHeartbeatRow(
+/** What one connection to the local server shows: its role, and the role's own facts. */
+async function readLocalServer(
   config: ClusterConfig,
   node: NodeConfig,
-  timeoutMs: number,
-  into: LocalObservation,
-): Promise<void> {
-  const target = withTimeouts(heartbeatDbTarget(config, node, 'heartbeat', 'socket'), timeoutMs);
-  const row = await withConnection(target, readSupervisorRow).catch(() => undefined);
-  if (row === undefined) return;
-  into.heartbeat = {
-    lastAlive: row.lastAlive,
-    writer: row.writer,
-    ...(row.repLag === undefined ? {} : { repLag: row.repLag }),
-    ...(row.syncDegradedAt === undefined ? {} : { syncDegradedAt: row.syncDegradedAt }),
+  server: LocalServerReads,
+): Promise<LocalObservation> {
+  const status = await server.status();
+  const observed: LocalObservation = {
+    running: true,
+    answering: true,
+    role: status.role,
+    timeline: status.timeline,
+    ...(status.systemIdentifier === undefined ? {} : { systemIdentifier: status.systemIdentifier }),
+    lsn: status.role === 'primary' ? status.currentLsn : status.replayLsn,
   };
-  if (row.pausedBy !== undefined) into.pausedBy = row.pausedBy;
-  if (row.switchover !== undefined) into.switchover = row.switchover;
+  if (status.role === 'standby') {
+    const receiver = await server.walReceiver(status.versionNum);
+    observed.receiver = receiver?.status;
+    if (receiver?.lastMessageAt !== undefined)
+      observed.lastReceiptAt = receiver.lastMessageAt.getTime();
+    if (status.receiveLsn !== undefined && status.replayLsn !== undefined) {
+      observed.replayBacklog = lsnDistance(status.receiveLsn, status.replayLsn);
+    }
+    return observed;
+  }
+  const peerName = peerOf(config, node.name).name;
+  const rows = await server.replication();
+  // The peer's row by name; a single row without the name is taken as the peer's.
+  const peerRow =
+    rows.find((candidate) => candidate.applicationName === peerName) ??
+    (rows.length === 1 ? rows[0] : undefined);
+  if (peerRow) observed.peerReplication = { state: peerRow.state, syncState: peerRow.syncState };
+  observed.syncStandbyNames = await server.syncStandbyNames();
+  return observed;
 }
 
-/** A server's status over TCP, or the error that kept it from answering. */
-function answerOf(target: ConnectTarget, timeoutMs: number): Promise<ServerStatus | Error> {
-  return withConnection(withTimeouts(target, timeoutMs), readServerStatus).catch(
-    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-  );
+/** The read's value, or fallback when it rejects (or throws before it returns a promise). */
+async function orElse<T>(read: () => Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await read();
+  } catch {
+    return fallback;
+  }
+}
+
+/** A server's status, or the error that kept it from answering. */
+async function answerOf(read: () => Promise<ServerStatus>): Promise<ServerStatus | Error> {
+  try {
+    return await read();
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
 }
 
 function isPairStatus(
@@ -210,32 +195,15 @@ function connectionRefused(error: unknown): boolean {
   return false;
 }
 
-/** What answers through the primary VIP (a new connection), if anything is configured. */
-function primaryThroughVip(
+/** Any configured gateway answers a ping within the timeout. */
+async function gatewayAnswers(
   config: ClusterConfig,
   timeoutMs: number,
-): Promise<ServerStatus | Error> {
-  const vip = config.vip.primary;
-  if (vip === undefined) return Promise.resolve(new Error('no primary VIP'));
-  const [first] = config.nodes;
-  const host = vip.host;
-  return answerOf({ ...heartbeatDbTarget(config, first, 'heartbeat', 'tcp'), host }, timeoutMs);
-}
-
-/** Any configured gateway answers a ping within the timeout. */
-async function gatewayAnswers(config: ClusterConfig, timeoutMs: number): Promise<boolean> {
+  deps: ObserveDeps,
+): Promise<boolean> {
   if (config.gateway.length === 0) return false;
-  const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
   const answers = await Promise.all(
-    config.gateway.map((address) =>
-      runProgram('ping', ['-n', '-q', '-c', '1', '-W', seconds, address], {
-        allowFailure: true,
-        timeoutMs: timeoutMs + 1000,
-      }).then(
-        (result) => result.exitCode === 0,
-        () => false,
-      ),
-    ),
+    config.gateway.map((address) => orElse(() => deps.pingGateway(address, timeoutMs), false)),
   );
   return answers.some(Boolean);
 }
