@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { standbyConninfo } from '../../src/lib/actions/rebuild.js';
 import { nodeSettingsFile } from '../../src/lib/lab/lab-support.js';
+import { readControlData } from '../../src/lib/pg/controldata.js';
+import { writeStandbyConfig } from '../../src/lib/pg/standby-config.js';
 import { runSkypg, type CliRun } from '../support/cli.js';
 import { useLoopbackLab, type TestLab } from '../support/lab.js';
 import { labNode, sql, startServer, stopServer, writeWal } from '../support/lab-control.js';
@@ -166,6 +169,62 @@ describe('diverged old primary: rewound, its own writes gone', () => {
         labNode(lab(), 'host1'),
         "select 1 from pg_class where relname = 'only_on_old_primary'",
       ),
+      [],
+    );
+  });
+});
+
+describe('old primary that replayed its own WAL as a standby past the fork: rewound, not followed', () => {
+  const lab = useLoopbackLab();
+
+  // Seen in CI (by-hand pair, kill -9): the crashed primary restarted as a standby, replayed
+  // its own WAL past the new timeline's fork, and was stopped in recovery. Its last
+  // restartpoint is before the fork, its data is not: "follow" left a server that never starts.
+  it('rebuild-standby rewinds a standby stopped in recovery past the fork, then it streams', async () => {
+    await stopServer(lab(), 'host2');
+    await sql(labNode(lab(), 'host1'), "create table only_on_old_primary as select 'lost' as v");
+    await stopServer(lab(), 'host1', 'immediate');
+    await startServer(lab(), 'host2');
+    const promoted = await skypg(lab(), ['promote', '--node', 'host2', '--force']);
+    assert.equal(promoted.code, 0, promoted.stderr);
+    await sql(labNode(lab(), 'host2'), "create table only_on_new_primary as select 'won' as v");
+
+    const host1 = labNode(lab(), 'host1');
+    const host2 = labNode(lab(), 'host2');
+    await writeStandbyConfig(
+      host1.data_dir,
+      standbyConninfo(lab().config, host1, host2),
+      host1.postgres.os_user,
+    );
+    await startServer(lab(), 'host1');
+    // Crash recovery in standby mode replays host1's own WAL, then it cannot follow timeline 2.
+    await waitUntil('host1 replayed its own table', async () => {
+      const rows = await sql(host1, "select 1 from pg_class where relname = 'only_on_old_primary'");
+      return rows.length === 1 ? true : undefined;
+    });
+    await stopServer(lab(), 'host1');
+    const context = {
+      binDir: lab().state.binDir,
+      osUser: lab().state.osUser,
+      cwd: lab().state.dir,
+    };
+    const control = await readControlData(context, host1.data_dir);
+    assert.equal(control.clusterState, 'shut down in recovery');
+
+    const run = await skypg(lab(), ['rebuild-standby', '--node', 'host1', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as RebuildJson;
+    assert.equal(result.method, 'rewind', result.why);
+    assert.match(result.why, /minimum recovery point .* is past the fork of timeline 1/);
+    assert.deepEqual(await role(lab(), 'host1'), { standby: true, timeline: 2 });
+    await waitUntil(
+      'host1 replays the new primary',
+      async () =>
+        (await sql(host1, "select 1 from pg_class where relname = 'only_on_new_primary'"))
+          .length === 1,
+    );
+    assert.deepEqual(
+      await sql(host1, "select 1 from pg_class where relname = 'only_on_old_primary'"),
       [],
     );
   });

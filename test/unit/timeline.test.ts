@@ -89,6 +89,32 @@ describe('classifyDivergence', () => {
       why: /not shut down cleanly/,
     },
     {
+      // Seen in CI: an old primary killed with -9 restarted as a standby, replayed its own WAL
+      // past the fork, and was stopped; its checkpoint is before the fork, its data is not.
+      name: 'a standby stopped in recovery past the fork is diverged, though its checkpoint is before it',
+      input: { localMinRecovery: { timeline: 1, lsn: '0/3000200' } },
+      verdict: 'rewind',
+      why: /minimum recovery point 0\/3000200 is past the fork .* diverged/,
+    },
+    {
+      name: 'a standby stopped in recovery exactly at the fork follows',
+      input: { localMinRecovery: { timeline: 1, lsn: '0/3000160' } },
+      verdict: 'follow',
+      why: /minimum recovery point 0\/3000160, not past timeline 1's fork/,
+    },
+    {
+      name: 'a standby that replayed onto the newer timeline is judged there',
+      input: { localMinRecovery: { timeline: 2, lsn: '0/3800000' } },
+      verdict: 'follow',
+      why: /same timeline 2 and behind the source/,
+    },
+    {
+      name: "a minimum recovery point of 0/0 (a primary's stop) changes nothing",
+      input: { localMinRecovery: { timeline: 0, lsn: '0/0' } },
+      verdict: 'follow',
+      why: /before timeline 1 forked/,
+    },
+    {
       name: 'a newer timeline than the source is refused',
       input: { localTimeline: 3 },
       verdict: 'refuse',

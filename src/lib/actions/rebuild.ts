@@ -203,6 +203,7 @@ function decide(
   const classified = classifyDivergence({
     localTimeline: control.checkpointTimeline,
     localCheckpointLsn: control.checkpointLsn,
+    localMinRecovery: { timeline: control.minRecoveryEndTimeline, lsn: control.minRecoveryEndLsn },
     cleanShutdown: isCleanShutdown(control),
     sourceTimeline: source.timeline,
     sourceLsn: source.lsn,

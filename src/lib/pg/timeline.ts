@@ -23,6 +23,11 @@ export function parseHistory(text: string): HistoryEntry[] {
 export interface DivergenceInput {
   localTimeline: number;
   localCheckpointLsn: string;
+  /**
+   * A standby's minimum recovery point (pg_control; 0/0 after a primary's stop): it replayed WAL
+   * up to there, so its data files may be past its last checkpoint (restartpoint).
+   */
+  localMinRecovery?: { timeline: number; lsn: string };
   cleanShutdown: boolean;
   sourceTimeline: number;
   sourceLsn: string;
@@ -46,6 +51,8 @@ export type Verdict =
  * pg_rewind (which reads that WAL) can tell, and it says "no rewind required" when none is.
  */
 export function classifyDivergence(input: DivergenceInput): { verdict: Verdict; why: string } {
+  const replayed = replayedPast(input);
+  if (replayed !== undefined) return classifyReplayed(input, replayed);
   const { localTimeline, sourceTimeline } = input;
   const checkpoint = parseLsn(input.localCheckpointLsn);
   if (localTimeline > sourceTimeline) {
@@ -90,4 +97,54 @@ export function classifyDivergence(input: DivergenceInput): { verdict: Verdict; 
       ? `its checkpoint ${input.localCheckpointLsn} is past the fork of timeline ${localTimeline} at ${fork.switchpoint}: diverged`
       : `not shut down cleanly on timeline ${localTimeline} (forked at ${fork.switchpoint}): pg_rewind checks its WAL`,
   };
+}
+
+/** The minimum recovery point when it lies beyond the checkpoint (same or newer timeline). */
+function replayedPast(input: DivergenceInput): { timeline: number; lsn: string } | undefined {
+  const point = input.localMinRecovery;
+  if (point === undefined || parseLsn(point.lsn) === 0n) return undefined;
+  if (point.timeline > input.localTimeline) return point;
+  if (
+    point.timeline === input.localTimeline &&
+    parseLsn(point.lsn) > parseLsn(input.localCheckpointLsn)
+  )
+    return point;
+  return undefined;
+}
+
+/**
+ * A standby stopped in recovery: its data files hold everything up to its minimum recovery
+ * point, so that point (not the restartpoint) is where its history must still match the
+ * source's. Replay ending exactly at the fork is a prefix of the new timeline.
+ */
+function classifyReplayed(
+  input: DivergenceInput,
+  replayed: { timeline: number; lsn: string },
+): { verdict: Verdict; why: string } {
+  const position = `minimum recovery point ${replayed.lsn}`;
+  if (replayed.timeline !== input.localTimeline) {
+    return classifyDivergence({
+      ...input,
+      localTimeline: replayed.timeline,
+      localCheckpointLsn: replayed.lsn,
+      localMinRecovery: undefined,
+    });
+  }
+  const fork = input.sourceHistory.find((entry) => entry.timeline === replayed.timeline);
+  if (replayed.timeline === input.sourceTimeline || fork === undefined || !input.cleanShutdown) {
+    return classifyDivergence({
+      ...input,
+      localCheckpointLsn: replayed.lsn,
+      localMinRecovery: undefined,
+    });
+  }
+  return parseLsn(replayed.lsn) <= parseLsn(fork.switchpoint)
+    ? {
+        verdict: 'follow',
+        why: `stopped in recovery at its ${position}, not past timeline ${replayed.timeline}'s fork at ${fork.switchpoint}`,
+      }
+    : {
+        verdict: 'rewind',
+        why: `its ${position} is past the fork of timeline ${replayed.timeline} at ${fork.switchpoint}: diverged`,
+      };
 }
