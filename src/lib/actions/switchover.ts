@@ -121,13 +121,21 @@ export async function switchover(
   check(here);
   const there = await checkSource(config, source, node);
   check(there.precondition);
-  const flags = await withSuperuserSession(config, source, 'tcp', readFlags).catch(() => undefined);
+  // Why the row could not be read (an untrusted table says how to fix it) goes in the detail.
+  let unreadable = '';
+  const flags = await withSuperuserSession(config, source, 'tcp', readFlags).catch(
+    (error: unknown) => {
+      const hint = error instanceof SkypgError ? error.hint : undefined;
+      unreadable = `${messageOf(error)}${hint === undefined ? '' : `: ${hint}`}`;
+      return undefined;
+    },
+  );
   check({
     check: 'the cluster is not paused',
     ok: flags !== undefined && flags.pausedBy === undefined,
     detail:
       flags === undefined
-        ? `cannot read the heartbeat row on ${source.name}`
+        ? `cannot read the heartbeat row on ${source.name}: ${unreadable}`
         : flags.pausedBy === undefined
           ? 'not paused'
           : `paused by ${flags.pausedBy} ('skypg resume' first)`,
