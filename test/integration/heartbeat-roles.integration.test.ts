@@ -12,7 +12,7 @@ import { heartbeatDbTarget } from '../../src/lib/heartbeat/targets.js';
 import { localTarget, withConnection } from '../../src/lib/pg/connect.js';
 import { runSkypg } from '../support/cli.js';
 import { useLoopbackLab, type TestLab } from '../support/lab.js';
-import { labNode, sql } from '../support/lab-control.js';
+import { isSuperuserRole, labNode, sql } from '../support/lab-control.js';
 import { waitUntil } from '../support/wait.js';
 
 const role = 'sky_pg_cluster';
@@ -49,15 +49,6 @@ async function asHeartbeatRole(
   return errors;
 }
 
-async function isSuperuser(lab: TestLab): Promise<boolean> {
-  const [row] = await sql<{ rolsuper: boolean }>(
-    labNode(lab, 'host1'),
-    'select rolsuper from pg_roles where rolname = $1',
-    [role],
-  );
-  return row?.rolsuper === true;
-}
-
 describe('heartbeat roles: the heartbeat role writes the beat and nothing else', () => {
   const lab = useLoopbackLab();
   const skypg = (...args: string[]) =>
@@ -89,7 +80,11 @@ describe('heartbeat roles: the heartbeat role writes the beat and nothing else',
       return row?.ok === true ? true : undefined;
     });
     await readEverywhere();
-    assert.equal(await isSuperuser(lab()), false, 'the heartbeat role became a superuser');
+    assert.equal(
+      await isSuperuserRole(lab(), role),
+      false,
+      'the heartbeat role became a superuser',
+    );
     // The function and the rename are refused; the view then has nothing to stand on.
     for (const [index, error] of errors.entries()) {
       assert.match(
@@ -172,7 +167,11 @@ describe('heartbeat roles: the heartbeat role writes the beat and nothing else',
     const errors = await asHeartbeatRole(lab().config, lab(), viewSwap);
     assert.deepEqual(errors, [undefined, undefined, undefined], 'an owner may swap the table');
     await readEverywhere();
-    assert.equal(await isSuperuser(lab()), false, 'the heartbeat role became a superuser');
+    assert.equal(
+      await isSuperuserRole(lab(), role),
+      false,
+      'the heartbeat role became a superuser',
+    );
     const pause = await skypg('pause', '--reason', 'test');
     assert.notEqual(pause.code, 0);
     assert.match(pause.stderr, /not a table owned by a superuser.*heartbeat init/s);

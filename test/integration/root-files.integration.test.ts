@@ -23,7 +23,11 @@ import { checkHba, hbaFix } from '../../src/lib/doctor/pg-checks.js';
 import { writeFileAtomic, writeFileAtomicAs } from '../../src/lib/fs/atomic-write.js';
 import { localTarget, withConnection } from '../../src/lib/pg/connect.js';
 import { lookupPassword } from '../../src/lib/pg/passfile.js';
-import { writeStandbyConfig, type PrimaryConninfo } from '../../src/lib/pg/standby-config.js';
+import {
+  readStandbySetup,
+  writeStandbyConfig,
+  type PrimaryConninfo,
+} from '../../src/lib/pg/standby-config.js';
 import { runProgram } from '../../src/lib/process/run-program.js';
 import { writeSupervisorState } from '../../src/lib/supervisor/state-file.js';
 import { useLoopbackLab, type TestLab } from '../support/lab.js';
@@ -91,12 +95,23 @@ describe('files root writes in data directories (C2, M2), on a loopback pair', {
   const scratch = useScratchDir();
   const standbyDir = (): string => lab().state.nodes[1].dataDir;
 
-  /** Plants a link as postgres in the standby's data directory; puts the real file back after. */
-  async function withPlantedLink(name: string, target: string, work: () => Promise<void>) {
+  /**
+   * Plants a link in the standby's data directory; puts the real file back after. A symbolic
+   * link is made by postgres. A hard link to a root file is made by root here: the kernel lets
+   * postgres make it too where fs.protected_hardlinks is 0, or to a root file it may read and
+   * write, and the directory entry is the same whoever made it.
+   */
+  async function withPlantedLink(
+    name: string,
+    target: string,
+    work: () => Promise<void>,
+    kind: 'symbolic' | 'hard' = 'symbolic',
+  ) {
     const path = join(standbyDir(), name);
     const saved = await readFile(path).catch(() => undefined);
     await rm(path, { force: true });
-    await asPostgres('ln', '-s', target, path);
+    if (kind === 'symbolic') await asPostgres('ln', '-s', target, path);
+    else await runProgram('ln', [target, path]);
     try {
       await work();
     } finally {
@@ -139,6 +154,67 @@ describe('files root writes in data directories (C2, M2), on a loopback pair', {
         );
       }
     });
+  });
+
+  it('postgresql.auto.conf hard-linked to a root-only secret: refused; the secret is not written, chowned or copied', async () => {
+    const secret = await victim(scratch(), 'victim-hardlinked', 0o600);
+    const autoConf = join(standbyDir(), 'postgresql.auto.conf');
+    await withPlantedLink(
+      'postgresql.auto.conf',
+      secret.path,
+      async () => {
+        const signalBefore = await lstat(join(standbyDir(), 'standby.signal'));
+        await assert.rejects(writeStandbyConfig(standbyDir(), conninfo, osUser), (error: Error) => {
+          assert.match(
+            error.message,
+            /\/postgresql\.auto\.conf is not a regular file owned by the data directory's owner \(uid \d+\)$/,
+          );
+          assert.doesNotMatch(error.message, /\n/);
+          return true;
+        });
+        await secret.assertUntouched();
+        // Still the same inode: nothing was renamed over it or written through it.
+        assert.equal((await stat(autoConf)).ino, (await stat(secret.path)).ino);
+        const signalAfter = await lstat(join(standbyDir(), 'standby.signal'));
+        assert.equal(signalAfter.ino, signalBefore.ino, 'standby.signal was rewritten anyway');
+        for (const entry of await readdir(standbyDir())) {
+          const path = join(standbyDir(), entry);
+          const info = await lstat(path);
+          if (!info.isFile() || info.ino === signalAfter.ino || path === autoConf) continue;
+          assert.ok(
+            !(await readFile(path, 'utf8')).includes(secret.content),
+            `${path} has the secret`,
+          );
+        }
+        // The supervisor reads the same file for its shape check: it gets nothing from it.
+        await assert.rejects(readStandbySetup(standbyDir()), /is not a regular file owned by/);
+      },
+      'hard',
+    );
+  });
+
+  it('standby.signal hard-linked to a root file: the link is replaced, the root file untouched', async () => {
+    const own = await victim(scratch(), 'victim-signal-hardlinked', 0o644);
+    const before = await readFile(join(standbyDir(), 'postgresql.auto.conf'), 'utf8');
+    try {
+      await withPlantedLink(
+        'standby.signal',
+        own.path,
+        async () => {
+          await writeStandbyConfig(standbyDir(), conninfo, osUser);
+          await own.assertUntouched();
+          const signal = await lstat(join(standbyDir(), 'standby.signal'));
+          assert.notEqual(signal.ino, (await stat(own.path)).ino, 'still the root file');
+          assert.deepEqual(
+            [signal.isFile(), signal.uid, signal.size, signal.nlink],
+            [true, (await stat(standbyDir())).uid, 0, 1],
+          );
+        },
+        'hard',
+      );
+    } finally {
+      await writeFile(join(standbyDir(), 'postgresql.auto.conf'), before);
+    }
   });
 
   it('without links: both files are written as postgres, 0600, with primary_conninfo', async () => {
@@ -295,6 +371,24 @@ describe('files root writes in data directories (C2, M2), on a loopback pair', {
         assert.equal(await readFile(untouched.path, 'utf8'), original);
         const info = await stat(untouched.path);
         assert.deepEqual([info.uid, info.mode & 0o777], [0, 0o644]);
+      });
+    });
+
+    it('pg_hba.conf hard-linked to a root file: refused, the root file untouched', async () => {
+      await restoring(async (original) => {
+        const own = await victim(scratch(), 'victim-hba-hardlinked', 0o644);
+        await writeFile(own.path, original);
+        await rm(hbaFile());
+        // Made by root: see withPlantedLink for why postgres could make the same entry.
+        await runProgram('ln', [own.path, hbaFile()]);
+        const context = await doctorContext(lab());
+        await assert.rejects(
+          hbaFix(context, primary(), hbaFile(), ['local  all  someone  peer']).apply(),
+          /\/pg_hba\.conf is not a regular file owned by the data directory's owner \(uid \d+\): doctor does not write it$/,
+        );
+        assert.equal(await readFile(own.path, 'utf8'), original);
+        const info = await stat(own.path);
+        assert.deepEqual([info.uid, info.mode & 0o777, info.nlink], [0, 0o644, 2]);
       });
     });
 

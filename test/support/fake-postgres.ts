@@ -1,8 +1,10 @@
-// A fake PostgreSQL server on 127.0.0.x for tests: the impostor at a peer's address. It speaks
+// A fake PostgreSQL server on 127.0.0.x (or on a Unix socket in a test's own directory) for
+// tests: the impostor at a peer's address, or behind a socket directory. It speaks
 // the v3 startup, asks for the password the way a test chooses (cleartext, MD5, SCRAM with a
 // known password, or none), records what the client sent, and answers queries with chosen rows.
 import { createHmac, createHash, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 
 export type FakeAuth =
   | { method: 'cleartext' }
@@ -28,7 +30,10 @@ export interface FakeResult {
 }
 
 export interface FakePostgresOptions {
+  /** A 127.0.0.x address (a free port is picked), or a directory for a Unix socket. */
   host: string;
+  /** With a directory as host: the port in the socket's name (.s.PGSQL.PORT), as libpq builds it. */
+  socketPort?: number;
   auth: FakeAuth;
   /** The answer to a query; undefined answers with an error. */
   answer?: (sql: string) => FakeResult | undefined;
@@ -57,14 +62,27 @@ export async function startFakePostgres(options: FakePostgresOptions): Promise<F
     socket.on('error', () => undefined);
     serve(socket, options, fake);
   });
+  const socketDir = options.host.startsWith('/');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, options.host, () => {
+    const listening = (): void => {
       resolve();
-    });
+    };
+    if (socketDir) {
+      server.listen(
+        join(options.host, `.s.PGSQL.${String(options.socketPort ?? 5432)}`),
+        listening,
+      );
+    } else {
+      server.listen(0, options.host, listening);
+    }
   });
   const address = server.address();
-  fake.port = typeof address === 'object' && address !== null ? address.port : 0;
+  fake.port = socketDir
+    ? (options.socketPort ?? 5432)
+    : typeof address === 'object' && address !== null
+      ? address.port
+      : 0;
   return {
     ...fake,
     get passwordMessages() {

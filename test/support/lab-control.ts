@@ -31,6 +31,16 @@ function context(lab: TestLab) {
   };
 }
 
+/** Whether `role` is a superuser on host1 now: what an attack by a lesser role aims at. */
+export async function isSuperuserRole(lab: TestLab, role: string): Promise<boolean> {
+  const [row] = await sql<{ rolsuper: boolean }>(
+    labNode(lab, 'host1'),
+    'select rolsuper from pg_roles where rolname = $1',
+    [role],
+  );
+  return row?.rolsuper === true;
+}
+
 export async function stopServer(
   lab: TestLab,
   name: 'host1' | 'host2',

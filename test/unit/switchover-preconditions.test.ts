@@ -111,9 +111,9 @@ const refusals: RefusalCase[] = [
   },
   {
     name: 'the heartbeat row cannot be read',
-    facts: facts({ flags: 'unreadable' }),
+    facts: facts({ flags: { unreadable: 'connection refused' } }),
     check: 'the cluster is not paused',
-    detail: /^cannot read the heartbeat row on host1$/,
+    detail: /^cannot read the heartbeat row on host1: connection refused$/,
   },
   {
     name: 'the cluster is paused',

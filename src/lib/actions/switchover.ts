@@ -173,7 +173,10 @@ async function checkPreconditions(run: Run): Promise<number> {
   report(run, facts);
   facts.there = await replyOf<SourceView>(() => deps.servers.source(config, source, node));
   report(run, facts);
-  facts.flags = await deps.flags.read(config, source).catch(() => 'unreadable' as const);
+  facts.flags = await deps.flags.read(config, source).catch((error: unknown) => {
+    const hint = error instanceof SkypgError ? error.hint : undefined;
+    return { unreadable: `${messageOf(error)}${hint === undefined ? '' : `: ${hint}`}` };
+  });
   report(run, facts);
   const deadline = deps.clock.now() + run.options.timeoutMs;
   facts.lag = await waitForLag(run, deadline);

@@ -38,8 +38,9 @@ export interface SwitchoverFacts {
   source: string;
   here?: ServerReply<CandidateView>;
   there?: ServerReply<SourceView>;
-  /** The pause and switchover flags on the old primary; 'unreadable' when it did not say. */
-  flags?: FlagRead | 'unreadable';
+  /** The pause and switchover flags on the old primary, or why they could not be read (an
+   * untrusted table's message names its fix). */
+  flags?: FlagRead | { unreadable: string };
   /** Bytes the candidate is behind, and whether that came down to switchoverMaxLag in time. */
   lag?: { bytes: number; caughtUp: boolean };
   timeoutMs: number;
@@ -96,8 +97,12 @@ function notPaused(facts: SwitchoverFacts): Precondition | undefined {
   const flags = facts.flags;
   if (flags === undefined) return undefined;
   const check = 'the cluster is not paused';
-  if (flags === 'unreadable')
-    return { check, ok: false, detail: `cannot read the heartbeat row on ${facts.source}` };
+  if ('unreadable' in flags)
+    return {
+      check,
+      ok: false,
+      detail: `cannot read the heartbeat row on ${facts.source}: ${flags.unreadable}`,
+    };
   return flags.pausedBy === undefined
     ? { check, ok: true, detail: 'not paused' }
     : { check, ok: false, detail: `paused by ${flags.pausedBy} ('skypg resume' first)` };
@@ -107,8 +112,8 @@ function noOtherSwitchover(facts: SwitchoverFacts): Precondition | undefined {
   const flags = facts.flags;
   if (flags === undefined) return undefined;
   const check = 'no other switchover in progress';
-  const running = flags === 'unreadable' ? undefined : flags.switchover;
-  if (flags === 'unreadable' || running === undefined) return { check, ok: true, detail: 'none' };
+  const running = 'unreadable' in flags ? undefined : flags.switchover;
+  if ('unreadable' in flags || running === undefined) return { check, ok: true, detail: 'none' };
   // Stale by the clock that wrote it; a timeout above the ceiling is not obeyed by decide().
   return switchoverFlagExpired(running, flags.serverNow)
     ? { check, ok: true, detail: `an old flag (by ${running.by}) has timed out and is replaced` }

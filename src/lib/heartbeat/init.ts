@@ -106,7 +106,7 @@ export async function initHeartbeat(
     steps.push(`${readers.join(', ')}: CONNECT on ${database}, no CREATE, no TEMPORARY`);
   });
   // Read as the heartbeat role, never as the superuser (the object may not be what it claims),
-  // so a rebuild keeps the pause and degrade state; none when the role cannot log in yet.
+  // so a rebuild keeps the degrade state; none when the role cannot log in yet.
   const kept = await withConnection(
     heartbeatDbTarget(config, node, 'heartbeat', 'socket'),
     readKeptFlags,
@@ -114,11 +114,27 @@ export async function initHeartbeat(
   await withConnection(heartbeatDbTarget(config, node, 'superuser', 'socket'), async (session) => {
     await session.query('begin');
     const foreign = await foreignObjects(session);
+    let pause = { by: kept?.paused_by ?? null, at: kept?.paused_at ?? null };
     if (foreign !== undefined) {
       // Anything there a non-superuser made may run its code in a superuser's session; the
       // schema holds only skypg's own objects, so it is rebuilt whole, in this transaction.
       await session.query(`drop schema ${heartbeatSchema} cascade`);
       steps.push(`rebuilt schema ${heartbeatSchema}: ${foreign}`);
+      // The role could write the old table's pause flag, and a pause never ends by itself. The
+      // degrade record is kept: at worst it keeps a standby from promoting until sync is back.
+      if (pause.by !== null) {
+        steps.push(
+          "the pause flag of the old table is not kept (the heartbeat role could write it there): run 'skypg pause' again if the cluster should stay paused",
+        );
+      }
+      pause = { by: null, at: null };
+    }
+    const leftovers = await ownedByReaders(session, readers);
+    if (leftovers.length > 0) {
+      // These roles own nothing in the model; what they made may be picked by a superuser's
+      // unqualified name elsewhere. DROP OWNED also takes their grants here, given back below.
+      await session.query(`drop owned by ${readers.map(quoteIdent).join(', ')}`);
+      steps.push(`dropped what ${readers.join(', ')} made in ${database}: ${summary(leftovers)}`);
     }
     await createObjects(session, config);
     await grantReaders(session, config, readers);
@@ -126,7 +142,7 @@ export async function initHeartbeat(
       `insert into ${table} (id, last_alive, writer, timeline, wal_lsn, paused_by, paused_at, sync_degraded_at)
        select 1, now(), $1, ${timelineSql}, pg_current_wal_lsn(), $2, $3, $4
        on conflict (id) do nothing returning id`,
-      [node.name, kept?.paused_by ?? null, kept?.paused_at ?? null, kept?.sync_degraded_at ?? null],
+      [node.name, pause.by, pause.at, kept?.sync_degraded_at ?? null],
     );
     await session.query('commit');
     steps.push(
@@ -209,9 +225,30 @@ async function foreignObjects(session: PgSession): Promise<string | undefined> {
       where n.nspname = $1 and c.relname = 'cluster_status' and c.relkind <> 'r'`,
     [heartbeatSchema],
   );
-  if (rows.length === 0) return undefined;
-  const shown = rows.slice(0, 3).map((row) => row.what);
-  return rows.length > 3 ? `${shown.join(', ')} and ${rows.length - 3} more` : shown.join(', ');
+  return rows.length === 0 ? undefined : summary(rows.map((row) => row.what));
+}
+
+/** The first three, and how many more. */
+function summary(items: string[]): string {
+  const shown = items.slice(0, 3).join(', ');
+  return items.length > 3 ? `${shown} and ${items.length - 3} more` : shown;
+}
+
+/**
+ * What the reader roles own in this database (the owner entries DROP OWNED acts on), named.
+ * An old install let the heartbeat role create here: schema skypg was its own, and before
+ * PostgreSQL 15 any role could create in schema public.
+ */
+async function ownedByReaders(session: PgSession, readers: string[]): Promise<string[]> {
+  const rows = await session.query<{ what: string }>(
+    `select pg_describe_object(d.classid, d.objid, d.objsubid) || ' of ' || r.rolname as what
+       from pg_shdepend d join pg_roles r on r.oid = d.refobjid
+      where d.dbid = (select oid from pg_database where datname = current_database())
+        and d.deptype = 'o' and r.rolname = any($1)
+      order by 1`,
+    [readers],
+  );
+  return rows.map((row) => row.what);
 }
 
 /** Schema, table, guards, replication views and I/O tables, all owned by the superuser. */
@@ -304,6 +341,7 @@ async function grantReaders(
   const all = readers.map(quoteIdent).join(', ');
   // Before PostgreSQL 15 every role may create in schema public; nothing of skypg lives there.
   await session.query('revoke create on schema public from public');
+  await session.query(`grant connect on database ${quoteIdent(database)} to ${all}`);
   await session.query(`revoke all on schema ${heartbeatSchema} from public, ${all}`);
   await session.query(`grant usage on schema ${heartbeatSchema} to ${all}`);
   await session.query(`revoke all on all tables in schema ${heartbeatSchema} from public, ${all}`);

@@ -3,6 +3,7 @@
 // writes the beat columns; pause, switchover and degrade state are written by the superuser).
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import {
+  catalogOnlySearchPath,
   localTarget,
   remoteTarget,
   withConnection,
@@ -34,7 +35,11 @@ export function heartbeatDbTarget(
     login === 'superuser'
       ? { database }
       : { database, user: login === 'monitor' ? (monitor ?? user) : user };
-  return route === 'socket' ? localTarget(node, options) : remoteTarget(node, options);
+  const target = route === 'socket' ? localTarget(node, options) : remoteTarget(node, options);
+  // An old install let the heartbeat role create objects here (it owned schema skypg, and
+  // before PostgreSQL 15 anyone could create in public): the superuser resolves names in the
+  // catalog only. The other roles keep their own search_path (skypg first, for the views).
+  return login === 'superuser' ? { ...target, searchPath: catalogOnlySearchPath } : target;
 }
 
 /** Runs `work` on `target` (a superuser) once the table is proven trustworthy there. */

@@ -22,7 +22,16 @@ export interface ConnectTarget extends PgEndpoint {
   replication?: boolean;
   /** TLS settings; TCP only (like libpq, a Unix socket connection never uses TLS). */
   tls?: TlsSettings;
+  /** The session's search_path, set at login (undefined: the role's own setting). */
+  searchPath?: string;
 }
+
+/**
+ * The search_path of a superuser session in a database where another role may have made
+ * objects: only the catalog (and the session's own temp schema, last), so no unqualified name
+ * can resolve to a function or operator that role planted (a better-matching format(), say).
+ */
+export const catalogOnlySearchPath = 'pg_catalog,pg_temp';
 
 export type TlsSettings = Pick<
   PostgresSettings,
@@ -166,6 +175,7 @@ async function open(
     // The server-side timeout cannot fire on a frozen server; this one fires in the client.
     query_timeout: target.statementTimeoutMs + 500,
     keepAlive: true,
+    ...(target.searchPath === undefined ? {} : { options: `-c search_path=${target.searchPath}` }),
     ...(tls === undefined
       ? {}
       : { ssl: await tlsOptions(tls), enableChannelBinding: channelBinding }),
