@@ -10,6 +10,7 @@ import type { FlagRead } from '../../src/lib/heartbeat/table.js';
 import type { ReplicationRow, ServerRole } from '../../src/lib/pg/server-status.js';
 import type { SwitchoverFlag } from '../../src/lib/supervisor/types.js';
 import { FakeClock } from './loop-fakes.js';
+import { replicationRow } from './observe-fakes.js';
 
 /** The example configuration (host1, host2, both VIPs), the pair the fakes simulate. */
 export async function examplePair(): Promise<{ config: ClusterConfig; host2: NodeConfig }> {
@@ -238,20 +239,12 @@ export class SwitchoverFakes {
   private followers(): ReplicationRow[] {
     if (this.host2.role !== 'primary' || this.host1.role !== 'standby') return [];
     return [
-      {
+      replicationRow({
         applicationName: 'host1',
-        clientAddr: undefined,
-        state: 'streaming',
-        syncState: 'async',
-        sentLsn: undefined,
-        writeLsn: undefined,
-        flushLsn: undefined,
-        replayLsn: undefined,
         replayLagBytes: 0,
         flushLagBytes: 0,
         replayLagSeconds: 0,
-        replyTime: undefined,
-      },
+      }),
     ];
   }
 
