@@ -9,7 +9,7 @@ export default class RebuildStandby extends SkypgCommand<RebuildResult> {
   static override description =
     'Refuses if this node is a running primary, unless --force, and, before changing anything, if ' +
     'the OS user cannot write its data directory. Stops the local server, decides ' +
-    "from the primary's timeline history and this node's last checkpoint whether it diverged, " +
+    "from the primary's timeline history and this node's last checkpoint (for a standby stopped in recovery, its minimum recovery point) whether it diverged, " +
     'and then: follows (nothing diverged), rewinds (pg_rewind), or copies a fresh data directory ' +
     '(pg_basebackup, the old one kept aside until the new one streams). Writes standby.signal and ' +
     'primary_conninfo (primary VIP, else the primary address; a passfile, never a password), ' +
