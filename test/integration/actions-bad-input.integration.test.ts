@@ -28,6 +28,7 @@ describe('actions: bad inputs', () => {
         '    postgres: { port: 5433 }',
         `    fence: { agent: fence_ipmilan, ip: 127.0.0.1, username: fence, password_file: ${join(dir, 'missing.password')} }`,
         'failover: { fencing: none }',
+        'api: false',
         '',
       ].join('\n'),
     );

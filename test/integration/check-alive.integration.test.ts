@@ -27,6 +27,7 @@ describe('check-alive', () => {
         '  - { name: host1, address: 127.0.0.1, data_dir: /d1 }',
         '  - { name: host2, address: 127.0.0.1, data_dir: /d2, postgres: { port: 5433 } }',
         'heartbeat: { interval: 1s }',
+        'api: false',
         'supervisor:',
         `  state_file: ${dir}/{cluster}-{node}.json`,
         '',

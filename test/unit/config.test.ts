@@ -498,3 +498,60 @@ describe('config validation: the bad-input list (issue 14)', () => {
     ]);
   });
 });
+
+describe('config validation: the health API listen address', () => {
+  const twoOnLoopback = minimal
+    .replace('address: 10.231.0.11', 'address: 127.0.0.1')
+    .replace('address: 10.231.0.12', 'address: 127.0.0.1')
+    .replace('  - name: host2', '    postgres: { port: 5433 }\n  - name: host2');
+
+  it('listens on each node’s own address, port 8008, by default', async () => {
+    const { config } = await checkConfigText(minimal, 'x');
+    assert.deepEqual(
+      config?.nodes.map((node) => node.api),
+      [
+        { host: '10.231.0.11', port: 8008 },
+        { host: '10.231.0.12', port: 8008 },
+      ],
+    );
+  });
+
+  it('takes :PORT, ADDRESS:PORT and [IPv6]:PORT, a node’s own setting first, and false', async () => {
+    const text = `${minimal.replace('  - name: host2', '    api: { listen: "[fd00::5]:9001" }\n  - name: host2')}api: { listen: "0.0.0.0:9000" }\n`;
+    const { config, problems } = await checkConfigText(text, 'x');
+    assert.deepEqual(problems, []);
+    assert.deepEqual(config?.nodes[0].api, { host: 'fd00::5', port: 9001 });
+    assert.deepEqual(config?.nodes[1].api, { host: '0.0.0.0', port: 9000 });
+    const off = await checkConfigText(`${minimal}api: false\n`, 'x');
+    assert.deepEqual(
+      off.config?.nodes.map((node) => node.api),
+      [undefined, undefined],
+    );
+  });
+
+  it('refuses two nodes on the same address and port, naming the fix', async () => {
+    assert.deepEqual(await messagesOf(twoOnLoopback), [
+      'api.listen: gives both nodes the health API on 127.0.0.1:8008; give each node its own nodes[N].api.listen (or api: false)',
+    ]);
+    const fixed = twoOnLoopback.replace(
+      '    postgres: { port: 5433 }\n  - name: host2',
+      '    postgres: { port: 5433 }\n    api: { listen: ":8009" }\n  - name: host2',
+    );
+    assert.deepEqual(await messagesOf(fixed), []);
+  });
+
+  it('says what a listen address looks like when it is not one', async () => {
+    const expected =
+      "expected ADDRESS:PORT, [IPv6]:PORT, or :PORT for the node's own address (port 1 to 65535)";
+    for (const bad of ['8008', ':0', ':65536', 'fd00::5:8008', '[10.0.0.1]:80', 'a b:80', ':80x']) {
+      assert.deepEqual(
+        await messagesOf(`${minimal}api: { listen: "${bad}" }\n`),
+        [`api.listen: ${expected}, got "${bad}"`],
+        bad,
+      );
+    }
+    assert.deepEqual(await messagesOf(`${minimal}api: true\n`), [
+      `api: expected false or a mapping, got true`,
+    ]);
+  });
+});

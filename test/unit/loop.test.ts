@@ -6,7 +6,12 @@ import { describe, it } from 'node:test';
 import { checkConfigText } from '../../src/lib/config/load.js';
 import { exampleConfig } from '../../src/lib/config/example.js';
 import type { NodeConfig } from '../../src/lib/config/types.js';
-import { runSupervisor, type LoopSummary } from '../../src/lib/supervisor/loop.js';
+import {
+  describeAction,
+  runSupervisor,
+  type LoopSummary,
+  type LoopWatcher,
+} from '../../src/lib/supervisor/loop.js';
 import type { Observation } from '../../src/lib/supervisor/types.js';
 import { actionWaitMs, observeDeadlineMs } from '../../src/lib/supervisor/watchdog.js';
 import { LoopFakes } from '../support/loop-fakes.js';
@@ -340,6 +345,68 @@ describe('failed actions', () => {
     assert.equal(
       fakes.states.at(-1)?.reason,
       'host1 is the primary and healthy; host2 streaming (async)',
+    );
+  });
+});
+
+describe('loop watchers (the health API view, the event hooks)', () => {
+  const runWatched = (fakes: LoopFakes, watchers: LoopWatcher[]): Promise<LoopSummary> =>
+    runSupervisor(
+      config,
+      host1,
+      { once: false, dryRun: false, log: fakes.log, signal: fakes.stop.signal, watchers },
+      fakes.deps,
+    );
+
+  it('hears each loop, its observation or why it failed, and each action set that ended', async () => {
+    const fakes = new LoopFakes({
+      observe: (loop, now) => {
+        if (loop === 2) throw new Error('socket hang up');
+        return loop === 1 ? primaryWithoutVip(now) : primaryHealthy(now);
+      },
+      act: () => ({ ms: 30 }),
+      loops: 3,
+    });
+    const heard: string[] = [];
+    await runWatched(fakes, [
+      {
+        name: 'recorder',
+        loopEnded: (report) =>
+          heard.push(
+            `loop ${report.decision?.rule ?? '-'} ${report.observation === undefined ? (report.error ?? '') : 'observed'}`,
+          ),
+        actionsEnded: (report) =>
+          heard.push(
+            `actions ${report.decision.rule}: ${report.outcomes.map((o) => `${describeAction(o.action)} ${o.ok ? 'ok' : 'failed'}`).join(', ')} in ${report.endedAt - report.startedAt}ms`,
+          ),
+      },
+    ]);
+    assert.deepEqual(heard, [
+      'loop primary-healthy observed',
+      'actions primary-healthy: take-vip primary ok in 30ms',
+      'loop - observation failed: socket hang up',
+      'loop primary-healthy observed',
+    ]);
+  });
+
+  it('a watcher that throws is logged once and dropped; the loop and the others go on', async () => {
+    const fakes = new LoopFakes({ observe: (_loop, now) => primaryHealthy(now), loops: 3 });
+    let healthyCalls = 0;
+    const summary = await runWatched(fakes, [
+      {
+        name: 'broken watcher',
+        loopEnded: () => {
+          throw new Error('boom');
+        },
+      },
+      { name: 'counter', loopEnded: () => (healthyCalls += 1) },
+    ]);
+    assert.equal(summary.loops, 3);
+    assert.equal(healthyCalls, 3);
+    const errors = fakes.logs.filter((entry) => entry.event === 'error');
+    assert.deepEqual(
+      errors.map((entry) => entry.detail),
+      ['broken watcher failed and is no longer told of loops: boom'],
     );
   });
 });

@@ -68,4 +68,7 @@ failover: { max_lag: 16MB, fencing: required }   # fencing: none relies on self-
 
 supervisor:
   state_file: /run/skypg/{cluster}-{node}.json  # read by check-alive and status
+
+api:                                    # HTTP health API for HAProxy, Kubernetes and Prometheus
+  listen: ":8008"                       # ":PORT" = each node's own address; api: false turns it off
 `;

@@ -5,7 +5,8 @@ import { isIP } from 'node:net';
 import { open, stat } from 'node:fs/promises';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { SkypgError, messageOf } from '../common/errors.js';
-import { configSchema, isOneLine, type RawConfig } from './schema.js';
+import { formatListen, parseListen } from './listen.js';
+import { configSchema, isOneLine, type RawConfig, type RawNode } from './schema.js';
 import { containsControlCharacter, validate, type Issue, type KeyPath } from './schema-kit.js';
 import type { ClusterConfig, NodeConfig, VipConfig } from './types.js';
 import { nonEmpty } from '../common/env.js';
@@ -194,6 +195,20 @@ function crossCheck(raw: RawConfig): Issue[] {
     issues.push({
       path: ['nodes', 1, 'address'],
       message: `nodes[0] has the same address and port (${first.address}:${portOf(0)}); give one node another port`,
+    });
+  }
+  const [firstApi, secondApi] = [first, second].map((node) =>
+    node === undefined ? undefined : apiListenOf(raw, node),
+  );
+  if (
+    firstApi &&
+    secondApi &&
+    firstApi.host === secondApi.host &&
+    firstApi.port === secondApi.port
+  ) {
+    issues.push({
+      path: second?.api === undefined ? ['api', 'listen'] : ['nodes', 1, 'api', 'listen'],
+      message: `gives both nodes the health API on ${formatListen(firstApi.host, firstApi.port)}; give each node its own nodes[N].api.listen (or api: false)`,
     });
   }
   const slot = raw.replication.slot;
@@ -435,6 +450,7 @@ function normalize(raw: RawConfig): ClusterConfig {
       label: name ?? device.agent,
       ...device,
     })),
+    api: apiListenOf(raw, node),
   }));
   const [first, second] = nodes;
   if (first === undefined || second === undefined)
@@ -458,6 +474,15 @@ function normalize(raw: RawConfig): ClusterConfig {
     failover: raw.failover,
     supervisor: raw.supervisor,
   };
+}
+
+/** Where a node serves the health API: its own api, else the top-level one, on its address. */
+function apiListenOf(raw: RawConfig, node: RawNode): NodeConfig['api'] {
+  const chosen = node.api ?? raw.api;
+  if (chosen === false) return undefined;
+  const listen = parseListen(chosen.listen);
+  if (listen === undefined) throw new Error(`validated api.listen ${chosen.listen} parses`);
+  return { host: listen.host ?? node.address, port: listen.port };
 }
 
 /** A VIP with its derived address without the prefix length. */

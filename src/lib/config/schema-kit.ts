@@ -170,6 +170,21 @@ class BooleanSchema extends Schema<boolean> {
   }
 }
 
+/** `false` (the feature is off), or the inner schema's value: `api: false`. */
+class FalseOrSchema<T> extends Schema<T | false> {
+  constructor(readonly inner: Schema<T>) {
+    super();
+  }
+  get expected(): string {
+    return `false or ${this.inner.expected}`;
+  }
+  check(value: unknown, path: KeyPath, issues: Issue[]): T | false | Invalid {
+    if (value === false) return false;
+    if (value === true) return fail(issues, path, `expected ${this.expected}, got true`);
+    return this.inner.check(value, path, issues);
+  }
+}
+
 class EnumSchema<T extends string> extends Schema<T> {
   readonly expected: string;
   constructor(private readonly choices: readonly T[]) {
@@ -322,8 +337,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** Walks a schema's keys, for docs and tests: [["postgres","port"], ...]. */
 export function keyPaths(schema: Schema<unknown>, prefix: string[] = []): string[][] {
-  const inner =
-    schema instanceof OptionalSchema || schema instanceof DefaultSchema ? schema.inner : schema;
+  let inner = schema;
+  while (
+    inner instanceof OptionalSchema ||
+    inner instanceof DefaultSchema ||
+    inner instanceof FalseOrSchema
+  )
+    inner = (inner as { inner: Schema<unknown> }).inner;
   if (inner instanceof ObjectSchema) {
     return Object.entries(inner.shape as Shape).flatMap(([key, child]) => [
       [...prefix, key],
@@ -350,6 +370,7 @@ export const s = {
   integer: (min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER) =>
     new IntegerSchema(min, max),
   boolean: () => new BooleanSchema(),
+  falseOr: <T>(inner: Schema<T>) => new FalseOrSchema(inner),
   scalar: () => new ScalarSchema(),
   oneOf: <T extends string>(choices: readonly T[]) => new EnumSchema(choices),
   duration: (minMs = 0, maxMs = maxDurationMs) =>

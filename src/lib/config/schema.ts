@@ -1,5 +1,6 @@
 // The configuration file's schema: key names are a contract with users and scripts
 // (docs/configuration.md documents each one; a test checks that it does).
+import { defaultApiPort, parseListen } from './listen.js';
 import { s, type Infer } from './schema-kit.js';
 
 const postgresKeys = {
@@ -113,12 +114,22 @@ const fenceDeviceSchema = s.object({
 /** One device, or an ordered list of them (fence levels, tried in turn). */
 const fenceSchema = s.array(fenceDeviceSchema, { min: 1, max: 8, acceptSingle: true });
 
+const listenSchema = s.matching(
+  "ADDRESS:PORT, [IPv6]:PORT, or :PORT for the node's own address (port 1 to 65535)",
+  (v) => parseListen(v) !== undefined,
+);
+
+/** The supervisor's HTTP health API (src/lib/api); `false` turns it off. */
+export const defaultApiListen = `:${defaultApiPort}`;
+
 const nodeSchema = s.object({
   name: s.identifier(),
   address: s.host(),
   data_dir: s.absolutePath(),
   postgres: postgresOverridesSchema.optional(),
   fence: fenceSchema.optional(),
+  /** Overrides the top-level api for this node (the loopback lab: both on 127.0.0.1). */
+  api: s.falseOr(s.object({ listen: listenSchema })).optional(),
 });
 
 const vipSchema = s.object({
@@ -201,6 +212,9 @@ export const configSchema = s.object({
       isolation_timeout: 5000,
       auto_rejoin: true,
     }),
+  api: s
+    .falseOr(s.object({ listen: listenSchema.default(defaultApiListen) }))
+    .default({ listen: defaultApiListen }),
   supervisor: s
     .object({ state_file: s.absolutePath().default(defaultStateFile) })
     .default({ state_file: defaultStateFile }),

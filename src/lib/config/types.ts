@@ -47,6 +47,8 @@ export interface NodeConfig {
   postgres: PostgresSettings;
   /** Fence levels in order; empty when the node has no fence device. */
   fence: FenceConfig[];
+  /** Where this node's supervisor serves the HTTP health API; undefined when it is off. */
+  api: { host: string; port: number } | undefined;
 }
 
 export interface VipConfig {

@@ -19,7 +19,9 @@ export function defaultLabDir(): string {
   return nonEmpty(process.env['SKYPG_LAB_DIR']) ?? join(tmpdir(), 'skypg-lab');
 }
 
-export type LabNode = labSupport.LabServer;
+/** A server of the pair, and the port its supervisor's health API listens on (both nodes share
+ * 127.0.0.1, so each needs its own; absent in a lab made before skypg had the API). */
+export type LabNode = labSupport.LabServer & { apiPort?: number };
 
 export interface LabState extends labSupport.LabStateBase {
   kind: 'loopback';
@@ -63,8 +65,11 @@ async function buildPair(
   const owner = labSupport.ownerIds(osUser);
   await labSupport.assertReachable(dir, osUser, owner.uid, 'a --dir');
   await chown(dir, owner.uid, owner.gid);
-  const [port1, port2] = await freePorts(2);
-  const nodes: [LabNode, LabNode] = [labNode(dir, 'host1', port1), labNode(dir, 'host2', port2)];
+  const [port1 = 0, port2 = 0, apiPort1 = 0, apiPort2 = 0] = await freePorts(4);
+  const nodes: [LabNode, LabNode] = [
+    labNode(dir, 'host1', port1, apiPort1),
+    labNode(dir, 'host2', port2, apiPort2),
+  ];
   for (const node of nodes) await labSupport.makeSocketDir(node, owner);
   const passfile = join(dir, 'pgpass');
   const passwords = await labSupport.writePassfile(passfile, '127.0.0.1:*', owner);
@@ -105,8 +110,8 @@ async function buildPair(
   return state;
 }
 
-function labNode(dir: string, name: string, port: number): LabNode {
-  return { name, port, ...labSupport.serverPaths(dir, name) };
+function labNode(dir: string, name: string, port: number, apiPort: number): LabNode {
+  return { name, port, apiPort, ...labSupport.serverPaths(dir, name) };
 }
 
 async function waitForStreaming(
@@ -131,6 +136,7 @@ function labConfig(state: LabState): string {
     address: 127.0.0.1
     data_dir: ${n.dataDir}
     postgres: { port: ${n.port}, socket_dir: ${n.socketDir}, log_file: ${n.logFile} }
+    api: ${n.apiPort === undefined ? 'false' : `{ listen: "127.0.0.1:${n.apiPort}" }`}
 `;
   return `# skypg lab on loopback, made by 'skypg lab up' at ${state.createdAt}.
 # No VIPs, gateway or fencing here: those need network namespaces (root).
@@ -190,7 +196,7 @@ async function findDataDirs(dir: string): Promise<string[]> {
 }
 
 /** Ports the kernel hands out as free right now (distinct per call, so parallel labs differ). */
-async function freePorts(count: number): Promise<[number, number]> {
+async function freePorts(count: number): Promise<number[]> {
   const ports: number[] = [];
   const servers = [];
   for (let index = 0; index < count; index += 1) {
@@ -201,7 +207,6 @@ async function freePorts(count: number): Promise<[number, number]> {
     servers.push(server);
   }
   await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
-  const [first, second] = ports;
-  if (first === undefined || second === undefined) throw new Error('could not find free ports');
-  return [first, second];
+  if (ports.length < count) throw new Error('could not find free ports');
+  return ports;
 }

@@ -71,6 +71,35 @@ export interface LoopLog {
   write: (entry: LogEntry) => void;
 }
 
+/** What one loop saw and decided: observation undefined when it failed (error says why). */
+export interface LoopReport {
+  startedAt: number;
+  endedAt: number;
+  observation?: Observation;
+  /** The decision, or the blind-primary decision after a failed observation. */
+  decision?: Decision;
+  error?: string;
+}
+
+/** A set of actions that ended, with the decision that started it. */
+export interface ActionsReport {
+  decision: Decision;
+  startedAt: number;
+  endedAt: number;
+  outcomes: ActionOutcome[];
+}
+
+/**
+ * Told what each loop saw and what each action set did: the health API's view and the event
+ * hooks listen here. Called synchronously; a watcher must return at once and never throw
+ * (a throw is logged and the watcher is not called again).
+ */
+export interface LoopWatcher {
+  name: string;
+  loopEnded?: (report: LoopReport) => void;
+  actionsEnded?: (report: ActionsReport) => void;
+}
+
 export interface LoopOptions {
   once: boolean;
   dryRun: boolean;
@@ -79,6 +108,7 @@ export interface LoopOptions {
   signal: AbortSignal;
   /** skypg's version, recorded in the state file for `skypg doctor`. */
   version?: string;
+  watchers?: LoopWatcher[];
 }
 
 export interface LoopSummary {
@@ -124,8 +154,25 @@ export async function runSupervisor(
   let lastObservedAt = deps.now();
   let lastNotPeer: string | undefined;
   let loops = 0;
+  const watchers = [...(options.watchers ?? [])];
 
-  const startActions = (actions: Action[]): ActionTask => {
+  /** Tells every watcher; one that throws is logged and dropped, the loop goes on. */
+  const tell = (call: (watcher: LoopWatcher) => void): void => {
+    for (const watcher of [...watchers]) {
+      try {
+        call(watcher);
+      } catch (error) {
+        watchers.splice(watchers.indexOf(watcher), 1);
+        log.write({
+          event: 'error',
+          node: node.name,
+          detail: `${watcher.name} failed and is no longer told of loops: ${messageOf(error)}`,
+        });
+      }
+    }
+  };
+
+  const startActions = (actions: Action[], decision: Decision): ActionTask => {
     const begun = deps.now();
     const task: ActionTask = {
       actions,
@@ -137,6 +184,10 @@ export async function runSupervisor(
     task.done = deps
       .act(config, node, actions)
       .then((outcomes) => {
+        const endedAt = deps.now();
+        tell((watcher) =>
+          watcher.actionsEnded?.({ decision, startedAt: begun, endedAt, outcomes }),
+        );
         lastActionError = undefined;
         fencing.failed = false;
         for (const outcome of outcomes) {
@@ -214,8 +265,9 @@ export async function runSupervisor(
     const loopStarted = deps.now();
     loops += 1;
     let decision: Decision;
+    let observation: Observation;
     try {
-      const observation = await withDeadline(
+      observation = await withDeadline(
         deps.observe(config, node, deps.now),
         observeDeadlineMs(config),
         'the observation',
@@ -246,8 +298,17 @@ export async function runSupervisor(
           rule: blind.rule,
           reason: blind.reason,
         });
-        running = startActions(blind.actions);
+        running = startActions(blind.actions, { ...blind, memory });
       }
+      const failedAt = deps.now();
+      tell((watcher) =>
+        watcher.loopEnded?.({
+          startedAt: loopStarted,
+          endedAt: failedAt,
+          ...(blind === undefined ? {} : { decision: { ...blind, memory } }),
+          error: `observation failed: ${messageOf(error)}`,
+        }),
+      );
       await pause(loopStarted);
       continue;
     }
@@ -285,9 +346,19 @@ export async function runSupervisor(
             detail: `watchdog: abandoned ${describeActions(verdict.abandoned.actions)}, still running ${Math.round((now - verdict.abandoned.startedAt) / 1000)}s after it started (past its deadline)`,
           });
         }
-        running = startActions(decision.actions);
+        running = startActions(decision.actions, decision);
       }
     }
+    const decidedAt = deps.now();
+    const seen = observation;
+    tell((watcher) =>
+      watcher.loopEnded?.({
+        startedAt: loopStarted,
+        endedAt: decidedAt,
+        observation: seen,
+        decision,
+      }),
+    );
     memory = decision.memory;
     previous = decision;
     // Written before waiting on an action and again after the wait: the file is never older
