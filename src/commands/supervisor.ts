@@ -40,8 +40,10 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
     const { JsonLog } = await import('../lib/supervisor/log.js');
     const { runSupervisor } = await import('../lib/supervisor/loop.js');
     const { assertDrivableShape } = await import('../lib/supervisor/shape.js');
+    const { createHookWatcher } = await import('../lib/hooks/watcher.js');
     await assertDrivableShape(cluster.config, node);
     const log = new JsonLog(flags['log-file'], node.name);
+    const hooks = createHookWatcher(cluster.config, node, log, { dryRun: flags['dry-run'] });
     const stop = new AbortController();
     const onStop = (): void => {
       stop.abort();
@@ -59,6 +61,7 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
         log,
         signal: stop.signal,
         version: this.config.version,
+        watchers: [hooks],
       });
       const decision = summary.lastDecision;
       return {
@@ -73,6 +76,7 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
       process.off('SIGTERM', onStop);
       process.off('SIGINT', onStop);
       process.off('SIGHUP', onHangup);
+      await hooks.close();
       await log.close();
     }
   }
