@@ -16,7 +16,8 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
     'within heartbeat.timeout), decides with the failover policy (docs/failover.md), acts, ' +
     'rewrites the state file read by check-alive and status, and logs one JSON line per decision ' +
     'and action. SIGTERM/SIGINT stop it after the current loop without touching PostgreSQL or the ' +
-    'VIPs; SIGHUP reopens --log-file. It refuses to start on a shape it cannot drive (a ' +
+    'VIPs; SIGHUP reopens --log-file. Unless api is false it serves the HTTP health API (GET /primary, ' +
+    '/replica, /health, /metrics...: docs/monitoring.md) on api.listen, default the node address, port 8008. It refuses to start on a shape it cannot drive (a ' +
     'replication slot the configuration does not name, a Debian start.conf of auto). --once runs a single loop; --dry-run logs actions without ' +
     'doing them.';
   static override examples = [
@@ -44,6 +45,16 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
     await assertDrivableShape(cluster.config, node);
     const log = new JsonLog(flags['log-file'], node.name);
     const hooks = createHookWatcher(cluster.config, node, log, { dryRun: flags['dry-run'] });
+    // --once answers no HTTP client: it ends before one could ask.
+    const api =
+      node.api === undefined || flags.once
+        ? undefined
+        : (await import('../lib/api/server.js')).startHealthApi(
+            cluster.config,
+            node,
+            node.api,
+            log,
+          );
     const stop = new AbortController();
     const onStop = (): void => {
       stop.abort();
@@ -61,7 +72,7 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
         log,
         signal: stop.signal,
         version: this.config.version,
-        watchers: [hooks],
+        watchers: api === undefined ? [hooks] : [api.recorder, hooks],
       });
       const decision = summary.lastDecision;
       return {
@@ -76,6 +87,7 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
       process.off('SIGTERM', onStop);
       process.off('SIGINT', onStop);
       process.off('SIGHUP', onHangup);
+      await api?.close();
       await hooks.close();
       await log.close();
     }

@@ -63,6 +63,17 @@ export function compareWalPositions(a: WalPosition, b: WalPosition): number {
 }
 
 /**
+ * How far a standby is behind, in bytes, from its own observation: the WAL it received but has
+ * not replayed, or the lag the primary last recorded in the heartbeat row, whichever is more.
+ */
+export function standbyLagBytes(local: {
+  replayBacklog?: number;
+  heartbeat?: { repLag?: number };
+}): number {
+  return Math.max(local.replayBacklog ?? 0, local.heartbeat?.repLag ?? 0);
+}
+
+/**
  * The lag rule, for decide and promote alike: within failover.max_lag, or the peer answers as
  * a standby no further ahead (then this node has every record either node has, and refusing
  * would leave the pair without a primary).

@@ -3,7 +3,7 @@
 // on the local situation (down, hung, primary, standby): a short preamble for any situation,
 // then the situation's own rows, first match wins, and each situation ends in a catch-all.
 // docs/failover.md is generated from it and explains each row.
-import { compareWalPositions, lagAllowsPromotion } from '../failover/promotion.js';
+import { compareWalPositions, lagAllowsPromotion, standbyLagBytes } from '../failover/promotion.js';
 import {
   switchoverFlagExpired,
   switchoverTimeoutCeilingMs,
@@ -508,7 +508,7 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
   const isolated = !peerServer.answering && obs.gateway.configured && !obs.gateway.reachable;
   const electionPositions = electionKey(obs, localStandby && peerIsStandby);
   const since = (start: number | undefined): number => (start === undefined ? 0 : obs.now - start);
-  const lagBytes = Math.max(local.replayBacklog ?? 0, local.heartbeat?.repLag ?? 0);
+  const lagBytes = standbyLagBytes(local);
   const primaryLastAliveAt = primaryAlive ? obs.now : mem.primaryLastAliveAt;
   return {
     obs,

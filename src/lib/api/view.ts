@@ -1,0 +1,94 @@
+// What the health API answers from: the supervisor's latest loop, kept by a loop watcher. The
+// API never queries PostgreSQL, so a hung server cannot hang a health check; an answer older
+// than the loop's overrun limit counts as no answer.
+import type { ClusterConfig, NodeConfig } from '../config/types.js';
+import type { ActionsReport, LoopReport, LoopWatcher } from '../supervisor/loop.js';
+import type { Decision, Observation } from '../supervisor/types.js';
+
+/** Counted since the supervisor started (Prometheus counters: they only go up). */
+export interface ViewCounters {
+  loops: number;
+  failedObservations: number;
+  fences: number;
+  promotions: number;
+  demotions: number;
+  failedActions: number;
+}
+
+export interface SupervisorView {
+  cluster: string;
+  node: string;
+  peer: string;
+  startedAt: number;
+  /** The latest loop, whether its observation succeeded or not. */
+  lastLoop?: { startedAt: number; endedAt: number; error?: string };
+  /** The latest successful observation and the decision taken on it. */
+  observation?: Observation;
+  decision?: Decision;
+  counters: ViewCounters;
+  /** From the last moment the old primary was seen alive to the end of this node's promotion. */
+  lastFailoverMs?: number;
+}
+
+/** A loop watcher that keeps the view; `view()` is what the HTTP server reads. */
+export class ViewRecorder implements LoopWatcher {
+  readonly name = 'health API view';
+  private readonly current: SupervisorView;
+
+  constructor(config: ClusterConfig, node: NodeConfig, startedAt: number) {
+    const peer = config.nodes.find((other) => other.name !== node.name)?.name ?? '';
+    this.current = {
+      cluster: config.cluster,
+      node: node.name,
+      peer,
+      startedAt,
+      counters: {
+        loops: 0,
+        failedObservations: 0,
+        fences: 0,
+        promotions: 0,
+        demotions: 0,
+        failedActions: 0,
+      },
+    };
+  }
+
+  view(): SupervisorView {
+    return this.current;
+  }
+
+  readonly loopEnded = (report: LoopReport): void => {
+    const view = this.current;
+    view.counters.loops += 1;
+    view.lastLoop = {
+      startedAt: report.startedAt,
+      endedAt: report.endedAt,
+      ...(report.error === undefined ? {} : { error: report.error }),
+    };
+    if (report.observation === undefined) {
+      view.counters.failedObservations += 1;
+      return;
+    }
+    view.observation = report.observation;
+    if (report.decision !== undefined) view.decision = report.decision;
+  };
+
+  readonly actionsEnded = (report: ActionsReport): void => {
+    const counters = this.current.counters;
+    for (const outcome of report.outcomes) {
+      if (!outcome.ok) {
+        counters.failedActions += 1;
+        continue;
+      }
+      const kind = outcome.action.kind;
+      if (kind === 'fence-peer') counters.fences += 1;
+      if (kind === 'demote' || kind === 'hand-over') counters.demotions += 1;
+      if (kind === 'promote') {
+        counters.promotions += 1;
+        // The decision's memory holds when the primary was last seen alive (decide.ts).
+        const lastAlive = report.decision.memory.primaryLastAliveAt;
+        if (lastAlive !== undefined) this.current.lastFailoverMs = report.endedAt - lastAlive;
+      }
+    }
+  };
+}
