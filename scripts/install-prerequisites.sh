@@ -25,6 +25,15 @@ has nft || lab_missing+=(nftables)
 has ipmi_sim || lab_missing+=(openipmi)
 has ipmitool || lab_missing+=(ipmitool)
 has fence_ipmilan || lab_missing+=(fence-agents)
+# What operators run beside skypg, tested against for real: HAProxy routing on the health API,
+# promtool checking /metrics, the NRPE daemon and check_nrpe, and the validators of the files
+# skypg ships (logrotate -d, visudo -cf).
+has haproxy || lab_missing+=(haproxy)
+has promtool || lab_missing+=(prometheus)
+has nrpe || lab_missing+=(nagios-nrpe-server)
+[ -x /usr/lib/nagios/plugins/check_nrpe ] || lab_missing+=(nagios-nrpe-plugin)
+has logrotate || lab_missing+=(logrotate)
+has visudo || lab_missing+=(sudo)
 
 if [ ${#missing[@]} -eq 0 ] && [ ${#lab_missing[@]} -eq 0 ]; then
   exit 0
@@ -47,5 +56,14 @@ export DEBIAN_FRONTEND=noninteractive
 # skypg makes its own clusters; the package's default cluster is not wanted.
 mkdir -p /etc/postgresql-common
 [ -f /etc/postgresql-common/createcluster.conf ] || echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.conf
+# Packages such as haproxy, prometheus and nrpe start their daemon on install, listening on
+# every address: a policy-rc.d that says "no" keeps them stopped (tests start their own).
+own_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\n# skypg install-prerequisites: no daemon starts during the install\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 0755 /usr/sbin/policy-rc.d
+  own_policy=1
+fi
+trap '[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get -o DPkg::Lock::Timeout=900 update -qq
 apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,10 +1,11 @@
 // The supervisor's HTTP health API in the multi-host lab, asked from the client machine as
 // HAProxy, a Kubernetes probe or Prometheus would: Patroni's routes and their status codes,
-// /metrics, an API that keeps answering while PostgreSQL is frozen,
+// /metrics through the real promtool, an API that keeps answering while PostgreSQL is frozen,
 // and the answers flipping across a failover.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startSupervisors } from '../../src/lib/lab/lab-cluster.js';
+import { runProgram } from '../../src/lib/process/run-program.js';
 import {
   freezePostgres,
   printSupervisorLogs,
@@ -16,6 +17,17 @@ import { netnsLabSkipReason, useNetnsLab } from '../support/netns.js';
 import { waitUntil } from '../support/wait.js';
 
 const skip = await netnsLabSkipReason();
+
+/** promtool's path, or why it is missing (Debian package prometheus). */
+async function promtool(): Promise<string> {
+  const found = await runProgram('sh', ['-c', 'command -v promtool'], { allowFailure: true });
+  const path = found.stdout.trim();
+  assert.ok(
+    path !== '',
+    'promtool is missing: run scripts/install-prerequisites.sh (package prometheus)',
+  );
+  return path;
+}
 
 /** A metric's value in a /metrics text, without labels beyond cluster and node. */
 function metric(text: string, name: string): number | undefined {
@@ -83,6 +95,26 @@ describe('health API from the client machine', { skip }, () => {
     } catch (error) {
       await printSupervisorLogs(state);
       throw error;
+    }
+  });
+
+  it('/metrics of both nodes passes promtool check metrics with no warning', async () => {
+    const state = lab().state;
+    const tool = await promtool();
+    for (const host of ['host1', 'host2'] as const) {
+      const answer = await httpFrom(state, 'client', 'GET', apiUrl(state, host, '/metrics'));
+      assert.equal(answer.status, 200, host);
+      assert.match(answer.headers?.['content-type'] ?? '', /^text\/plain; version=0\.0\.4/);
+      const checked = await runProgram(tool, ['check', 'metrics'], {
+        input: answer.body,
+        allowFailure: true,
+      });
+      assert.deepEqual(
+        [checked.exitCode, `${checked.stdout}${checked.stderr}`.trim()],
+        [0, ''],
+        `${host}: promtool says`,
+      );
+      assert.equal(metric(answer.body, 'skypg_postgres_up'), 1, host);
     }
   });
 

@@ -12,7 +12,7 @@ import { ViewRecorder } from './view.js';
 
 /** How long a client may take to send its request, and how long an idle connection stays. */
 const requestTimeoutMs = 5000;
-const maxConnections = 64;
+const maxConnections = 256;
 const maxHeaderBytes = 8192;
 /** A port that is taken is tried again this often. */
 export const listenRetryMs = 10_000;
