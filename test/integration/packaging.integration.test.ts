@@ -54,3 +54,158 @@ describe('the systemd unit', () => {
     }
   });
 });
+
+/** Each shipped file and the guide that prints it whole. */
+const printedFiles: { file: string; doc: string }[] = [
+  { file: 'packaging/logrotate/skypg', doc: 'docs/failover.md' },
+  { file: 'packaging/sudoers/skypg-net', doc: 'docs/operations.md' },
+  { file: 'packaging/sudoers/skypg-nrpe', doc: 'docs/getting-started.md' },
+  { file: 'packaging/nrpe/skypg.cfg', doc: 'docs/monitoring.md' },
+  { file: 'packaging/haproxy/haproxy.cfg', doc: 'docs/monitoring.md' },
+];
+
+/** The program's path, or a test failure naming the package that brings it. */
+async function tool(name: string, debianPackage: string): Promise<string> {
+  const found = await runProgram(
+    'sh',
+    ['-c', `command -v ${name} || command -v /usr/sbin/${name}`],
+    {
+      allowFailure: true,
+    },
+  );
+  const path = found.stdout.trim().split('\n')[0] ?? '';
+  assert.ok(
+    path !== '',
+    `${name} is missing: run scripts/install-prerequisites.sh (${debianPackage})`,
+  );
+  return path;
+}
+
+/** Runs a validator on the shipped file and on a broken copy: the first passes, the second not. */
+async function validates(
+  file: string,
+  breakIt: (text: string) => string,
+  check: (
+    path: string,
+    dir: string,
+  ) => Promise<{ exitCode: number; stdout: string; stderr: string }>,
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'skypg-pkg-'));
+  try {
+    const good = join(dir, 'good');
+    const bad = join(dir, 'bad');
+    const text = await readFile(file, 'utf8');
+    await writeFile(good, text, { mode: 0o440 });
+    await writeFile(bad, breakIt(text), { mode: 0o440 });
+    const passed = await check(good, dir);
+    assert.equal(passed.exitCode, 0, `${file}: ${passed.stdout}${passed.stderr}`);
+    const failed = await check(bad, dir);
+    assert.notEqual(failed.exitCode, 0, `a broken copy of ${file} must be refused`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('the other files an operator installs', () => {
+  for (const { file, doc } of printedFiles) {
+    it(`${doc} prints ${file} exactly`, async () => {
+      const text = await readFile(file, 'utf8');
+      const guide = await readFile(doc, 'utf8');
+      assert.ok(guide.includes('```\n' + text + '```\n'), `${doc} must print ${file}`);
+    });
+  }
+
+  it('logrotate -d accepts the logrotate file, and refuses a broken one', async () => {
+    const logrotate = await tool('logrotate', 'logrotate');
+    await validates(
+      'packaging/logrotate/skypg',
+      (text) => text.replace('rotate 14', 'rotate fourteen'),
+      (path, dir) =>
+        runProgram(logrotate, ['-d', '-s', join(dir, 'state'), path], { allowFailure: true }),
+    );
+  });
+
+  for (const file of ['packaging/sudoers/skypg-net', 'packaging/sudoers/skypg-nrpe']) {
+    it(`visudo -cf accepts ${file}, and refuses a broken one`, async () => {
+      const visudo = await tool('visudo', 'sudo');
+      await validates(
+        file,
+        (text) => text.replace('NOPASSWD:', 'NOPASSWD'),
+        (path) => runProgram(visudo, ['-cf', path], { allowFailure: true }),
+      );
+    });
+  }
+
+  it('haproxy -c -f accepts the HAProxy example, and refuses a broken one', async () => {
+    const haproxy = await tool('haproxy', 'haproxy');
+    await validates(
+      'packaging/haproxy/haproxy.cfg',
+      (text) => text.replace('http-check expect status 200', 'http-check expect stauts 200'),
+      (path) => runProgram(haproxy, ['-c', '-f', path], { allowFailure: true }),
+    );
+  });
+
+  it('the NRPE file defines the two checks with the exact lines the sudoers rule allows', async () => {
+    const nrpe = await readFile('packaging/nrpe/skypg.cfg', 'utf8');
+    const sudoers = await readFile('packaging/sudoers/skypg-nrpe', 'utf8');
+    const commands = [
+      ...nrpe.matchAll(/^command\[(\w+)\]=\/usr\/bin\/sudo -n -u postgres (.+)$/gm),
+    ];
+    assert.deepEqual(
+      commands.map((match) => match[1]),
+      ['check_skypg_lag', 'check_skypg_alive'],
+    );
+    const rule = sudoers.split('\n').find((line) => line.startsWith('nagios ')) ?? '';
+    const allowed = rule.replace(/^nagios ALL=\(postgres\) NOPASSWD: /, '').split(', ');
+    assert.deepEqual(
+      allowed,
+      commands.map((match) => match[2]),
+    );
+  });
+});
+
+describe('the npm package', () => {
+  it('npm pack makes a tarball that npm install -g installs, with skypg on the PATH', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'skypg-pack-'));
+    try {
+      const packed = await runProgram('npm', ['pack', '--silent', '--pack-destination', dir], {
+        timeoutMs: 120_000,
+      });
+      const tarball = join(dir, packed.stdout.trim().split('\n').at(-1) ?? '');
+      const listing = await runProgram('tar', ['-tzf', tarball]);
+      const files = listing.stdout.split('\n');
+      for (const expected of [
+        'package/bin/run.js',
+        'package/dist/commands/supervisor.js',
+        'package/oclif.manifest.json',
+        'package/packaging/systemd/skypg.service',
+        'package/packaging/haproxy/haproxy.cfg',
+      ])
+        assert.ok(files.includes(expected), `the package holds ${expected}`);
+      assert.ok(!files.some((f) => f.startsWith('package/test/') || f.startsWith('package/src/')));
+      const prefix = join(dir, 'prefix');
+      // Dependencies come from npm's cache where it has them (npm ci filled it).
+      await runProgram(
+        'npm',
+        [
+          'install',
+          '-g',
+          '--prefix',
+          prefix,
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          tarball,
+        ],
+        { timeoutMs: 300_000 },
+      );
+      const version = await runProgram('sh', ['-c', 'cd / && skypg --version'], {
+        env: { PATH: `${join(prefix, 'bin')}:/usr/bin:/bin` },
+      });
+      const own = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
+      assert.match(version.stdout, new RegExp(`^skypg/${own.version.replaceAll('.', '\\.')} `));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
