@@ -1,6 +1,7 @@
 // Runs inside the lab's client namespace (spawned by src/lib/lab/lab-cluster.ts): writes a
-// numbered row through the primary VIP every WRITE_MS and samples every host's role every
-// SAMPLE_MS, printing one JSON line per acknowledged write and per sample. Stops on SIGTERM.
+// numbered row through the primary VIP (or AGENT_WRITE_PORT there: HAProxy) every WRITE_MS
+// into AGENT_TABLE and samples every host's role every SAMPLE_MS, printing one JSON line per
+// acknowledged write and per sample. Stops on SIGTERM.
 import pg from 'pg';
 import { lookupPassword } from './lib/pg/passfile.js';
 
@@ -10,6 +11,9 @@ const port = Number(process.env['AGENT_PORT'] ?? '5432');
 const writeMs = Number(process.env['AGENT_WRITE_MS'] ?? '20');
 const sampleMs = Number(process.env['AGENT_SAMPLE_MS'] ?? '200');
 const user = process.env['AGENT_USER'] ?? 'postgres';
+const writePort = Number(process.env['AGENT_WRITE_PORT'] ?? String(port));
+// The test names it; only letters and "_" get here (lab-cluster.ts checks).
+const table = process.env['AGENT_TABLE'] ?? 'agent_writes';
 
 let running = true;
 process.on('SIGTERM', () => {
@@ -20,13 +24,13 @@ const emit = (record: object): void => {
   process.stdout.write(`${JSON.stringify({ t: Date.now(), ...record })}\n`);
 };
 
-function client(host: string): pg.Client {
+function client(host: string, hostPort = port): pg.Client {
   const passfile = process.env['PGPASSFILE'] ?? '';
   const password = async (): Promise<string> =>
-    (await lookupPassword(passfile, { host, port, database: 'postgres', user })) ?? '';
+    (await lookupPassword(passfile, { host, port: hostPort, database: 'postgres', user })) ?? '';
   const connection = new pg.Client({
     host,
-    port,
+    port: hostPort,
     user,
     password,
     database: 'postgres',
@@ -54,10 +58,10 @@ async function writer(): Promise<void> {
     id += 1;
     try {
       if (connection === undefined) {
-        connection = client(vip);
+        connection = client(vip, writePort);
         await connection.connect();
       }
-      await connection.query('insert into agent_writes (id) values ($1)', [id]);
+      await connection.query(`insert into ${table} (id) values ($1)`, [id]);
       emit({ kind: 'ack', id });
     } catch {
       closeQuietly(connection);
@@ -100,6 +104,6 @@ async function sampler(): Promise<void> {
   }
 }
 
-await Promise.all([writer(), sampler()]);
+await Promise.all([writer(), ...(hosts.length > 0 ? [sampler()] : [])]);
 // Sockets to dead hosts may still be open: leave without waiting for them.
 process.exit(0);

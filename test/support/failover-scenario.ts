@@ -83,7 +83,15 @@ export async function untilStates(
  * not end the outage.
  */
 function timeToWritable(report: AgentReport, faultAt: number): number | undefined {
-  const times = report.acked.map((id) => report.ackTimes.get(id) ?? 0).sort((a, b) => a - b);
+  return timeToWritableOf(
+    report.acked.map((id) => report.ackTimes.get(id) ?? 0),
+    faultAt,
+  );
+}
+
+/** From the fault to the first acknowledged write after the gap it caused (over 200 ms). */
+export function timeToWritableOf(ackTimes: number[], faultAt: number): number | undefined {
+  const times = [...ackTimes].sort((a, b) => a - b);
   const before = times.filter((t) => t <= faultAt);
   let previous = before.length === 0 ? faultAt : Math.max(...before);
   for (const t of times.filter((time) => time > faultAt)) {

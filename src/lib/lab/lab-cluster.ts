@@ -101,8 +101,17 @@ export class ClientAgent {
     });
   }
 
-  /** Creates the table through the VIP, then starts writing and sampling. */
-  static async start(state: NetnsLabState): Promise<ClientAgent> {
+  /**
+   * Creates the table through the VIP, then starts writing and sampling. By default it writes
+   * through the primary VIP into agent_writes and samples both hosts; `via` sends the writes to
+   * another address and port of the client machine (HAProxy), into another table.
+   */
+  static async start(
+    state: NetnsLabState,
+    via?: { host: string; port: number; table: string; passfile: string },
+  ): Promise<ClientAgent> {
+    const table = via?.table ?? 'agent_writes';
+    if (!/^[a-z_]+$/.test(table)) throw new Error(`agent table ${table}: letters and _ only`);
     const psql = join(state.binDir, 'psql');
     await execIn(
       state,
@@ -112,7 +121,7 @@ export class ClientAgent {
         '-X',
         '-q',
         '-c',
-        'create table if not exists agent_writes (id int primary key, at timestamptz default now())',
+        `create table if not exists ${table} (id int primary key, at timestamptz default now())`,
         'host=10.231.0.130 user=postgres dbname=postgres connect_timeout=3',
       ],
       { env: { PGPASSFILE: state.passfile } },
@@ -123,9 +132,13 @@ export class ClientAgent {
       {
         env: {
           ...process.env,
-          PGPASSFILE: state.passfile,
-          AGENT_VIP: '10.231.0.130',
-          AGENT_HOSTS: `${state.hosts[0].address},${state.hosts[1].address}`,
+          PGPASSFILE: via?.passfile ?? state.passfile,
+          AGENT_VIP: via?.host ?? '10.231.0.130',
+          AGENT_TABLE: table,
+          // One agent samples the hosts; a second one only writes.
+          AGENT_HOSTS:
+            via === undefined ? `${state.hosts[0].address},${state.hosts[1].address}` : '',
+          ...(via === undefined ? {} : { AGENT_WRITE_PORT: String(via.port) }),
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       },
