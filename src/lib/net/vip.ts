@@ -224,7 +224,7 @@ async function announce(config: ClusterConfig, vip: VipConfig, options: VipOptio
     vip.interface,
     addressOnly(vip),
   ]);
-  startDetached(file, rest, inNetns(options));
+  await startDetached(file, rest, inNetns(options));
 }
 
 /** Drops the address if held here; idempotent. */

@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename } from 'node:path';
-import { execa } from 'execa';
 import { SkypgError } from '../common/errors.js';
 
 export interface RunOptions {
@@ -70,6 +69,7 @@ export async function runProgram(
     commandLine(file, args, options.asUser, options.netns),
     file,
   );
+  const { execa } = await loadExeca();
   // Its own process group, so a deadline can stop the program and everything it started.
   const child = execa(command, commandArgs, {
     cwd: options.cwd,
@@ -186,12 +186,13 @@ function lastLine(text: string): string | undefined {
  * Starts a program that finishes on its own (e.g. arping sending announcements a second apart)
  * without waiting for it: the caller goes on while it runs. Output is discarded.
  */
-export function startDetached(
+export async function startDetached(
   file: string,
   args: string[],
   options: { netns?: string } = {},
-): number | undefined {
+): Promise<number | undefined> {
   const [command, commandArgs] = commandLine(file, args, undefined, options.netns);
+  const { execa } = await loadExeca();
   const child = execa(command, commandArgs, {
     detached: true,
     stdio: 'ignore',
@@ -202,4 +203,12 @@ export function startDetached(
   // A failure to start (ENOENT) must not crash the caller; it shows in the next status.
   child.catch(() => undefined);
   return child.pid;
+}
+
+/**
+ * execa and its hundred modules load only when a program is run: check-lag, status and
+ * check-alive, which cron and NRPE start every minute, never run one (bench:startup).
+ */
+function loadExeca(): Promise<typeof import('execa')> {
+  return import('execa');
 }
