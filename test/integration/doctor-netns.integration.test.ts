@@ -12,7 +12,12 @@ import {
   supervisorBootScript,
   supervisorState,
 } from '../../src/lib/lab/lab-cluster.js';
-import { execIn, type LabHostName, type NetnsLabState } from '../../src/lib/lab/netns-lab.js';
+import {
+  execIn,
+  holdsAddress,
+  type LabHostName,
+  type NetnsLabState,
+} from '../../src/lib/lab/netns-lab.js';
 import { runSkypg } from '../support/cli.js';
 import { netnsLabSkipReason, useNetnsLab } from '../support/netns.js';
 import { waitUntil } from '../support/wait.js';
@@ -99,6 +104,17 @@ describe('skypg doctor in the multi-host lab', { skip }, () => {
     await startSupervisors(state);
     await running(state, 'host1');
     await running(state, 'host2');
+    // The state file says "primary" before the VIP is taken (that action takes a DAD probe).
+    await waitUntil(
+      'host1 holds the primary VIP',
+      () => holdsAddress(state, 'host1', '10.231.0.130'),
+      15_000,
+    );
+    await waitUntil(
+      'host2 holds the standby VIP',
+      () => holdsAddress(state, 'host2', '10.231.0.131'),
+      15_000,
+    );
   });
 
   it('a healthy pair is all OK from each host; only systemd is skipped (the lab has none)', async () => {
@@ -125,6 +141,7 @@ describe('skypg doctor in the multi-host lab', { skip }, () => {
         'vip-standby',
         'supervisor',
         'supervisor-identity',
+        'api',
         'layout',
         'slots',
         'boot-start',

@@ -1,5 +1,7 @@
 // Doctor checks of the pair as a whole: fence devices, VIPs, the supervisors (their freshness,
 // version and configuration) and the data directory layout of both nodes.
+import { getFromApi } from '../api/client.js';
+import { formatListen } from '../config/listen.js';
 import { configHash } from '../config/hash.js';
 import type { NodeConfig, VipRole } from '../config/types.js';
 import { SkypgError, messageOf } from '../common/errors.js';
@@ -17,6 +19,57 @@ import type { CheckResult } from './checklist.js';
 import { adminTarget, nodeWithRole, readTarget, type DoctorContext } from './context.js';
 import { addressOnly } from './hba.js';
 import { walLink } from './host-checks.js';
+
+/**
+ * The node's supervisor answers GET /liveness on its health API as itself: what HAProxy,
+ * Kubernetes and Prometheus ask. WARN when it does not (doctor's host may be firewalled off the
+ * port while the load balancers are not); FAIL when another node or program answers there.
+ */
+export async function checkApi(_context: DoctorContext, node: NodeConfig): Promise<CheckResult> {
+  const base = { id: 'api', node: node.name, scope: 'network' as const };
+  if (node.api === undefined) return { ...base, status: 'skip', found: 'api is false' };
+  const where = formatListen(node.api.host, node.api.port);
+  const host = node.api.host === '0.0.0.0' || node.api.host === '::' ? node.address : node.api.host;
+  const logHint = `on ${node.name}, look for "health API cannot listen" in the supervisor log; open port ${node.api.port} to the load balancers and Prometheus`;
+  let answer;
+  try {
+    answer = await getFromApi(host, node.api.port, '/liveness', 2000);
+  } catch (error) {
+    return {
+      ...base,
+      status: 'warn',
+      found: `the health API on ${where} does not answer: ${messageOf(error)}`,
+      fix: logHint,
+    };
+  }
+  let answeredAs: unknown;
+  try {
+    answeredAs = (JSON.parse(answer.body) as { node?: unknown }).node;
+  } catch {
+    answeredAs = undefined;
+  }
+  if (answeredAs !== node.name) {
+    return {
+      ...base,
+      status: 'fail',
+      found: `${where} answers, but not as ${node.name}'s supervisor (HTTP ${answer.status}${typeof answeredAs === 'string' ? `, node ${answeredAs}` : ''})`,
+      fix: `give each node its own api.listen, and make sure nothing else listens on ${where}`,
+    };
+  }
+  if (answer.status !== 200) {
+    return {
+      ...base,
+      status: 'warn',
+      found: `the health API on ${where} says its loop is not recent (/liveness ${answer.status})`,
+      fix: `journalctl -u skypg on ${node.name}: the supervisor's loop is stuck or starting`,
+    };
+  }
+  return {
+    ...base,
+    status: 'ok',
+    found: `the health API on ${where} answers /liveness as ${node.name} (${answer.ms} ms)`,
+  };
+}
 
 /**
  * Every fence level answers `status` with ON, with the configured credentials (never `off`):

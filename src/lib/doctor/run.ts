@@ -24,6 +24,7 @@ import {
   loginTests,
 } from './pg-checks.js';
 import {
+  checkApi,
   checkFence,
   checkLayout,
   checkSupervisor,
@@ -177,6 +178,7 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
       checkVip(context, 'standby'),
     ),
     supervisorResults.then((checks) => checks.map((check) => check.result)),
+    ...perNode('api', (node) => checkApi(context, node)),
     supervisorResults.then((checks) => [
       checkSupervisorIdentity(
         context,
