@@ -12,9 +12,7 @@ import {
   freeLoopbackPort,
   nrpeSkipReason,
   shippedNrpeFile,
-  startNrpe,
-  stopNrpe,
-  type RunningNrpe,
+  withNrpe,
 } from '../support/nrpe.js';
 import { makeScratchDir, removeScratchDir } from '../support/scratch.js';
 
@@ -213,27 +211,27 @@ describe('the NRPE command definitions in the real nrpe daemon', () => {
     commands: string,
   ): Promise<{ lag: string; alive: string; codes: number[]; log: string }> {
     const scratch = await makeScratchDir();
-    let running: RunningNrpe | undefined;
     try {
       await writeFile(join(scratch, 'skypg'), '#!/bin/sh\necho "STAND-IN $*"\n', { mode: 0o755 });
       const port = await freeLoopbackPort();
-      running = await startNrpe({
+      const options = {
         dir: join(scratch, 'nrpe'),
         address: '127.0.0.1',
         port,
         client: '127.0.0.1',
         commands: commands.replaceAll('SCRATCH', scratch),
-      });
-      const lag = await askNrpe('127.0.0.1', port, ['-c', 'check_skypg_lag']);
-      const alive = await askNrpe('127.0.0.1', port, ['-c', 'check_skypg_alive']);
-      return {
-        lag: lag.stdout.trim(),
-        alive: alive.stdout.trim(),
-        codes: [lag.exitCode, alive.exitCode],
-        log: await readFile(running.logFile, 'utf8'),
       };
+      return await withNrpe(options, async (running) => {
+        const lag = await askNrpe('127.0.0.1', port, ['-c', 'check_skypg_lag']);
+        const alive = await askNrpe('127.0.0.1', port, ['-c', 'check_skypg_alive']);
+        return {
+          lag: lag.stdout.trim(),
+          alive: alive.stdout.trim(),
+          codes: [lag.exitCode, alive.exitCode],
+          log: await readFile(running.logFile, 'utf8'),
+        };
+      });
     } finally {
-      stopNrpe(running);
       await removeScratchDir(scratch);
     }
   }

@@ -171,3 +171,17 @@ export function adaptCommands(shipped: string, skypg: string, configPath: string
   }
   return adapted;
 }
+
+/** Runs `use` against a daemon started on `options`, stopping it by PID however `use` ends. */
+export async function withNrpe<T>(
+  options: NrpeOptions,
+  use: (running: RunningNrpe) => Promise<T>,
+): Promise<T> {
+  let running: RunningNrpe | undefined;
+  try {
+    running = await startNrpe(options);
+    return await use(running);
+  } finally {
+    stopNrpe(running);
+  }
+}
