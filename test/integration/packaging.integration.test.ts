@@ -179,6 +179,24 @@ describe('the other files an operator installs', () => {
     );
   });
 
+  it('the HAProxy example checks /primary and /replica on port 8008 of both nodes, with the fast-failover settings', async () => {
+    const text = await readFile('packaging/haproxy/haproxy.cfg', 'utf8');
+    const sections = text.split(/^(?=listen )/m).slice(1);
+    assert.deepEqual(
+      sections.map((section) => /^option httpchk (.+)$/m.exec(section.replace(/^ +/gm, ''))?.[1]),
+      ['OPTIONS /primary', 'OPTIONS /replica?lag=16MB'],
+    );
+    for (const section of sections) {
+      assert.match(section, /^ {4}http-check expect status 200$/m);
+      const servers = section.match(/^ {4}server \S+ \S+:5432 check port 8008$/gm) ?? [];
+      assert.equal(servers.length, 2, section);
+    }
+    assert.match(
+      text,
+      /^ {4}default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions\b/m,
+    );
+  });
+
   it('the NRPE file defines the two checks with the exact lines the sudoers rule allows', async () => {
     const nrpe = await readFile('packaging/nrpe/skypg.cfg', 'utf8');
     const sudoers = await readFile('packaging/sudoers/skypg-nrpe', 'utf8');
