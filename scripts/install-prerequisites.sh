@@ -65,5 +65,38 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   own_policy=1
 fi
 trap '[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
+# A policy-rc.d that was already there may allow starts: whatever the install started anyway is
+# found by its pid file (the init scripts' own), stopped by that PID, and must not listen after.
+daemon_pidfiles='/run/haproxy.pid /run/nagios/nrpe.pid /run/prometheus/prometheus.pid'
+running_daemons() {
+  local file pid
+  for file in $daemon_pidfiles; do
+    [ -s "$file" ] || continue
+    pid=$(head -n 1 "$file")
+    case $pid in '' | *[!0-9]*) continue ;; esac
+    if kill -0 "$pid" 2>/dev/null; then echo "$file:$pid"; fi
+  done
+}
+running_before=" $(running_daemons | tr '\n' ' ') "
 apt-get -o DPkg::Lock::Timeout=900 update -qq
 apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}"
+for entry in $(running_daemons); do
+  case $running_before in *" $entry "*) continue ;; esac
+  pid=${entry#*:}
+  echo "stopping $(cat "/proc/$pid/comm" 2>/dev/null) (pid $pid, ${entry%%:*}): started by the install" >&2
+  kill "$pid"
+done
+# What still listens, from a PID that was not running before the install, is refused.
+if command -v ss >/dev/null; then
+  sleep 1
+  new_listeners=$(ss -ltnp | grep -E 'users:\(\("(haproxy|nrpe|prometheus)"' |
+    while read -r line; do
+      pid=$(echo "$line" | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
+      case $running_before in *":$pid "*) ;; *) echo "$line" ;; esac
+    done)
+  if [ -n "$new_listeners" ]; then
+    echo "these daemons listen after the install; stop them (tests start their own):" >&2
+    echo "$new_listeners" >&2
+    exit 1
+  fi
+fi

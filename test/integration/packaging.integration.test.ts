@@ -4,8 +4,17 @@ import assert from 'node:assert/strict';
 import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { runProgram } from '../../src/lib/process/run-program.js';
+import {
+  adaptCommands,
+  askNrpe,
+  freeLoopbackPort,
+  nrpeSkipReason,
+  shippedNrpeFile,
+  withNrpe,
+} from '../support/nrpe.js';
+import { makeScratchDir, removeScratchDir } from '../support/scratch.js';
 
 const unitPath = 'packaging/systemd/skypg.service';
 
@@ -42,6 +51,19 @@ describe('the systemd unit', () => {
         timeoutMs: 30_000,
       });
       assert.equal(verify.exitCode, 0, verify.stderr);
+      // A misspelt key is only a warning to verify; a unit left with nothing to start is refused.
+      const broken = unit.replace(/^ExecStart=/m, 'ExecStar=');
+      assert.notEqual(broken, unit);
+      await writeFile(join(dir, 'broken.service'), broken);
+      const refused = await runProgram('systemd-analyze', ['verify', 'broken.service'], {
+        cwd: dir,
+        allowFailure: true,
+        timeoutMs: 30_000,
+      });
+      assert.notEqual(refused.exitCode, 0, 'systemd-analyze verify must refuse a broken unit');
+      t.diagnostic(
+        `refused, exit ${refused.exitCode}: ${refused.stderr.trim().split('\n').at(-1)}`,
+      );
       await copyFile(unitPath, join(dir, 'skypg.service'));
       const security = await runProgram(
         'systemd-analyze',
@@ -83,6 +105,7 @@ async function tool(name: string, debianPackage: string): Promise<string> {
 
 /** Runs a validator on the shipped file and on a broken copy: the first passes, the second not. */
 async function validates(
+  t: TestContext,
   file: string,
   breakIt: (text: string) => string,
   check: (
@@ -95,12 +118,20 @@ async function validates(
     const good = join(dir, 'good');
     const bad = join(dir, 'bad');
     const text = await readFile(file, 'utf8');
+    const broken = breakIt(text);
+    // A break that no longer matches the file would make the refusal below prove nothing.
+    assert.notEqual(broken, text, `the broken copy of ${file} differs from it`);
     await writeFile(good, text, { mode: 0o440 });
-    await writeFile(bad, breakIt(text), { mode: 0o440 });
+    await writeFile(bad, broken, { mode: 0o440 });
     const passed = await check(good, dir);
     assert.equal(passed.exitCode, 0, `${file}: ${passed.stdout}${passed.stderr}`);
     const failed = await check(bad, dir);
     assert.notEqual(failed.exitCode, 0, `a broken copy of ${file} must be refused`);
+    const said = `${failed.stdout}\n${failed.stderr}`.split('\n').filter((line) => line.trim());
+    const reasons = said.filter((line) => /error|alert|bad/i.test(line));
+    t.diagnostic(
+      `refused, exit ${failed.exitCode}: ${(reasons.length > 0 ? reasons : said).join(' / ')}`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -115,9 +146,10 @@ describe('the other files an operator installs', () => {
     });
   }
 
-  it('logrotate -d accepts the logrotate file, and refuses a broken one', async () => {
+  it('logrotate -d accepts the logrotate file, and refuses a broken one', async (t) => {
     const logrotate = await tool('logrotate', 'logrotate');
     await validates(
+      t,
       'packaging/logrotate/skypg',
       (text) => text.replace('rotate 14', 'rotate fourteen'),
       (path, dir) =>
@@ -126,9 +158,10 @@ describe('the other files an operator installs', () => {
   });
 
   for (const file of ['packaging/sudoers/skypg-net', 'packaging/sudoers/skypg-nrpe']) {
-    it(`visudo -cf accepts ${file}, and refuses a broken one`, async () => {
+    it(`visudo -cf accepts ${file}, and refuses a broken one`, async (t) => {
       const visudo = await tool('visudo', 'sudo');
       await validates(
+        t,
         file,
         (text) => text.replace('NOPASSWD:', 'NOPASSWD'),
         (path) => runProgram(visudo, ['-cf', path], { allowFailure: true }),
@@ -136,12 +169,31 @@ describe('the other files an operator installs', () => {
     });
   }
 
-  it('haproxy -c -f accepts the HAProxy example, and refuses a broken one', async () => {
+  it('haproxy -c -f accepts the HAProxy example, and refuses a broken one', async (t) => {
     const haproxy = await tool('haproxy', 'haproxy');
     await validates(
+      t,
       'packaging/haproxy/haproxy.cfg',
       (text) => text.replace('http-check expect status 200', 'http-check expect stauts 200'),
       (path) => runProgram(haproxy, ['-c', '-f', path], { allowFailure: true }),
+    );
+  });
+
+  it('the HAProxy example checks /primary and /replica on port 8008 of both nodes, with the fast-failover settings', async () => {
+    const text = await readFile('packaging/haproxy/haproxy.cfg', 'utf8');
+    const sections = text.split(/^(?=listen )/m).slice(1);
+    assert.deepEqual(
+      sections.map((section) => /^option httpchk (.+)$/m.exec(section.replace(/^ +/gm, ''))?.[1]),
+      ['OPTIONS /primary', 'OPTIONS /replica?lag=16MB'],
+    );
+    for (const section of sections) {
+      assert.match(section, /^ {4}http-check expect status 200$/m);
+      const servers = section.match(/^ {4}server \S+ \S+:5432 check port 8008$/gm) ?? [];
+      assert.equal(servers.length, 2, section);
+    }
+    assert.match(
+      text,
+      /^ {4}default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions\b/m,
     );
   });
 
@@ -161,6 +213,80 @@ describe('the other files an operator installs', () => {
       allowed,
       commands.map((match) => match[2]),
     );
+  });
+});
+
+/** What nrpe logs for a line of a configuration it cannot use (it starts all the same). */
+const nrpeConfigErrors = /Unknown option|Invalid command|No variable value|Continuing with errors/;
+
+describe('the NRPE command definitions in the real nrpe daemon', () => {
+  /**
+   * Runs nrpe as postgres on 127.0.0.1 with `commands` included (SCRATCH in them naming its
+   * scratch dir, where a stand-in skypg prints the arguments it got), asks it for both checks
+   * with check_nrpe, and returns what came back and what nrpe logged while loading them.
+   */
+  async function serve(
+    commands: string,
+  ): Promise<{ lag: string; alive: string; codes: number[]; log: string }> {
+    const scratch = await makeScratchDir();
+    try {
+      await writeFile(join(scratch, 'skypg'), '#!/bin/sh\necho "STAND-IN $*"\n', { mode: 0o755 });
+      const port = await freeLoopbackPort();
+      const options = {
+        dir: join(scratch, 'nrpe'),
+        address: '127.0.0.1',
+        port,
+        client: '127.0.0.1',
+        commands: commands.replaceAll('SCRATCH', scratch),
+      };
+      return await withNrpe(options, async (running) => {
+        const lag = await askNrpe('127.0.0.1', port, ['-c', 'check_skypg_lag']);
+        const alive = await askNrpe('127.0.0.1', port, ['-c', 'check_skypg_alive']);
+        return {
+          lag: lag.stdout.trim(),
+          alive: alive.stdout.trim(),
+          codes: [lag.exitCode, alive.exitCode],
+          log: await readFile(running.logFile, 'utf8'),
+        };
+      });
+    } finally {
+      await removeScratchDir(scratch);
+    }
+  }
+
+  /** The shipped lines with skypg replaced by a stand-in that prints the arguments it got. */
+  async function shippedWithStandIn(): Promise<string> {
+    return adaptCommands(
+      await readFile(shippedNrpeFile, 'utf8'),
+      'SCRATCH/skypg',
+      '/etc/skypg/skypg.yaml',
+    );
+  }
+
+  it('nrpe loads the shipped file and runs both checks with their exact arguments; a broken copy leaves a check undefined', async (t) => {
+    const skip = await nrpeSkipReason();
+    if (skip !== undefined) {
+      t.skip(skip);
+      return;
+    }
+    const commands = await shippedWithStandIn();
+    const served = await serve(commands);
+    assert.equal(served.log.match(nrpeConfigErrors), null, served.log);
+    assert.deepEqual(served.codes, [0, 0], `${served.lag}\n${served.alive}`);
+    assert.equal(
+      served.lag,
+      'STAND-IN check-lag --config /etc/skypg/skypg.yaml -w 8MB -c 16MB --warning-time 30 --critical-time 120',
+    );
+    assert.equal(served.alive, 'STAND-IN check-alive --config /etc/skypg/skypg.yaml');
+
+    const broken = await serve(
+      commands.replace('command[check_skypg_lag]', 'commands[check_skypg_lag]'),
+    );
+    t.diagnostic(`nrpe on a broken copy logged: ${broken.log.match(/.*Unknown option.*/)?.[0]}`);
+    t.diagnostic(`check_nrpe then printed: ${broken.lag}`);
+    assert.match(broken.log, nrpeConfigErrors);
+    assert.deepEqual(broken.codes, [3, 0], 'check_skypg_lag is UNKNOWN: not defined');
+    assert.match(broken.lag, /Command 'check_skypg_lag' not defined/);
   });
 });
 
@@ -184,19 +310,11 @@ describe('the npm package', () => {
         assert.ok(files.includes(expected), `the package holds ${expected}`);
       assert.ok(!files.some((f) => f.startsWith('package/test/') || f.startsWith('package/src/')));
       const prefix = join(dir, 'prefix');
-      // Dependencies come from npm's cache where it has them (npm ci filled it).
+      // Offline: every dependency comes from npm's cache, which npm ci filled; a fresh machine
+      // with an empty cache fetches the same ones from the registry instead.
       await runProgram(
         'npm',
-        [
-          'install',
-          '-g',
-          '--prefix',
-          prefix,
-          '--prefer-offline',
-          '--no-audit',
-          '--no-fund',
-          tarball,
-        ],
+        ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', tarball],
         { timeoutMs: 300_000 },
       );
       const version = await runProgram('sh', ['-c', 'cd / && skypg --version'], {
