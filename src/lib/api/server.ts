@@ -39,12 +39,16 @@ export function startHealthApi(
       maxHeaderSize: maxHeaderBytes,
       requestTimeout: requestTimeoutMs,
       headersTimeout: requestTimeoutMs,
+      // Node enforces the two timeouts above only when it checks (every 30 s by default).
+      connectionsCheckingInterval: 1000,
     },
     (request, response) => {
       serve(request, response, recorder, config, now);
     },
   );
   server.keepAliveTimeout = requestTimeoutMs;
+  // A connection that sends nothing at all is not a request yet, so only an idle timeout ends it.
+  server.timeout = requestTimeoutMs;
   server.maxConnections = maxConnections;
   server.maxHeadersCount = 64;
   let closed = false;
