@@ -178,6 +178,7 @@ const rows: Row[] = [
     mem: { misses: 2 },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
   },
   // primary database crash (standby's view): counting misses, then failover
   {
@@ -223,6 +224,7 @@ const rows: Row[] = [
     mem: { misses: 2 },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
     actions: ['fence-peer', 'promote', 'drop-vip:standby', 'take-vip:primary'],
     reason:
       /failed 3 checks in a row, the gateway answers and the lag is 0B: fencing it, then promoting host2/,
@@ -253,6 +255,7 @@ const rows: Row[] = [
     mem: { misses: 2, lastHeartbeatValue: 500_000 },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
   },
   // primary host power loss: same as a crash from the standby's side
   {
@@ -264,6 +267,7 @@ const rows: Row[] = [
     mem: { misses: 5 },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
   },
   // network failures
   {
@@ -418,6 +422,7 @@ const rows: Row[] = [
     config: config({ replication: { mode: 'sync' } }),
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
   },
   {
     name: 'async mode: the degrade rule does not apply',
@@ -425,6 +430,7 @@ const rows: Row[] = [
     mem: { misses: 2, notStreamingSince: NOW - 60_000 },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
   },
   {
     name: 'sync primary names its streaming standby',
@@ -493,6 +499,7 @@ const rows: Row[] = [
     config: config({ failover: { fencing: 'none' } }),
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
     reason: /self-demotion deadline has passed/,
   },
   // frozen primary (SIGSTOP)
@@ -517,6 +524,7 @@ const rows: Row[] = [
     mem: { misses: 2 },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
   },
   // old primary returning after failover
   {
@@ -661,6 +669,7 @@ const rows: Row[] = [
     mem: { misses: 1, electionPositions: '1:0/3000000|1:0/2000000' },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
     reason: /host1 is a standby and host2 is further ahead/,
   },
   {
@@ -693,6 +702,7 @@ const rows: Row[] = [
     mem: { misses: 1, electionPositions: '2:0/1000000|1:0/9000000' },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
   },
   {
     name: 'both standbys in sync mode: the old primary restarted as a standby leads despite its own degrade record',
@@ -705,6 +715,7 @@ const rows: Row[] = [
     config: config({ replication: { mode: 'sync' } }),
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
   },
   {
     name: 'both standbys: the one ahead leads even when the last rep_lag it recorded is beyond max_lag',
@@ -716,6 +727,7 @@ const rows: Row[] = [
     mem: { misses: 1, electionPositions: '1:0/3000000|1:0/2000000' },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
   },
   {
     name: 'a primary forgets when it last received WAL as a standby',
@@ -735,6 +747,7 @@ const rows: Row[] = [
     mem: { state: 'promoting', misses: 3 },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
     actions: ['fence-peer', 'promote', 'drop-vip:standby', 'take-vip:primary'],
   },
   // VIP answered by an unexpected host
@@ -830,6 +843,7 @@ const rows: Row[] = [
     },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
     actions: ['fence-peer', 'promote', 'drop-vip:standby', 'take-vip:primary'],
   },
   {
@@ -851,6 +865,7 @@ const rows: Row[] = [
     mem: { state: 'standby', misses: 2 },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
     actions: ['fence-peer', 'promote', 'drop-vip:standby', 'take-vip:primary'],
   },
   {
@@ -867,6 +882,7 @@ const rows: Row[] = [
     mem: { state: 'standby', misses: 2 },
     state: 'promoting',
     rule: 'standby-promote',
+    nextLoopMs: 100,
     actions: ['fence-peer', 'promote', 'drop-vip:standby', 'take-vip:primary'],
   },
   {

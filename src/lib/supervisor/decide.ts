@@ -150,6 +150,9 @@ export function primaryVipProbeNeeded(
 /** How soon two standbys look at each other's positions again before they elect. */
 export const settleRecheckMs = 250;
 
+/** How soon a node that promoted looks at itself again once its promotion's actions end. */
+export const afterPromotionRecheckMs = 100;
+
 /**
  * The transition table, in situation order. A loop tries the preamble ('any'), then the rows of
  * its own situation only; the first row whose `from` and `when` match wins, and each
@@ -477,6 +480,9 @@ export const rules: readonly Rule[] = [
       ...(f.obs.standbyVip.configured ? [{ kind: 'drop-vip', role: 'standby' } as const] : []),
       ...(f.obs.primaryVip.configured ? [{ kind: 'take-vip', role: 'primary' } as const] : []),
     ],
+    // Seen as the primary holding the VIP in the very next loop, not a full interval later:
+    // the health API (so HAProxy), the state file and status answer from that loop.
+    nextLoopMs: () => afterPromotionRecheckMs,
     why: (f) =>
       f.peerIsStandby
         ? `no primary, ${peer(f)} is a standby and ${node(f)} is further ahead: promoting ${node(f)}`
