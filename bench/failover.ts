@@ -1,6 +1,7 @@
 // npm run bench:failover [-- --trials N] [--fault kill|poweroff|partition|all] [--mode async|sync]
 // [--json FILE] [--dir DIR] [--update-docs]: failover times in the multi-host lab, both
-// supervisors at default settings, a client writing through the primary VIP every 20 ms.
+// supervisors at default settings, a client writing through the primary VIP every 20 ms and a
+// second one writing with psql through `skypg connstring`'s multi-host URI (no VIP).
 import { writeFile } from 'node:fs/promises';
 import { startSupervisors } from '../src/lib/lab/lab-cluster.js';
 import type { NetnsLabState } from '../src/lib/lab/netns-lab.js';
@@ -14,6 +15,7 @@ import {
   type TrialResult,
 } from './lib/failover-trial.js';
 import { formatSummary, summarise, trialHeader, trialRow } from './lib/failover-report.js';
+import { labReadWriteUri } from './lib/uri-writer.js';
 import {
   buildLab,
   describeMachine,
@@ -46,6 +48,7 @@ const mode: Mode = values.mode;
 const dirs = await labParent(values.dir);
 const results: TrialResult[] = [];
 let machine;
+let uri: string | undefined;
 try {
   for (const fault of chosen) {
     console.log(`\n${fault}: ${faultDescriptions[fault]} (${mode} replication, ${trials} trials)`);
@@ -57,6 +60,10 @@ try {
       // A fresh lab per fault, and again after a failed trial (the pair may be broken).
       const state: NetnsLabState = await buildLab(dirs.parent, mode);
       machine ??= await describeMachine(state.binDir);
+      if (uri === undefined) {
+        uri = await labReadWriteUri(state);
+        console.log(`URI writer: psql ${uri}`);
+      }
       try {
         await startSupervisors(state);
         const series = await runSeries(state, {
@@ -82,15 +89,26 @@ if (machine === undefined) throw new Error('no lab was built');
 
 const title = `failover in the multi-host lab, ${mode} replication, supervisors at default settings; ${machineLine(machine)}`;
 const summary = formatSummary(results);
-console.log(`\n${title}\n${summary}`);
+const uriLine = `URI writer: psql ${uri ?? '?'}`;
+console.log(`\n${title}\n${uriLine}\n${summary}`);
 if (values.json !== undefined) {
-  const report = { machine, mode, trials, faults: chosen, results, summary: summarise(results) };
+  const report = {
+    machine,
+    mode,
+    trials,
+    faults: chosen,
+    uri,
+    results,
+    summary: summarise(results),
+  };
   await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`wrote ${values.json}`);
 }
 if (values['update-docs'] === true) {
   const rows = [trialHeader(), ...results.map(trialRow)].join('\n');
-  await replaceDocsBlock(`failover-${mode}`, `${title}\n\n${summary}\n\n${rows}`);
+  // A run of one fault has its own block: it must not replace the record of all three.
+  const block = values.fault === 'all' ? `failover-${mode}` : `failover-${mode}-${values.fault}`;
+  await replaceDocsBlock(block, `${title}\n${uriLine}\n\n${summary}\n\n${rows}`);
 }
 const broken = results.filter(
   (result) => result.error !== undefined || result.splitBrainSamples > 0,

@@ -14,6 +14,7 @@ const columns = [
   ['promoted', 8],
   ['vip', 5],
   ['writable', 8],
+  ['uri', 5],
   ['acked', 5],
   ['lost', 4],
   ['2-prim', 6],
@@ -49,6 +50,7 @@ export function trialRow(result: TrialResult): string {
     seconds(result.promotedMs),
     seconds(result.vipMs),
     seconds(result.writableMs),
+    seconds(result.uriWritableMs),
     String(result.acked),
     String(result.lost.length),
     String(result.splitBrainSamples),
@@ -74,6 +76,7 @@ const timedMetrics = [
   ['promoted', 'promotedMs'],
   ['VIP moved', 'vipMs'],
   ['time to writable', 'writableMs'],
+  ['writable via URI', 'uriWritableMs'],
   ['rejoin', 'rejoinMs'],
 ] as const;
 
@@ -120,12 +123,14 @@ export function formatSummary(results: TrialResult[]): string {
     const group = results.filter((result) => `${result.fault}/${result.mode}` === key);
     const lost = group.reduce((sum, result) => sum + result.lost.length, 0);
     const acked = group.reduce((sum, result) => sum + result.acked, 0);
+    const uriLost = group.reduce((sum, result) => sum + result.uriLost.length, 0);
+    const uriAcked = group.reduce((sum, result) => sum + result.uriAcked, 0);
     const split = group.reduce((sum, result) => sum + result.splitBrainSamples, 0);
     const samples = group.reduce((sum, result) => sum + result.samples, 0);
     const inPlace = group.filter((result) => result.newPrimary === result.oldPrimary).length;
     const failed = group.filter((result) => result.error !== undefined).length;
     lines.push(
-      `${key}: ${lost} of ${acked} acknowledged writes lost; ${split} of ${samples} samples with two writable primaries; ${inPlace} of ${group.length} trials kept the old primary (restarted in place)${failed > 0 ? `; ${failed} trials FAILED` : ''}`,
+      `${key}: ${lost} of ${acked} acknowledged writes lost; ${split} of ${samples} samples with two writable primaries; ${inPlace} of ${group.length} trials kept the old primary (restarted in place); ${uriLost} of ${uriAcked} writes acknowledged through the URI lost${failed > 0 ? `; ${failed} trials FAILED` : ''}`,
     );
   }
   return lines.join('\n');

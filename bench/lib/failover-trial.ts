@@ -20,6 +20,7 @@ import {
 } from '../../src/lib/lab/netns-lab.js';
 import { isPoweredOff, until, waitHealthy } from './lab-run.js';
 import { failoverMilestones, type FailoverMilestones, type HostLogLine } from './milestones.js';
+import { UriWriter, uriTable, type UriAck } from './uri-writer.js';
 
 export const faults = ['kill', 'poweroff', 'partition'] as const;
 export type Fault = (typeof faults)[number];
@@ -42,6 +43,13 @@ export interface TrialResult extends FailoverMilestones {
   acked: number;
   /** Acknowledged ids missing on the new primary. */
   lost: number[];
+  /** First write acknowledged through the libpq multi-host URI after the outage. */
+  uriWritableMs?: number;
+  /** The host that acknowledged that write. */
+  uriHost?: LabHostName;
+  uriAcked: number;
+  /** Ids acknowledged through the URI and missing on the new primary. */
+  uriLost: number[];
   samples: number;
   /** Samples in which two hosts accepted a new connection as a primary (must be 0). */
   splitBrainSamples: number;
@@ -67,7 +75,15 @@ async function repair(state: NetnsLabState, fault: Fault, host: LabHostName): Pr
 
 /** After the outage: the first acknowledgement that follows a gap of 10 write periods. */
 export function writableAfter(report: AgentReport, faultAt: number): number | undefined {
-  const times = report.acked.map((id) => report.ackTimes.get(id) ?? 0);
+  return writableAfterTimes(
+    report.acked.map((id) => report.ackTimes.get(id) ?? 0),
+    faultAt,
+  );
+}
+
+/** The same from bare acknowledgement times: the first over 200 ms after the last before the
+ * fault. The URI writer's period (a psql run and a 50 ms pause) stays well under that. */
+export function writableAfterTimes(times: number[], faultAt: number): number | undefined {
   const before = times.filter((t) => t <= faultAt);
   const lastBefore = before.length === 0 ? faultAt : Math.max(...before);
   const first = times.find((t) => t > faultAt && t - lastBefore > 200);
@@ -86,14 +102,21 @@ export async function runTrial(
   options: { fault: Fault; mode: Mode; trial: number; primary: LabHostName },
 ): Promise<TrialResult> {
   const { fault, mode, trial, primary: oldPrimary } = options;
-  await labPsql(state, oldPrimary, 'truncate table agent_writes').catch(() => undefined);
+  for (const table of ['agent_writes', uriTable])
+    await labPsql(state, oldPrimary, `truncate table ${table}`).catch(() => undefined);
   const agent = await ClientAgent.start(state);
+  const uriWriter = await UriWriter.start(state).catch(async (error: unknown) => {
+    await agent.stop();
+    throw error;
+  });
   let report: AgentReport | undefined;
   const result = emptyResult(fault, mode, trial, oldPrimary);
   let faultAt: number | undefined;
   try {
-    await until('the client to write through the VIP', 15_000, () =>
-      Promise.resolve(agent.report().acked.length > 0 ? true : undefined),
+    await until('the clients to write through the VIP and the URI', 15_000, () =>
+      Promise.resolve(
+        agent.report().acked.length > 0 && uriWriter.acks().length > 0 ? true : undefined,
+      ),
     );
     await sleep(2000);
     const at = Date.now();
@@ -105,6 +128,21 @@ export async function runTrial(
       () => Promise.resolve(writableAfter(agent.report(), at)),
     );
     result.writableMs = writableAt;
+    const uriAckAfter = (): UriAck | undefined => {
+      const acks = uriWriter.acks();
+      const ms = writableAfterTimes(
+        acks.map((ack) => ack.at),
+        at,
+      );
+      return ms === undefined ? undefined : acks.find((ack) => ack.at === at + ms);
+    };
+    const uriFirst = await until(
+      'a write acknowledged through the multi-host URI after the fault',
+      writableTimeoutMs,
+      () => Promise.resolve(uriAckAfter()),
+    );
+    result.uriWritableMs = uriFirst.at - at;
+    result.uriHost = state.hosts.find((host) => host.address === uriFirst.server)?.name;
     // The leader is the one host the client sees answering a new connection as a primary.
     const newPrimary = await until('the client to see exactly one primary', 60_000, () => {
       const latest = agent.report().samples.at(-1);
@@ -123,6 +161,15 @@ export async function runTrial(
     );
     result.acked = acked.length;
     result.lost = acked.filter((id) => !present.has(id));
+    const uriAcked = uriWriter.acks().map((ack) => ack.id);
+    const uriPresent = new Set(
+      (await labPsql(state, newPrimary, `select id from ${uriTable}`))
+        .split('\n')
+        .filter(Boolean)
+        .map(Number),
+    );
+    result.uriAcked = uriAcked.length;
+    result.uriLost = uriAcked.filter((id) => !uriPresent.has(id));
     Object.assign(result, failoverMilestones(await allLogs(state), at, newPrimary));
 
     const repairAt = Date.now();
@@ -139,6 +186,7 @@ export async function runTrial(
       result.events = failoverMilestones(await allLogs(state), faultAt, '').events;
   } finally {
     report ??= await agent.stop();
+    await uriWriter.stop();
     result.samples = report.samples.length;
     result.splitBrainSamples = splitBrainSamples(report).length;
   }
@@ -158,6 +206,8 @@ function emptyResult(
     oldPrimary,
     acked: 0,
     lost: [],
+    uriAcked: 0,
+    uriLost: [],
     samples: 0,
     splitBrainSamples: 0,
     failedPromotions: 0,

@@ -138,7 +138,8 @@ describe('HAProxy and a libpq multi-host URI across a failover', { skip }, () =>
         `PGPASSFILE=${state.passfile}`,
         'bash',
         '-c',
-        `while :; do ${join(state.binDir, 'psql')} -X -qAt "$0" -c 'insert into uri_writes default values returning inet_server_addr()' 2>/dev/null | sed "s/^/$(date +%s%3N) /"; sleep 0.05; done`,
+        // Stamped when psql returns, so the time is the acknowledgement's, not the attempt's start.
+        `while :; do if out=$(${join(state.binDir, 'psql')} -X -qAt "$0" -c 'insert into uri_writes default values returning inet_server_addr()' 2>/dev/null); then echo "$(date +%s%3N) $out"; fi; sleep 0.05; done`,
         uri,
       ]);
       started.push(uriWriter);
