@@ -1,4 +1,4 @@
-// npm run bench:failover [-- --trials N] [--fault kill|poweroff|partition|all] [--mode async|sync]
+// npm run bench:failover [-- --trials N] [--fault kill|poweroff|partition|freeze|all] [--mode async|sync]
 // [--json FILE] [--dir DIR] [--update-docs]: failover times in the multi-host lab, both
 // supervisors at default settings, a client writing through the primary VIP every 20 ms and a
 // second one writing with psql through `skypg connstring`'s multi-host URI (no VIP).
@@ -41,7 +41,7 @@ const chosen: Fault[] =
     : faults.includes(values.fault as Fault)
       ? [values.fault as Fault]
       : [];
-if (chosen.length === 0) badFlag('--fault takes kill, poweroff, partition or all');
+if (chosen.length === 0) badFlag('--fault takes kill, poweroff, partition, freeze or all');
 if (values.mode !== 'async' && values.mode !== 'sync') badFlag('--mode takes async or sync');
 const mode: Mode = values.mode;
 

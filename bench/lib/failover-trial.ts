@@ -10,6 +10,7 @@ import {
   type AgentReport,
 } from '../../src/lib/lab/lab-cluster.js';
 import {
+  freezePostgres,
   killPostgres,
   linkDown,
   linkUp,
@@ -18,11 +19,12 @@ import {
   type LabHostName,
   type NetnsLabState,
 } from '../../src/lib/lab/netns-lab.js';
+import { processState, signalAll } from '../../src/lib/lab/netns-process.js';
 import { isPoweredOff, until, waitHealthy } from './lab-run.js';
 import { failoverMilestones, type FailoverMilestones, type HostLogLine } from './milestones.js';
 import { UriWriter, uriTable, type UriAck } from './uri-writer.js';
 
-export const faults = ['kill', 'poweroff', 'partition'] as const;
+export const faults = ['kill', 'poweroff', 'partition', 'freeze'] as const;
 export type Fault = (typeof faults)[number];
 export type Mode = 'async' | 'sync';
 
@@ -30,6 +32,8 @@ export const faultDescriptions: Record<Fault, string> = {
   kill: 'kill -9 of the primary postmaster',
   poweroff: 'power-off of the primary host through its BMC',
   partition: "the primary host's network cable pulled at the switch",
+  freeze:
+    "the primary's postmaster and its backends stopped (SIGSTOP), the host and its supervisor running",
 };
 
 export interface TrialResult extends FailoverMilestones {
@@ -61,14 +65,34 @@ export interface TrialResult extends FailoverMilestones {
 const writableTimeoutMs = 90_000;
 const rejoinTimeoutMs = 180_000;
 
-async function injectFault(state: NetnsLabState, fault: Fault, host: LabHostName): Promise<void> {
+/** Carries the fault out; returns what the repair needs (the frozen PIDs, for SIGCONT). */
+async function injectFault(
+  state: NetnsLabState,
+  fault: Fault,
+  host: LabHostName,
+): Promise<number[]> {
   if (fault === 'kill') await killPostgres(state, host);
   else if (fault === 'poweroff') await powerOff(state, host, { from: 'client' });
+  else if (fault === 'freeze') return freezePostgres(state, host);
   else await linkDown(state, host);
+  return [];
 }
 
-/** Undoes the fault and any fencing it caused: cable back, power on (boot starts skypg). */
-async function repair(state: NetnsLabState, fault: Fault, host: LabHostName): Promise<void> {
+/** Undoes the fault and any fencing it caused: thaw, cable back, power on (boot starts skypg). */
+async function repair(
+  state: NetnsLabState,
+  fault: Fault,
+  host: LabHostName,
+  frozen: number[],
+): Promise<void> {
+  // A fenced host's processes are gone with its power: only PIDs still stopped are ours.
+  if (fault === 'freeze') {
+    const states = await Promise.all(frozen.map(processState));
+    signalAll(
+      frozen.filter((_pid, index) => states[index] === 'stopped'),
+      'SIGCONT',
+    );
+  }
   if (fault === 'partition') await linkUp(state, host);
   if (await isPoweredOff(state, host)) await powerOn(state, host, { from: 'client' });
 }
@@ -121,7 +145,7 @@ export async function runTrial(
     await sleep(2000);
     const at = Date.now();
     faultAt = at;
-    await injectFault(state, fault, oldPrimary);
+    const frozen = await injectFault(state, fault, oldPrimary);
     const writableAt = await until(
       'a write acknowledged through the VIP after the fault',
       writableTimeoutMs,
@@ -173,7 +197,7 @@ export async function runTrial(
     Object.assign(result, failoverMilestones(await allLogs(state), at, newPrimary));
 
     const repairAt = Date.now();
-    await repair(state, fault, oldPrimary);
+    await repair(state, fault, oldPrimary, frozen);
     await waitHealthy(state, mode, rejoinTimeoutMs);
     result.rejoinMs = Date.now() - repairAt;
     // Writes in the last moments of the trial were checked above; the rest keep the sampler

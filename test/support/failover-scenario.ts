@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
 import {
+  freezePostgres as freezeLabPostgres,
   holdsAddress,
   killPostgres,
   linkDown,
@@ -26,8 +27,6 @@ import {
   supervisorState,
   type AgentReport,
 } from '../../src/lib/lab/lab-cluster.js';
-import { readPostmasterPid } from '../../src/lib/pg/programs.js';
-import { childrenOf } from '../../src/lib/process/proc.js';
 import { waitUntil } from './wait.js';
 
 export interface Scenario {
@@ -232,26 +231,9 @@ export async function printSupervisorLogs(state: NetnsLabState): Promise<void> {
   }
 }
 
-/**
- * Freezes host1's database: the postmaster first, so that it forks nothing while its children
- * are listed (a backend forked in between would keep answering), then every child.
- */
-export async function freezePostgres(state: NetnsLabState): Promise<number[]> {
-  const postmaster = await readPostmasterPid(state.hosts[0].dataDir);
-  if (postmaster === undefined) return [];
-  signalPids([postmaster], 'SIGSTOP');
-  await waitUntil(
-    `postmaster ${postmaster} stopped`,
-    async () => {
-      const stat = await readFile(`/proc/${postmaster}/stat`, 'utf8').catch(() => '');
-      return stat === '' || stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
-    },
-    5000,
-    10,
-  );
-  const children = await childrenOf(postmaster);
-  signalPids(children, 'SIGSTOP');
-  return [postmaster, ...children];
+/** Freezes host1's database (netns-faults.ts freezePostgres); returns the PIDs, for SIGCONT. */
+export function freezePostgres(state: NetnsLabState): Promise<number[]> {
+  return freezeLabPostgres(state, 'host1');
 }
 
 /** Sends `name` to each PID that is still there (a powered-off host's are gone). */

@@ -1,5 +1,5 @@
-// Faults of the multi-host lab's machines: a killed postmaster, and a hung machine (every
-// process stopped) with its thaw. Network faults are in netns-network.ts, power in netns-bmc.ts.
+// Faults of the multi-host lab's machines: a killed or frozen postmaster, and a hung machine
+// (every process stopped) with its thaw. Network faults are in netns-network.ts, power in netns-bmc.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SkypgError } from '../common/errors.js';
 import { isPostmasterOf, readPostmasterPid } from '../pg/programs.js';
@@ -38,6 +38,24 @@ export async function killPostgres(state: NetnsLabState, name: LabHostName): Pro
     return !alive.includes(true);
   });
   return pid;
+}
+
+/**
+ * Freezes the host's PostgreSQL (SIGSTOP), its supervisor and the host itself still running:
+ * the postmaster first, so that it forks nothing while its children are listed (a backend
+ * forked in between would keep answering), then every child. Returns the PIDs, for SIGCONT.
+ */
+export async function freezePostgres(state: NetnsLabState, name: LabHostName): Promise<number[]> {
+  const postmaster = await readPostmasterPid(labHost(state, name).dataDir);
+  if (postmaster === undefined) return [];
+  signalAll([postmaster], 'SIGSTOP');
+  await waitFor(`the postmaster of ${name} to stop`, 5000, async () => {
+    const current = await processState(postmaster);
+    return current !== 'running';
+  });
+  const children = await childrenOf(postmaster);
+  signalAll(children, 'SIGSTOP');
+  return [postmaster, ...children];
 }
 
 /** SIGSTOPs every process in the member's namespace (a hung machine); returns their PIDs. */

@@ -60,7 +60,7 @@ export {
   setBootHook,
   startPostgres,
 } from './netns-postgres.js';
-export { freeze, frozenPids, killPostgres, thaw } from './netns-faults.js';
+export { freeze, freezePostgres, frozenPids, killPostgres, thaw } from './netns-faults.js';
 export { namespacePids } from './netns-process.js';
 export { anyLabDown, netnsLabDown, type NetnsLabDownResult } from './netns-teardown.js';
 
