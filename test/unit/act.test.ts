@@ -19,26 +19,45 @@ const host2 = config.nodes[1];
 if (host2 === undefined) throw new Error('the example has two nodes');
 
 /** A clearance as clearOldPrimary returns it, after fencing the old primary (or not). */
-function clearance(fenced: boolean): PromotionClearance {
+function clearance(
+  fenced: boolean,
+  shape: { fenceSaid?: string; foundOff?: boolean; alreadyPrimary?: boolean } = {},
+): PromotionClearance {
   return {
     result: {
       node: 'host2',
       dryRun: false,
-      alreadyPrimary: false,
+      alreadyPrimary: shape.alreadyPrimary ?? false,
       preconditions: [{ check: 'host1 cannot write', ok: true, detail: 'fenced' }],
-      steps: fenced ? [{ step: 'fence host1 (power off, verified)', ms: 400 }] : [],
+      steps: fenced
+        ? [
+            {
+              step: 'fence host1 (power off, verified)',
+              ms: 400,
+              ...(shape.fenceSaid === undefined ? {} : { detail: shape.fenceSaid }),
+            },
+          ]
+        : [],
       warnings: [],
     },
     timed: async (_step, work) => work(),
-    oldPrimaryOff: fenced,
+    oldPrimaryOff: fenced || (shape.foundOff ?? false),
     fenced,
   };
 }
 
 /** Fakes that record each call (name and what it was given); `fail` makes one of them throw. */
-function recordingDeps(options: { fenced?: boolean; fail?: { call: string; error: Error } } = {}) {
+function recordingDeps(
+  options: {
+    fenced?: boolean;
+    given?: PromotionClearance;
+    fail?: { call: string; error: Error };
+    /** What pre_promote answers when it allows (undefined: none is configured). */
+    prePromoteSays?: string;
+  } = {},
+) {
   const calls: { call: string; args: unknown[] }[] = [];
-  const given = clearance(options.fenced ?? true);
+  const given = options.given ?? clearance(options.fenced ?? true);
   const record = async <T>(call: string, args: unknown[], value: T): Promise<T> => {
     calls.push({ call, args });
     if (options.fail?.call === call) throw options.fail.error;
@@ -55,6 +74,11 @@ function recordingDeps(options: { fenced?: boolean; fail?: { call: string; error
     rebuild: (_config, node) => record('rebuild', [node.name], 'rebuilt'),
     setSync: (_config, node) => record('setSync', [node.name], 'sync on'),
     setAsync: (_config, node, degrade) => record('setAsync', [node.name, degrade], 'async'),
+    // Unless a test configures one, pre_promote is absent: its dep answers undefined, unrecorded.
+    prePromote: (_config, node, context) =>
+      options.prePromoteSays === undefined && options.fail?.call !== 'prePromote'
+        ? Promise.resolve(undefined)
+        : record('prePromote', [node.name, context], options.prePromoteSays),
   };
   return { deps, calls, given };
 }
@@ -141,6 +165,93 @@ describe('act(): a promotion set, with recording fakes', () => {
     assert.equal(outcomes[0]?.ok, false);
     assert.equal(outcomes[0]?.code, 'INTERNAL');
   });
+});
+
+describe('act(): hooks.pre_promote between fence-peer and pg_promote()', () => {
+  it('is asked after the fence and before pg_promote(), told how the old primary was cleared', async () => {
+    const { deps, calls } = recordingDeps({ prePromoteSays: 'allowed: ok by the DBA' });
+    const outcomes = await act(config, host2, promotionSet, deps);
+    assert.deepEqual(
+      calls.map((c) => c.call),
+      ['clearOldPrimary', 'prePromote', 'promoteHere', 'vipDown', 'vipUp'],
+    );
+    const asked = calls.find((c) => c.call === 'prePromote')?.args[1] as
+      { fence: string; reason: string } | undefined;
+    assert.equal(asked?.fence, 'powered-off');
+    assert.match(asked?.reason ?? '', /^host1 fenced \(power off, verified\)/);
+    assert.match(
+      outcomes[1]?.detail ?? '',
+      /^promoted host2 to timeline 2 \(steps: pre_promote hook \d+ms\)/,
+    );
+  });
+
+  it('a veto ends the set before pg_promote(): no promotion, no VIP moves, REFUSED reaches the loop', async () => {
+    const { deps, calls } = recordingDeps({
+      fail: {
+        call: 'prePromote',
+        error: new SkypgError('REFUSED', 'hooks.pre_promote /x vetoed promoting host2 (exit 3)'),
+      },
+    });
+    const outcomes = await act(config, host2, promotionSet, deps);
+    assert.deepEqual(
+      calls.map((c) => c.call),
+      ['clearOldPrimary', 'prePromote'],
+    );
+    assert.deepEqual(
+      outcomes.map((o) => [o.action.kind, o.ok, o.code]),
+      [
+        ['fence-peer', true, undefined],
+        ['promote', false, 'REFUSED'],
+      ],
+    );
+    assert.match(outcomes[1]?.detail ?? '', /vetoed promoting host2/);
+  });
+
+  it('without a pre_promote hook the promotion lists no such step', async () => {
+    const { deps } = recordingDeps();
+    const outcomes = await act(config, host2, promotionSet, deps);
+    assert.doesNotMatch(outcomes[1]?.detail ?? '', /pre_promote/);
+  });
+
+  it('is not asked when this node is already the primary', async () => {
+    const { deps, calls } = recordingDeps({
+      given: clearance(false, { alreadyPrimary: true }),
+      prePromoteSays: 'allowed',
+    });
+    await act(config, host2, promotionSet, deps);
+    assert.ok(!calls.some((c) => c.call === 'prePromote'));
+  });
+});
+
+describe('act(): what fence-peer and promote tell the event hooks', () => {
+  const cases: { name: string; given: PromotionClearance; fence: string }[] = [
+    { name: 'fenced: powered off', given: clearance(true), fence: 'powered-off' },
+    {
+      name: 'the fence found it off',
+      given: clearance(true, { fenceSaid: 'was already off' }),
+      fence: 'already-off',
+    },
+    {
+      name: 'the fence device said off, no fence run',
+      given: clearance(false, { foundOff: true }),
+      fence: 'already-off',
+    },
+    { name: 'no fence needed', given: clearance(false), fence: 'not-needed' },
+    {
+      name: 'already the primary',
+      given: clearance(false, { alreadyPrimary: true }),
+      fence: 'already-primary',
+    },
+  ];
+  for (const { name, given, fence } of cases) {
+    it(`${name}: fence ${fence}`, async () => {
+      const { deps } = recordingDeps({ given });
+      const outcomes = await act(config, host2, promotionSet, deps);
+      assert.equal(outcomes[0]?.fence, fence);
+      assert.equal(outcomes[1]?.timeline, 2);
+      assert.equal(outcomes[2]?.fence, undefined);
+    });
+  }
 });
 
 describe('decide() then act(): the set the policy chooses is the one carried out', () => {

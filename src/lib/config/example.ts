@@ -69,6 +69,12 @@ failover: { max_lag: 16MB, fencing: required }   # fencing: none relies on self-
 supervisor:
   state_file: /run/skypg/{cluster}-{node}.json  # read by check-alive and status
 
+# hooks:                                # your commands on events (docs/hooks.md); none by default
+#   timeout: 30s                        # each is killed past this; it never delays a failover
+#   on_role_change: /usr/local/sbin/skypg-notify
+#   on_failover_blocked: [/usr/local/sbin/skypg-notify, --page]   # a path and fixed arguments
+#   pre_promote: { command: /usr/local/sbin/skypg-may-promote, timeout: 5s }   # can veto
+
 api:                                    # HTTP health API for HAProxy, Kubernetes and Prometheus
   listen: ":8008"                       # ":PORT" = each node's own address; api: false turns it off
 `;

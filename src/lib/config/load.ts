@@ -2,13 +2,20 @@
 import { slotNameFor } from '../pg/slots.js';
 import { constants, type Stats } from 'node:fs';
 import { isIP } from 'node:net';
-import { open, stat } from 'node:fs/promises';
+import { access, open, stat } from 'node:fs/promises';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { SkypgError, messageOf } from '../common/errors.js';
 import { formatListen, parseListen } from './listen.js';
-import { configSchema, isOneLine, type RawConfig, type RawNode } from './schema.js';
+import { configSchema, isOneLine, isProgramPath, type RawConfig, type RawNode } from './schema.js';
 import { containsControlCharacter, validate, type Issue, type KeyPath } from './schema-kit.js';
-import type { ClusterConfig, NodeConfig, VipConfig } from './types.js';
+import type {
+  ClusterConfig,
+  HookCommand,
+  HookEventName,
+  HooksConfig,
+  NodeConfig,
+  VipConfig,
+} from './types.js';
 import { nonEmpty } from '../common/env.js';
 
 export const defaultConfigPath = '/etc/skypg/skypg.yaml';
@@ -248,7 +255,46 @@ function crossCheck(raw: RawConfig): Issue[] {
   ] as const) {
     if (vip !== undefined) issues.push(...checkVip(raw, role, vip));
   }
+  issues.push(...hookCommandIssues(raw));
   return issues;
+}
+
+/** The `hooks:` keys that name a command, in the order docs/hooks.md lists them. */
+const hookKeys: readonly (readonly [HookEventName, `on_${HookEventName}`])[] = [
+  ['role_change', 'on_role_change'],
+  ['fence', 'on_fence'],
+  ['promote', 'on_promote'],
+  ['demote', 'on_demote'],
+  ['failover_blocked', 'on_failover_blocked'],
+  ['rejoin', 'on_rejoin'],
+  ['switchover', 'on_switchover'],
+];
+
+/** Every configured hook command with its key path, pre_promote last. */
+function rawHookCommands(raw: RawConfig): { path: KeyPath; argv: string[] }[] {
+  const commands = hookKeys.flatMap(([, key]) => {
+    const argv = raw.hooks[key];
+    return argv === undefined ? [] : [{ path: ['hooks', key], argv }];
+  });
+  const pre = raw.hooks.pre_promote;
+  if (pre !== undefined)
+    commands.push({ path: ['hooks', 'pre_promote', 'command'], argv: pre.command });
+  return commands;
+}
+
+/** A hook's first item is the program: an absolute path, as a fence `command` is. */
+function hookCommandIssues(raw: RawConfig): Issue[] {
+  return rawHookCommands(raw).flatMap(({ path, argv }) => {
+    const program = argv[0] ?? '';
+    if (isProgramPath(program)) return [];
+    return [
+      {
+        // A list points at its first item; a lone path is the value itself.
+        path: argv.length === 1 ? path : [...path, 0],
+        message: `must start with the absolute path of an executable (letters, digits, "_", ".", "/", "+", "-"; no shell), got ${JSON.stringify(program)}`,
+      },
+    ];
+  });
 }
 
 type RawVip = NonNullable<NonNullable<RawConfig['vip']>['primary']>;
@@ -421,7 +467,26 @@ async function safetyWarnings(config: ClusterConfig): Promise<string[]> {
       });
     }
   }
+  for (const { key, program } of configuredHookPrograms(config)) {
+    await access(program, constants.X_OK).catch(() => {
+      warnings.push(
+        `${key}: ${program} is not an executable file (yet); the hook fails every time until it is`,
+      );
+    });
+  }
   return warnings.map((warning) => `warning: ${warning}`);
+}
+
+/** Each configured hook's key and program. */
+function configuredHookPrograms(config: ClusterConfig): { key: string; program: string }[] {
+  const programs = hookKeys.flatMap(([event, key]) => {
+    const command = config.hooks.commands[event];
+    return command === undefined ? [] : [{ key: `hooks.${key}`, program: command.path }];
+  });
+  const pre = config.hooks.pre_promote;
+  if (pre !== undefined)
+    programs.push({ key: 'hooks.pre_promote.command', program: pre.command.path });
+  return programs;
 }
 
 function normalize(raw: RawConfig): ClusterConfig {
@@ -473,6 +538,27 @@ function normalize(raw: RawConfig): ClusterConfig {
     replication: raw.replication,
     failover: raw.failover,
     supervisor: raw.supervisor,
+    hooks: normalizeHooks(raw.hooks),
+  };
+}
+
+function normalizeHooks(raw: RawConfig['hooks']): HooksConfig {
+  const command = (argv: string[]): HookCommand => {
+    const [path = '', ...args] = argv;
+    return { path, args };
+  };
+  const commands: HooksConfig['commands'] = {};
+  for (const [event, key] of hookKeys) {
+    const argv = raw[key];
+    if (argv !== undefined) commands[event] = command(argv);
+  }
+  return {
+    timeout: raw.timeout,
+    commands,
+    pre_promote:
+      raw.pre_promote === undefined
+        ? undefined
+        : { command: command(raw.pre_promote.command), timeout: raw.pre_promote.timeout },
   };
 }
 

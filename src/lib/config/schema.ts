@@ -89,6 +89,11 @@ export function isOneLine(value: string): boolean {
   return true;
 }
 
+/** An absolute path of letters, digits and `_ . / + -`: no shell or `env` ever misreads it. */
+export function isProgramPath(value: string): boolean {
+  return /^\/[\w./+-]*$/.test(value) && !value.endsWith('/');
+}
+
 const fenceDeviceSchema = s.object({
   name: s
     .matching('a label of letters, digits, "_", "-" and "."', (v) => /^[\w.-]+$/.test(v))
@@ -103,7 +108,7 @@ const fenceDeviceSchema = s.object({
   command: s
     .matching(
       'one absolute path to an executable, without arguments (they go under options)',
-      (v) => /^\/[\w./+-]*$/.test(v) && !v.endsWith('/'),
+      isProgramPath,
     )
     .optional(),
   options: s.record(s.scalar()).default({}),
@@ -151,6 +156,52 @@ const heartbeatDefaults = {
 
 /** {cluster} and {node} are replaced, so one file serves both nodes (and the loopback lab). */
 export const defaultStateFile = '/run/skypg/{cluster}-{node}.json';
+
+/**
+ * A hook's command: the program's absolute path alone, or a list of it and fixed arguments,
+ * run without a shell (load.ts checks the path, the first item).
+ */
+const hookCommandSchema = s.array(s.string('a program path or an argument, on one line'), {
+  min: 1,
+  max: 32,
+  acceptSingle: true,
+});
+
+export const hookDefaults = { timeout: 30_000, pre_promote_timeout: 5000 };
+
+/** The longest pre_promote may hold a promotion up (docs/hooks.md). */
+export const prePromoteTimeoutCeilingMs = 30_000;
+
+const hooksSchema = s
+  .object({
+    timeout: s.duration(100, 3_600_000).default(hookDefaults.timeout),
+    on_role_change: hookCommandSchema.optional(),
+    on_fence: hookCommandSchema.optional(),
+    on_promote: hookCommandSchema.optional(),
+    on_demote: hookCommandSchema.optional(),
+    on_failover_blocked: hookCommandSchema.optional(),
+    on_rejoin: hookCommandSchema.optional(),
+    on_switchover: hookCommandSchema.optional(),
+    pre_promote: s
+      .object({
+        command: hookCommandSchema,
+        timeout: s
+          .duration(100, prePromoteTimeoutCeilingMs)
+          .default(hookDefaults.pre_promote_timeout),
+      })
+      .optional(),
+  })
+  .default({
+    timeout: hookDefaults.timeout,
+    on_role_change: undefined,
+    on_fence: undefined,
+    on_promote: undefined,
+    on_demote: undefined,
+    on_failover_blocked: undefined,
+    on_rejoin: undefined,
+    on_switchover: undefined,
+    pre_promote: undefined,
+  });
 
 export const configSchema = s.object({
   cluster: s.identifier(),
@@ -218,6 +269,7 @@ export const configSchema = s.object({
   supervisor: s
     .object({ state_file: s.absolutePath().default(defaultStateFile) })
     .default({ state_file: defaultStateFile }),
+  hooks: hooksSchema,
 });
 
 export type RawConfig = Infer<typeof configSchema>;

@@ -99,6 +99,26 @@ export interface ClusterConfig {
     auto_rejoin: boolean;
   };
   supervisor: { state_file: string };
+  hooks: HooksConfig;
 }
 
 export type VipRole = 'primary' | 'standby';
+
+/** The events a hook may be set for: `hooks.on_<event>` (docs/hooks.md). */
+export type HookEventName =
+  'role_change' | 'fence' | 'promote' | 'demote' | 'failover_blocked' | 'rejoin' | 'switchover';
+
+/** A program (absolute path) and its fixed arguments, run without a shell. */
+export interface HookCommand {
+  path: string;
+  args: string[];
+}
+
+export interface HooksConfig {
+  /** How long each event hook may run before it is killed. */
+  timeout: number;
+  /** The command of each event that has one. */
+  commands: Partial<Record<HookEventName, HookCommand>>;
+  /** Run before the supervisor's promotions: a non-zero exit or its timeout vetoes one. */
+  pre_promote: { command: HookCommand; timeout: number } | undefined;
+}

@@ -24,8 +24,16 @@ import {
 } from '../actions/promote.js';
 import type { StepRecord } from '../actions/steps.js';
 import { rebuildStandby, standbyConninfo } from '../actions/rebuild.js';
+import { runPrePromoteHook, type PrePromoteContext } from '../hooks/pre-promote.js';
 import { vipDown, vipUp } from '../net/vip.js';
 import type { Action } from './types.js';
+
+/**
+ * How fence-peer cleared the old primary: powered it off, found it off (the fence device said
+ * so), needed no fence (it answered as a standby, or its self-demotion deadline passed), or
+ * this node was already the primary.
+ */
+export type FenceEffect = 'powered-off' | 'already-off' | 'not-needed' | 'already-primary';
 
 export interface ActionOutcome {
   action: Action;
@@ -34,6 +42,10 @@ export interface ActionOutcome {
   detail: string;
   /** The error's code when it failed (FENCE_FAILED: the loop reports state fence-failed). */
   code?: string;
+  /** fence-peer that succeeded: how (the event hooks tell on_fence from it). */
+  fence?: FenceEffect;
+  /** promote that succeeded: the new timeline. */
+  timeline?: number;
 }
 
 /**
@@ -60,6 +72,15 @@ export interface ActDeps {
   rebuild: (config: ClusterConfig, node: NodeConfig) => Promise<string>;
   setSync: (config: ClusterConfig, node: NodeConfig) => Promise<string>;
   setAsync: (config: ClusterConfig, node: NodeConfig, recordDegrade: boolean) => Promise<string>;
+  /**
+   * hooks.pre_promote, between fence-peer and pg_promote(): resolves with what it said when it
+   * allows the promotion (undefined when none is configured), throws REFUSED when it vetoes.
+   */
+  prePromote: (
+    config: ClusterConfig,
+    node: NodeConfig,
+    context: PrePromoteContext,
+  ) => Promise<string | undefined>;
 }
 
 export const realActDeps: ActDeps = {
@@ -97,11 +118,16 @@ export const realActDeps: ActDeps = {
       ? 'standby gone too long: dropped to async (recorded)'
       : 'synchronous_standby_names cleared';
   },
+  prePromote: (config, node, context) => runPrePromoteHook(config, node, context),
 };
 
 /** What one set's earlier actions tell its later ones: the promotion's clearance. */
 interface ActionSetContext {
   clearance?: PromotionClearance;
+  /** How fence-peer cleared the old primary, and what it said. */
+  fence?: { effect: FenceEffect; detail: string };
+  /** The timeline promote reached. */
+  timeline?: number;
 }
 
 /** Runs the actions in order; stops at the first failure (later ones assumed it succeeded). */
@@ -117,7 +143,16 @@ export async function act(
     const started = performance.now();
     try {
       const detail = await perform(config, node, action, context, deps);
-      outcomes.push({ action, ok: true, ms: Math.round(performance.now() - started), detail });
+      outcomes.push({
+        action,
+        ok: true,
+        ms: Math.round(performance.now() - started),
+        detail,
+        ...(action.kind === 'fence-peer' && context.fence ? { fence: context.fence.effect } : {}),
+        ...(action.kind === 'promote' && context.timeline !== undefined
+          ? { timeline: context.timeline }
+          : {}),
+      });
     } catch (error) {
       outcomes.push({
         action,
@@ -167,7 +202,9 @@ async function perform(
         : clearance.fenced
           ? `${peerOf(config, node.name).name} fenced (power off, verified)`
           : `${peerOf(config, node.name).name} cannot write: ${result.preconditions.at(-1)?.detail ?? 'checked'}`;
-      return `${done}${stepList(result.steps)}`;
+      const detail = `${done}${stepList(result.steps)}`;
+      context.fence = { effect: fenceEffectOf(clearance), detail };
+      return detail;
     }
     case 'promote': {
       const { clearance } = context;
@@ -178,7 +215,9 @@ async function perform(
           'promote without a fence-peer action before it in the same set',
         );
       const before = clearance.result.steps.length;
+      if (!clearance.result.alreadyPrimary) await askPrePromote(config, node, context, deps);
       const timeline = await deps.promoteHere(config, node, clearance);
+      context.timeline = timeline;
       return `promoted ${node.name} to timeline ${String(timeline)}${stepList(clearance.result.steps.slice(before))}`;
     }
     case 'demote':
@@ -192,6 +231,38 @@ async function perform(
     case 'set-async':
       return deps.setAsync(config, node, action.recordDegrade);
   }
+}
+
+/**
+ * hooks.pre_promote, timed as a step of the promotion: a veto throws and ends the set before
+ * pg_promote(), so the node stays a standby and the next loop sees why (lastActionError).
+ */
+async function askPrePromote(
+  config: ClusterConfig,
+  node: NodeConfig,
+  context: ActionSetContext,
+  deps: ActDeps,
+): Promise<void> {
+  const begun = performance.now();
+  const fence = context.fence ?? { effect: 'not-needed', detail: '' };
+  const said = await deps.prePromote(config, node, { fence: fence.effect, reason: fence.detail });
+  if (said === undefined) return;
+  context.clearance?.result.steps.push({
+    step: 'pre_promote hook',
+    ms: Math.round(performance.now() - begun),
+    detail: said,
+  });
+}
+
+/** What fence-peer's clearance says about the old primary, for the hooks. */
+function fenceEffectOf(clearance: PromotionClearance): FenceEffect {
+  if (clearance.result.alreadyPrimary) return 'already-primary';
+  if (clearance.fenced) {
+    // clearOldPrimary records the fence step with the fence's own outcome as its detail.
+    const fenceStep = clearance.result.steps.find((step) => step.step.startsWith('fence '));
+    return fenceStep?.detail === 'was already off' ? 'already-off' : 'powered-off';
+  }
+  return clearance.oldPrimaryOff ? 'already-off' : 'not-needed';
 }
 
 /** " (steps: a 12ms, b 3ms)": how the lab demo and the bench read a phase's timings back. */

@@ -8,7 +8,7 @@ import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { SkypgError } from '../common/errors.js';
 
 export interface LogEntry {
-  event: 'start' | 'decision' | 'action' | 'stop' | 'error' | 'reopen' | 'api';
+  event: 'start' | 'decision' | 'action' | 'stop' | 'error' | 'reopen' | 'api' | 'hook';
   node: string;
   state?: string;
   rule?: string;
