@@ -54,6 +54,7 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
             node,
             node.api,
             log,
+            { hookStats: hooks.stats },
           );
     const stop = new AbortController();
     const onStop = (): void => {

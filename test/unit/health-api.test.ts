@@ -484,10 +484,17 @@ describe('/metrics', () => {
       startedAt: NOW,
       endedAt: NOW + 400,
       outcomes: [
-        outcome({ kind: 'fence-peer' }),
+        { ...outcome({ kind: 'fence-peer' }), fence: 'powered-off' },
         outcome({ kind: 'promote' }),
         outcome({ kind: 'take-vip', role: 'primary' }, false),
       ],
+    });
+    // A second promotion attempt that found the peer already off: cleared, not fenced.
+    recorder.actionsEnded({
+      decision: promoting,
+      startedAt: NOW,
+      endedAt: NOW + 400,
+      outcomes: [{ ...outcome({ kind: 'fence-peer' }), fence: 'already-off' }],
     });
     recorder.actionsEnded({
       decision: decision('demoted'),
@@ -502,10 +509,44 @@ describe('/metrics', () => {
     });
     const text = answerRequest('GET', '/metrics', recorder.view(), asyncConfig, NOW + 500).body;
     assert.deepEqual(samplesOf(text, 'skypg_fences_total'), { '': 1 });
+    assert.deepEqual(samplesOf(text, 'skypg_peer_clearances_total'), { '': 2 });
     assert.deepEqual(samplesOf(text, 'skypg_promotions_total'), { '': 1 });
     assert.deepEqual(samplesOf(text, 'skypg_demotions_total'), { '': 1 });
     assert.deepEqual(samplesOf(text, 'skypg_failed_actions_total'), { '': 1 });
     assert.deepEqual(samplesOf(text, 'skypg_supervisor_failed_observations_total'), { '': 1 });
     assert.deepEqual(samplesOf(text, 'skypg_last_failover_duration_seconds'), { '': 3.4 });
+  });
+});
+
+describe('/metrics: the event hooks', () => {
+  it('counts hook runs by result, drops, and what runs or waits now', () => {
+    const node = asyncConfig.nodes[0];
+    const stats = {
+      started: 7,
+      succeeded: 4,
+      failed: 1,
+      timedOut: 1,
+      dropped: 2,
+      running: 1,
+      queued: 3,
+    };
+    const recorder = new ViewRecorder(asyncConfig, node, NOW, { hookStats: () => stats });
+    const text = answerRequest('GET', '/metrics', recorder.view(), asyncConfig, NOW).body;
+    assert.deepEqual(samplesOf(text, 'skypg_hook_runs_total'), {
+      'result="succeeded"': 4,
+      'result="failed"': 1,
+      'result="timed_out"': 1,
+    });
+    assert.deepEqual(samplesOf(text, 'skypg_hook_events_dropped_total'), { '': 2 });
+    assert.deepEqual(samplesOf(text, 'skypg_hooks_running'), { '': 1 });
+    assert.deepEqual(samplesOf(text, 'skypg_hooks_queued'), { '': 3 });
+    const without = answerRequest(
+      'GET',
+      '/metrics',
+      new ViewRecorder(asyncConfig, node, NOW).view(),
+      asyncConfig,
+      NOW,
+    ).body;
+    assert.doesNotMatch(without, /skypg_hook/);
   });
 });

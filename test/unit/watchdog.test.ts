@@ -195,4 +195,19 @@ describe('deadlines', () => {
     // pg_ctl start runs with -t 60 and a 5 s margin (server-control.ts).
     assert.ok(actionDeadlineMs({ kind: 'start-standby' }, config) > 65_000);
   });
+
+  it("a promotion's deadline makes room for hooks.pre_promote's whole timeout", () => {
+    const withHook: typeof config = {
+      ...config,
+      hooks: {
+        ...config.hooks,
+        pre_promote: { command: { path: '/usr/local/bin/ask', args: [] }, timeout: 30_000 },
+      },
+    };
+    assert.equal(
+      actionDeadlineMs({ kind: 'promote' }, withHook) -
+        actionDeadlineMs({ kind: 'promote' }, config),
+      30_000,
+    );
+  });
 });

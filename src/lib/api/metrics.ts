@@ -3,6 +3,7 @@
 // yet) is left out rather than written as 0. `promtool check metrics` passes it with no
 // warnings (test/integration/health-api). Pure.
 import type { ClusterConfig } from '../config/types.js';
+import type { HookStats } from '../hooks/runner.js';
 import { parseLsn } from '../pg/lsn.js';
 import type { SupervisorStateName } from '../supervisor/types.js';
 import type { NodeHealth } from './health.js';
@@ -196,8 +197,14 @@ export function renderMetrics(
     {
       name: 'skypg_fences_total',
       type: 'counter',
-      help: 'Times this node cleared the old primary before promoting (fenced it, or proved it cannot write).',
+      help: 'Times this node powered its peer off (verified) before promoting.',
       samples: one(counters.fences),
+    },
+    {
+      name: 'skypg_peer_clearances_total',
+      type: 'counter',
+      help: 'Times this node proved the old primary cannot write before promoting: fenced, found powered off, or answering as a standby.',
+      samples: one(counters.peerClearances),
     },
     {
       name: 'skypg_promotions_total',
@@ -217,8 +224,44 @@ export function renderMetrics(
       help: 'Supervisor actions that failed (fence, promote, VIP, demote, rebuild...).',
       samples: one(counters.failedActions),
     },
+    ...hookMetrics(view.hooks),
   ];
   return metrics.map((metric) => renderMetric(metric, base)).join('');
+}
+
+/** The event hooks' counters (docs/hooks.md); none when the supervisor runs no hooks. */
+function hookMetrics(stats: HookStats | undefined): Metric[] {
+  if (stats === undefined) return [];
+  return [
+    {
+      name: 'skypg_hook_runs_total',
+      type: 'counter',
+      help: 'Event hook runs that ended, by result: succeeded (exit 0), failed (other status, or could not start), timed_out (killed at hooks.timeout).',
+      samples: [
+        { labels: { result: 'succeeded' }, value: stats.succeeded },
+        { labels: { result: 'failed' }, value: stats.failed },
+        { labels: { result: 'timed_out' }, value: stats.timedOut },
+      ],
+    },
+    {
+      name: 'skypg_hook_events_dropped_total',
+      type: 'counter',
+      help: "Events no hook ran for: dropped from a hook's full queue.",
+      samples: [{ value: stats.dropped }],
+    },
+    {
+      name: 'skypg_hooks_running',
+      type: 'gauge',
+      help: 'Event hooks running now.',
+      samples: [{ value: stats.running }],
+    },
+    {
+      name: 'skypg_hooks_queued',
+      type: 'gauge',
+      help: 'Events waiting for their hook now.',
+      samples: [{ value: stats.queued }],
+    },
+  ];
 }
 
 function renderMetric(metric: Metric, base: Record<string, string>): string {

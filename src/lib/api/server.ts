@@ -8,7 +8,7 @@ import { formatListen } from '../config/listen.js';
 import { messageOf } from '../common/errors.js';
 import type { LoopLog } from '../supervisor/loop.js';
 import { answerRequest } from './routes.js';
-import { ViewRecorder } from './view.js';
+import { ViewRecorder, type ViewSources } from './view.js';
 
 /** How long a client may take to send its request, and how long an idle connection stays. */
 const requestTimeoutMs = 5000;
@@ -30,9 +30,10 @@ export function startHealthApi(
   node: NodeConfig,
   listen: { host: string; port: number },
   log: LoopLog,
+  sources: ViewSources = {},
   now: () => number = Date.now,
 ): HealthApi {
-  const recorder = new ViewRecorder(config, node, now());
+  const recorder = new ViewRecorder(config, node, now(), sources);
   const where = formatListen(listen.host, listen.port);
   const server = createServer(
     {

@@ -2,6 +2,7 @@
 // API never queries PostgreSQL, so a hung server cannot hang a health check; an answer older
 // than the loop's overrun limit counts as no answer.
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
+import type { HookStats } from '../hooks/runner.js';
 import type { ActionsReport, LoopReport, LoopWatcher } from '../supervisor/loop.js';
 import type { Decision, Observation } from '../supervisor/types.js';
 
@@ -9,7 +10,10 @@ import type { Decision, Observation } from '../supervisor/types.js';
 export interface ViewCounters {
   loops: number;
   failedObservations: number;
+  /** fence-peer actions that powered the peer off (not those that found it off or a standby). */
   fences: number;
+  /** fence-peer actions that cleared the old primary, however (fenced, found off, a standby). */
+  peerClearances: number;
   promotions: number;
   demotions: number;
   failedActions: number;
@@ -28,6 +32,13 @@ export interface SupervisorView {
   counters: ViewCounters;
   /** From the last moment the old primary was seen alive to the end of this node's promotion. */
   lastFailoverMs?: number;
+  /** The event hooks' counters, read when asked (hooks/runner.ts). */
+  hooks?: HookStats;
+}
+
+/** What the view reads from other parts of the supervisor when it is asked for. */
+export interface ViewSources {
+  hookStats?: () => HookStats;
 }
 
 /** A loop watcher that keeps the view; `view()` is what the HTTP server reads. */
@@ -35,7 +46,12 @@ export class ViewRecorder implements LoopWatcher {
   readonly name = 'health API view';
   private readonly current: SupervisorView;
 
-  constructor(config: ClusterConfig, node: NodeConfig, startedAt: number) {
+  constructor(
+    config: ClusterConfig,
+    node: NodeConfig,
+    startedAt: number,
+    private readonly sources: ViewSources = {},
+  ) {
     const peer = config.nodes.find((other) => other.name !== node.name)?.name ?? '';
     this.current = {
       cluster: config.cluster,
@@ -46,6 +62,7 @@ export class ViewRecorder implements LoopWatcher {
         loops: 0,
         failedObservations: 0,
         fences: 0,
+        peerClearances: 0,
         promotions: 0,
         demotions: 0,
         failedActions: 0,
@@ -54,7 +71,8 @@ export class ViewRecorder implements LoopWatcher {
   }
 
   view(): SupervisorView {
-    return this.current;
+    const hooks = this.sources.hookStats?.();
+    return hooks === undefined ? this.current : { ...this.current, hooks };
   }
 
   readonly loopEnded = (report: LoopReport): void => {
@@ -81,7 +99,10 @@ export class ViewRecorder implements LoopWatcher {
         continue;
       }
       const kind = outcome.action.kind;
-      if (kind === 'fence-peer') counters.fences += 1;
+      if (kind === 'fence-peer') {
+        counters.peerClearances += 1;
+        if (outcome.fence === 'powered-off') counters.fences += 1;
+      }
       if (kind === 'demote' || kind === 'hand-over') counters.demotions += 1;
       if (kind === 'promote') {
         counters.promotions += 1;

@@ -25,8 +25,8 @@ export function actionDeadlineMs(action: Action, config: ClusterConfig): number 
       // Reading the peer and the fence device, then every fence level may take its timeout.
       return 30_000 + fenceBudgetMs(config);
     case 'promote':
-      // pg_promote's wait and the slot.
-      return 60_000;
+      // pg_promote's wait and the slot, after hooks.pre_promote, which may use its whole timeout.
+      return 60_000 + (config.hooks.pre_promote?.timeout ?? 0);
     case 'hand-over':
       return 120_000;
     case 'rebuild':
