@@ -4,6 +4,7 @@
 // second one writing with psql through `skypg connstring`'s multi-host URI (no VIP).
 import { writeFile } from 'node:fs/promises';
 import { startSupervisors } from '../src/lib/lab/lab-cluster.js';
+import { startLabHaproxy, type LabHaproxy } from '../src/lib/lab/lab-haproxy.js';
 import type { NetnsLabState } from '../src/lib/lab/netns-lab.js';
 import { badFlag, parseBenchArgs, replaceDocsBlock } from './measure.js';
 import {
@@ -64,9 +65,12 @@ try {
         uri = await labReadWriteUri(state);
         console.log(`URI writer: psql ${uri}`);
       }
+      let haproxy: LabHaproxy | undefined;
       try {
         await startSupervisors(state);
+        haproxy = await startLabHaproxy(state);
         const series = await runSeries(state, {
+          haproxy,
           fault,
           mode,
           firstTrial: next,
@@ -78,6 +82,7 @@ try {
         results.push(...series.results);
         next += series.results.length;
       } finally {
+        haproxy?.stop();
         await tearDown(state);
       }
     }

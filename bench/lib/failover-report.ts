@@ -15,6 +15,7 @@ const columns = [
   ['vip', 5],
   ['writable', 8],
   ['uri', 5],
+  ['haproxy', 7],
   ['acked', 5],
   ['lost', 4],
   ['2-prim', 6],
@@ -51,6 +52,7 @@ export function trialRow(result: TrialResult): string {
     seconds(result.vipMs),
     seconds(result.writableMs),
     seconds(result.uriWritableMs),
+    seconds(result.haproxyWritableMs),
     String(result.acked),
     String(result.lost.length),
     String(result.splitBrainSamples),
@@ -77,6 +79,7 @@ const timedMetrics = [
   ['VIP moved', 'vipMs'],
   ['time to writable', 'writableMs'],
   ['writable via URI', 'uriWritableMs'],
+  ['via HAProxy', 'haproxyWritableMs'],
   ['rejoin', 'rejoinMs'],
 ] as const;
 
@@ -125,12 +128,14 @@ export function formatSummary(results: TrialResult[]): string {
     const acked = group.reduce((sum, result) => sum + result.acked, 0);
     const uriLost = group.reduce((sum, result) => sum + result.uriLost.length, 0);
     const uriAcked = group.reduce((sum, result) => sum + result.uriAcked, 0);
+    const haproxyLost = group.reduce((sum, result) => sum + result.haproxyLost.length, 0);
+    const haproxyAcked = group.reduce((sum, result) => sum + result.haproxyAcked, 0);
     const split = group.reduce((sum, result) => sum + result.splitBrainSamples, 0);
     const samples = group.reduce((sum, result) => sum + result.samples, 0);
     const inPlace = group.filter((result) => result.newPrimary === result.oldPrimary).length;
     const failed = group.filter((result) => result.error !== undefined).length;
     lines.push(
-      `${key}: ${lost} of ${acked} acknowledged writes lost; ${split} of ${samples} samples with two writable primaries; ${inPlace} of ${group.length} trials kept the old primary (restarted in place); ${uriLost} of ${uriAcked} writes acknowledged through the URI lost${failed > 0 ? `; ${failed} trials FAILED` : ''}`,
+      `${key}: ${lost} of ${acked} acknowledged writes lost; ${split} of ${samples} samples with two writable primaries; ${inPlace} of ${group.length} trials kept the old primary (restarted in place); ${uriLost} of ${uriAcked} writes acknowledged through the URI lost; ${haproxyLost} of ${haproxyAcked} through HAProxy${failed > 0 ? `; ${failed} trials FAILED` : ''}`,
     );
   }
   return lines.join('\n');

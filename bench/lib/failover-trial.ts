@@ -23,6 +23,10 @@ import { processState, signalAll } from '../../src/lib/lab/netns-process.js';
 import { isPoweredOff, until, waitHealthy } from './lab-run.js';
 import { failoverMilestones, type FailoverMilestones, type HostLogLine } from './milestones.js';
 import { UriWriter, uriTable, type UriAck } from './uri-writer.js';
+import type { LabHaproxy } from '../../src/lib/lab/lab-haproxy.js';
+
+/** Where the HAProxy client writes (its own table: ids of the clients overlap). */
+export const haproxyTable = 'haproxy_writes';
 
 export const faults = ['kill', 'poweroff', 'partition', 'freeze'] as const;
 export type Fault = (typeof faults)[number];
@@ -54,6 +58,11 @@ export interface TrialResult extends FailoverMilestones {
   uriAcked: number;
   /** Ids acknowledged through the URI and missing on the new primary. */
   uriLost: number[];
+  /** First write acknowledged through HAProxy (the shipped haproxy.cfg) after the outage. */
+  haproxyWritableMs?: number;
+  haproxyAcked: number;
+  /** Ids acknowledged through HAProxy and missing on the new primary. */
+  haproxyLost: number[];
   samples: number;
   /** Samples in which two hosts accepted a new connection as a primary (must be 0). */
   splitBrainSamples: number;
@@ -123,14 +132,23 @@ async function allLogs(state: NetnsLabState): Promise<HostLogLine[]> {
 
 export async function runTrial(
   state: NetnsLabState,
-  options: { fault: Fault; mode: Mode; trial: number; primary: LabHostName },
+  options: { fault: Fault; mode: Mode; trial: number; primary: LabHostName; haproxy: LabHaproxy },
 ): Promise<TrialResult> {
-  const { fault, mode, trial, primary: oldPrimary } = options;
-  for (const table of ['agent_writes', uriTable])
+  const { fault, mode, trial, primary: oldPrimary, haproxy } = options;
+  for (const table of ['agent_writes', uriTable, haproxyTable])
     await labPsql(state, oldPrimary, `truncate table ${table}`).catch(() => undefined);
   const agent = await ClientAgent.start(state);
-  const uriWriter = await UriWriter.start(state).catch(async (error: unknown) => {
+  const haproxyAgent = await ClientAgent.start(state, {
+    host: haproxy.host,
+    port: haproxy.port,
+    table: haproxyTable,
+    passfile: haproxy.passfile,
+  }).catch(async (error: unknown) => {
     await agent.stop();
+    throw error;
+  });
+  const uriWriter = await UriWriter.start(state).catch(async (error: unknown) => {
+    await Promise.all([agent.stop(), haproxyAgent.stop()]);
     throw error;
   });
   let report: AgentReport | undefined;
@@ -166,6 +184,11 @@ export async function runTrial(
       () => Promise.resolve(uriAckAfter()),
     );
     result.uriWritableMs = uriFirst.at - at;
+    result.haproxyWritableMs = await until(
+      'a write acknowledged through HAProxy after the fault',
+      writableTimeoutMs,
+      () => Promise.resolve(writableAfter(haproxyAgent.report(), at)),
+    );
     result.uriHost = state.hosts.find((host) => host.address === uriFirst.server)?.name;
     // The leader is the one host the client sees answering a new connection as a primary.
     const newPrimary = await until('the client to see exactly one primary', 60_000, () => {
@@ -194,6 +217,15 @@ export async function runTrial(
     );
     result.uriAcked = uriAcked.length;
     result.uriLost = uriAcked.filter((id) => !uriPresent.has(id));
+    const haproxyAcked = haproxyAgent.report().acked;
+    const haproxyPresent = new Set(
+      (await labPsql(state, newPrimary, `select id from ${haproxyTable}`))
+        .split('\n')
+        .filter(Boolean)
+        .map(Number),
+    );
+    result.haproxyAcked = haproxyAcked.length;
+    result.haproxyLost = haproxyAcked.filter((id) => !haproxyPresent.has(id));
     Object.assign(result, failoverMilestones(await allLogs(state), at, newPrimary));
 
     const repairAt = Date.now();
@@ -210,6 +242,7 @@ export async function runTrial(
       result.events = failoverMilestones(await allLogs(state), faultAt, '').events;
   } finally {
     report ??= await agent.stop();
+    await haproxyAgent.stop();
     await uriWriter.stop();
     result.samples = report.samples.length;
     result.splitBrainSamples = splitBrainSamples(report).length;
@@ -232,6 +265,8 @@ function emptyResult(
     lost: [],
     uriAcked: 0,
     uriLost: [],
+    haproxyAcked: 0,
+    haproxyLost: [],
     samples: 0,
     splitBrainSamples: 0,
     failedPromotions: 0,
@@ -250,6 +285,7 @@ export async function runSeries(
     firstTrial: number;
     lastTrial: number;
     onTrial: (result: TrialResult) => void;
+    haproxy: LabHaproxy;
   },
 ): Promise<{ results: TrialResult[]; failed: boolean }> {
   const results: TrialResult[] = [];

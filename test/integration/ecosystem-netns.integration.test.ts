@@ -4,14 +4,14 @@
 // each timed to its first write on the new primary. (NRPE has its own story: nrpe-netns.)
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigFile } from '../../src/lib/config/load.js';
 import { buildConnstring } from '../../src/lib/config/connstring.js';
 import { ClientAgent, startSupervisors } from '../../src/lib/lab/lab-cluster.js';
-import { execIn, powerOff, type NetnsLabState } from '../../src/lib/lab/netns-lab.js';
+import { startLabHaproxy } from '../../src/lib/lab/lab-haproxy.js';
+import { powerOff, type NetnsLabState } from '../../src/lib/lab/netns-lab.js';
 import type { LabHostName } from '../../src/lib/lab/netns-plan.js';
 import {
   holdsVip,
@@ -24,7 +24,6 @@ import { netnsLabSkipReason, useNetnsLab } from '../support/netns.js';
 import { waitUntil } from '../support/wait.js';
 
 const skip = await netnsLabSkipReason();
-const clientAddress = '10.231.0.200';
 
 /** A program started in a lab namespace, in its own process group, stopped by its PID. */
 class LabProcess {
@@ -56,15 +55,6 @@ class LabProcess {
   }
 }
 
-/** A copy of the lab's password file whose lines match any port: HAProxy listens on 5000. */
-async function anyPortPassfile(state: NetnsLabState): Promise<string> {
-  const text = await readFile(state.passfile, 'utf8');
-  const path = join(state.dir, 'pgpass-any-port');
-  await writeFile(path, text.replaceAll(':5432:', ':*:'), { mode: 0o600 });
-  await chmod(path, 0o600);
-  return path;
-}
-
 describe('HAProxy and a libpq multi-host URI across a failover', { skip }, () => {
   const lab = useNetnsLab();
 
@@ -72,46 +62,14 @@ describe('HAProxy and a libpq multi-host URI across a failover', { skip }, () =>
     const state = lab().state;
     const started: LabProcess[] = [];
     const agents: ClientAgent[] = [];
+    let stopHaproxy = (): void => undefined;
     try {
       await startSupervisors(state);
       await untilStates(state, { host1: 'primary', host2: 'standby' }, 30_000);
       await waitUntil('host1 holds the primary VIP', () => holdsVip(state, 'host1'), 10_000);
 
-      const haproxy = LabProcess.start(state, 'client', [
-        'haproxy',
-        '-f',
-        'packaging/haproxy/haproxy.cfg',
-        '-db',
-      ]);
-      started.push(haproxy);
-      const passfile = await anyPortPassfile(state);
-      await waitUntil(
-        'HAProxy routes :5000 to host1',
-        async () => {
-          const answer = await execIn(
-            state,
-            'client',
-            join(state.binDir, 'psql'),
-            [
-              '-X',
-              '-At',
-              '-h',
-              clientAddress,
-              '-p',
-              '5000',
-              '-U',
-              'postgres',
-              '-c',
-              'select inet_server_addr()',
-            ],
-            { env: { PGPASSFILE: passfile }, allowFailure: true },
-          );
-          return answer.stdout.trim() === state.hosts[0].address ? true : undefined;
-        },
-        20_000,
-        250,
-      );
-
+      const haproxy = await startLabHaproxy(state);
+      stopHaproxy = haproxy.stop;
       const { config } = await loadConfigFile(state.configPath);
       const uri = buildConnstring(config, {
         target: 'read-write',
@@ -121,10 +79,10 @@ describe('HAProxy and a libpq multi-host URI across a failover', { skip }, () =>
       agents.push(await ClientAgent.start(state));
       agents.push(
         await ClientAgent.start(state, {
-          host: clientAddress,
-          port: 5000,
+          host: haproxy.host,
+          port: haproxy.port,
           table: 'haproxy_writes',
-          passfile,
+          passfile: haproxy.passfile,
         }),
       );
       await psql(
@@ -200,6 +158,7 @@ describe('HAProxy and a libpq multi-host URI across a failover', { skip }, () =>
     } finally {
       await Promise.all(agents.map((agent) => agent.stop()));
       for (const program of started) program.stop();
+      stopHaproxy();
     }
   });
 });

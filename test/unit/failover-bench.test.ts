@@ -17,6 +17,8 @@ function trial(overrides: Partial<TrialResult>): TrialResult {
     lost: [],
     uriAcked: 40,
     uriLost: [],
+    haproxyAcked: 90,
+    haproxyLost: [],
     samples: 30,
     splitBrainSamples: 0,
     failedPromotions: 0,
@@ -50,15 +52,28 @@ describe('failover benchmark: the multi-host URI writer', () => {
   });
 
   it('reports time to writable through the URI beside the VIP and counts its lost writes', () => {
-    assert.match(trialHeader(), / writable +uri +acked /);
-    assert.match(trialRow(trial({ writableMs: 5100, uriWritableMs: 3100 })), / 5\.1 +3\.1 +100 /);
-    assert.match(trialRow(trial({ writableMs: 5100 })), / 5\.1 +- +100 /);
+    assert.match(trialHeader(), / writable +uri +haproxy +acked /);
+    assert.match(
+      trialRow(trial({ writableMs: 5100, uriWritableMs: 3100, haproxyWritableMs: 5900 })),
+      / 5\.1 +3\.1 +5\.9 +100 /,
+    );
+    assert.match(trialRow(trial({ writableMs: 5100 })), / 5\.1 +- +- +100 /);
     const summary = formatSummary([
-      trial({ trial: 1, writableMs: 5000, uriWritableMs: 3000, uriLost: [3] }),
-      trial({ trial: 2, writableMs: 6000, uriWritableMs: 4000 }),
+      trial({
+        trial: 1,
+        writableMs: 5000,
+        uriWritableMs: 3000,
+        uriLost: [3],
+        haproxyWritableMs: 5500,
+      }),
+      trial({ trial: 2, writableMs: 6000, uriWritableMs: 4000, haproxyWritableMs: 6500 }),
     ]);
     assert.match(summary, /^poweroff +async +time to writable +2 +5\.0 /m);
     assert.match(summary, /^poweroff +async +writable via URI +2 +3\.0 +4\.0 +4\.0$/m);
-    assert.match(summary, /1 of 80 writes acknowledged through the URI lost/);
+    assert.match(summary, /^poweroff +async +via HAProxy +2 +5\.5 +6\.5 +6\.5$/m);
+    assert.match(
+      summary,
+      /1 of 80 writes acknowledged through the URI lost; 0 of 180 through HAProxy/,
+    );
   });
 });
