@@ -123,6 +123,19 @@ export function writableAfterTimes(times: number[], faultAt: number): number | u
   return first === undefined ? undefined : first - faultAt;
 }
 
+/** The acknowledged ids a client's table on the new primary lacks. */
+async function missingOn(
+  state: NetnsLabState,
+  host: LabHostName,
+  table: string,
+  acked: number[],
+): Promise<number[]> {
+  const present = new Set(
+    (await labPsql(state, host, `select id from ${table}`)).split('\n').filter(Boolean).map(Number),
+  );
+  return acked.filter((id) => !present.has(id));
+}
+
 async function allLogs(state: NetnsLabState): Promise<HostLogLine[]> {
   const lines: HostLogLine[] = [];
   for (const host of ['host1', 'host2'] as const)
@@ -198,34 +211,16 @@ export async function runTrial(
       return Promise.resolve(leaders.length === 1 ? leaders[0]?.name : undefined);
     });
     result.newPrimary = newPrimary;
-    // Acknowledged before the query: every one of them must be there.
+    // Acknowledged before the queries: every one of them must be there.
     const acked = agent.report().acked;
-    const present = new Set(
-      (await labPsql(state, newPrimary, 'select id from agent_writes'))
-        .split('\n')
-        .filter(Boolean)
-        .map(Number),
-    );
-    result.acked = acked.length;
-    result.lost = acked.filter((id) => !present.has(id));
     const uriAcked = uriWriter.acks().map((ack) => ack.id);
-    const uriPresent = new Set(
-      (await labPsql(state, newPrimary, `select id from ${uriTable}`))
-        .split('\n')
-        .filter(Boolean)
-        .map(Number),
-    );
-    result.uriAcked = uriAcked.length;
-    result.uriLost = uriAcked.filter((id) => !uriPresent.has(id));
     const haproxyAcked = haproxyAgent.report().acked;
-    const haproxyPresent = new Set(
-      (await labPsql(state, newPrimary, `select id from ${haproxyTable}`))
-        .split('\n')
-        .filter(Boolean)
-        .map(Number),
-    );
+    result.acked = acked.length;
+    result.lost = await missingOn(state, newPrimary, 'agent_writes', acked);
+    result.uriAcked = uriAcked.length;
+    result.uriLost = await missingOn(state, newPrimary, uriTable, uriAcked);
     result.haproxyAcked = haproxyAcked.length;
-    result.haproxyLost = haproxyAcked.filter((id) => !haproxyPresent.has(id));
+    result.haproxyLost = await missingOn(state, newPrimary, haproxyTable, haproxyAcked);
     Object.assign(result, failoverMilestones(await allLogs(state), at, newPrimary));
 
     const repairAt = Date.now();
