@@ -1,13 +1,20 @@
 // The health API of a real supervisor on the loopback pair: a port that is taken does not stop
 // the supervisor (it logs, supervises, and listens once the port is free), and a client that
 // connects and says nothing neither blocks other clients nor keeps its connection for long.
+// Then doctor's api check against stand-ins on 127.0.0.3: the node, another node, not skypg.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, Socket, type Server } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { getFromApi } from '../../src/lib/api/client.js';
+import { exampleConfig } from '../../src/lib/config/example.js';
+import { checkConfigText } from '../../src/lib/config/load.js';
+import type { NodeConfig } from '../../src/lib/config/types.js';
+import { checkApi } from '../../src/lib/doctor/cluster-checks.js';
+import type { DoctorContext } from '../../src/lib/doctor/context.js';
 import { skypgBin } from '../support/cli.js';
 import { useLoopbackLab } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
@@ -119,5 +126,91 @@ describe('the health API of a running supervisor (loopback pair)', () => {
       for (const socket of idle) socket.destroy();
       assert.equal(await stopSupervisor(child), 0);
     }
+  });
+});
+
+describe("skypg doctor's api check against what answers on api.listen", () => {
+  async function nodeWithApi(host: string, port: number): Promise<NodeConfig> {
+    const { config } = await checkConfigText(exampleConfig, 'example.yaml');
+    if (config === undefined) throw new Error('example config invalid');
+    return { ...config.nodes[0], api: { host, port } };
+  }
+  const context = {} as DoctorContext; // checkApi reads nothing from it
+
+  /** A stand-in HTTP server on 127.0.0.3 that answers every request with status and body. */
+  async function standIn(
+    status: number,
+    body: string,
+  ): Promise<{ port: number; close: () => void }> {
+    const server = createHttpServer((_request, response) => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(body);
+    });
+    await new Promise<void>((resolve) => {
+      server.listen(0, '127.0.0.3', () => {
+        resolve();
+      });
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    return { port, close: () => server.close() };
+  }
+
+  const cases: { name: string; status: number; body: string; expect: string; found: RegExp }[] = [
+    {
+      name: 'the node itself',
+      status: 200,
+      body: '{"node":"host1"}',
+      expect: 'ok',
+      found: /answers \/liveness as host1/,
+    },
+    {
+      name: 'the node, its loop stuck',
+      status: 503,
+      body: '{"node":"host1"}',
+      expect: 'warn',
+      found: /says its loop is not recent \(\/liveness 503\)/,
+    },
+    {
+      name: 'another node',
+      status: 200,
+      body: '{"node":"host2"}',
+      expect: 'fail',
+      found: /answers, but not as host1's supervisor \(HTTP 200, node host2\)/,
+    },
+    {
+      name: 'something that is not skypg',
+      status: 200,
+      body: '<html>hello</html>',
+      expect: 'fail',
+      found: /answers, but not as host1's supervisor \(HTTP 200\)/,
+    },
+  ];
+  for (const { name, status, body, expect, found } of cases) {
+    it(`${name}: ${expect}`, async () => {
+      const server = await standIn(status, body);
+      try {
+        const result = await checkApi(context, await nodeWithApi('127.0.0.3', server.port));
+        assert.equal(result.status, expect, result.found);
+        assert.match(result.found, found);
+      } finally {
+        server.close();
+      }
+    });
+  }
+
+  it('nothing listening: warn, with where to look', async () => {
+    const server = await standIn(200, '{}');
+    const { port } = server;
+    server.close();
+    const result = await checkApi(context, await nodeWithApi('127.0.0.3', port));
+    assert.equal(result.status, 'warn');
+    assert.match(result.found, /does not answer: .*ECONNREFUSED/);
+    assert.match(result.fix ?? '', /health API cannot listen/);
+  });
+
+  it('api: false: skip', async () => {
+    const node = { ...(await nodeWithApi('127.0.0.3', 1)), api: undefined };
+    assert.equal((await checkApi(context, node)).status, 'skip');
   });
 });
