@@ -550,3 +550,69 @@ describe('/metrics: the event hooks', () => {
     assert.doesNotMatch(without, /skypg_hook/);
   });
 });
+
+describe('health routes right after this node promoted itself', () => {
+  const promotion: Action[] = [
+    { kind: 'fence-peer' },
+    { kind: 'promote' },
+    { kind: 'drop-vip', role: 'standby' },
+    { kind: 'take-vip', role: 'primary' },
+  ];
+  const promoted = (vipOk = true): ViewRecorder => {
+    const recorder = viewAfter(standbyView(), 'standby');
+    recorder.actionsEnded({
+      decision: { ...decision('promoting'), actions: promotion },
+      startedAt: NOW + 100,
+      endedAt: NOW + 600,
+      outcomes: promotion.map((action) => ({
+        action,
+        ok: vipOk || action.kind !== 'take-vip',
+        ms: 100,
+        detail: 'd',
+      })),
+    });
+    return recorder;
+  };
+
+  it('answers /primary 200 once pg_promote() returned and the VIP is taken, before the next loop shows it', () => {
+    const recorder = promoted();
+    assert.deepEqual(
+      ['/primary', '/replica', '/health', '/read-only'].map((target) =>
+        statusOf(recorder, target, asyncConfig, NOW + 700),
+      ),
+      [200, 503, 200, 200],
+    );
+    assert.equal(
+      (
+        JSON.parse(
+          answerRequest('GET', '/primary', recorder.view(), asyncConfig, NOW + 700).body,
+        ) as { role: string }
+      ).role,
+      'primary',
+    );
+  });
+
+  it('not when taking the VIP failed', () => {
+    assert.equal(statusOf(promoted(false), '/primary', asyncConfig, NOW + 700), 503);
+  });
+
+  it('the next observation decides again, and the promotion alone goes stale like one', () => {
+    const recorder = promoted();
+    recorder.loopEnded({
+      startedAt: NOW + 700,
+      endedAt: NOW + 900,
+      observation: primaryView({
+        now: NOW + 900,
+        node: 'host2',
+        peer: 'host1',
+        primaryVip: { heldHere: false },
+      }),
+      decision: decision('primary'),
+    });
+    assert.equal(statusOf(recorder, '/primary', asyncConfig, NOW + 950), 503);
+    assert.equal(
+      statusOf(promoted(), '/primary', asyncConfig, NOW + 600 + loopOverrunMs(asyncConfig) + 1),
+      503,
+    );
+  });
+});

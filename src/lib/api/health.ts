@@ -44,16 +44,28 @@ export function nodeHealth(view: SupervisorView, config: ClusterConfig, now: num
   const observedAgeMs = observation === undefined ? undefined : now - observation.now;
   const fresh = observedAgeMs !== undefined && observedAgeMs <= limit;
   const local = fresh ? observation?.local : undefined;
-  const postgresUp = local?.running === true && local.answering;
-  const role: HealthRole = postgresUp ? (local.role ?? 'unknown') : 'unknown';
+  // This node's own promotion that ended after the last observation (view.ts): the server
+  // answered pg_promote() and the VIP is taken, as the next loop will show. It counts until
+  // that loop, within the same freshness limit as an observation.
+  const justPromoted =
+    view.promotedAt !== undefined &&
+    (observation === undefined || view.promotedAt > observation.now) &&
+    now - view.promotedAt <= limit;
+  const postgresUp = justPromoted || (local?.running === true && local.answering);
+  const role: HealthRole = justPromoted
+    ? 'primary'
+    : postgresUp
+      ? (local?.role ?? 'unknown')
+      : 'unknown';
   const state = view.decision?.state;
   const vip = observation?.primaryVip;
   const writablePrimary =
-    role === 'primary' &&
-    local?.beatCommitted !== false &&
-    state !== undefined &&
-    servingStates.has(state) &&
-    (vip === undefined || !vip.configured || vip.heldHere);
+    justPromoted ||
+    (role === 'primary' &&
+      local?.beatCommitted !== false &&
+      state !== undefined &&
+      servingStates.has(state) &&
+      (vip === undefined || !vip.configured || vip.heldHere));
   const streamingStandby = role === 'standby' && local?.receiver === 'streaming';
   const lagBytes = role === 'standby' && local !== undefined ? standbyLagBytes(local) : undefined;
   const syncStandby =

@@ -32,6 +32,11 @@ export interface SupervisorView {
   counters: ViewCounters;
   /** From the last moment the old primary was seen alive to the end of this node's promotion. */
   lastFailoverMs?: number;
+  /**
+   * When this node's own promotion set ended with the server promoted and the primary VIP taken
+   * (when one is configured): what the next observation will show, known a loop earlier.
+   */
+  promotedAt?: number;
   /** The event hooks' counters, read when asked (hooks/runner.ts). */
   hooks?: HookStats;
 }
@@ -93,6 +98,18 @@ export class ViewRecorder implements LoopWatcher {
 
   readonly actionsEnded = (report: ActionsReport): void => {
     const counters = this.current.counters;
+    const succeeded = (kind: string, role?: string): boolean =>
+      report.outcomes.some(
+        (outcome) =>
+          outcome.ok &&
+          outcome.action.kind === kind &&
+          (role === undefined || ('role' in outcome.action && outcome.action.role === role)),
+      );
+    const vipWanted = report.decision.actions.some(
+      (action) => action.kind === 'take-vip' && action.role === 'primary',
+    );
+    if (succeeded('promote') && (!vipWanted || succeeded('take-vip', 'primary')))
+      this.current.promotedAt = report.endedAt;
     for (const outcome of report.outcomes) {
       if (!outcome.ok) {
         counters.failedActions += 1;
