@@ -3,16 +3,12 @@
 // the health API) and psql with `skypg connstring`'s multi-host URI, beside a client of the VIP,
 // each timed to its first write on the new primary. (NRPE has its own story: nrpe-netns.)
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfigFile } from '../../src/lib/config/load.js';
-import { buildConnstring } from '../../src/lib/config/connstring.js';
 import { ClientAgent, startSupervisors } from '../../src/lib/lab/lab-cluster.js';
 import { startLabHaproxy } from '../../src/lib/lab/lab-haproxy.js';
-import { powerOff, type NetnsLabState } from '../../src/lib/lab/netns-lab.js';
-import type { LabHostName } from '../../src/lib/lab/netns-plan.js';
+import { powerOff } from '../../src/lib/lab/netns-lab.js';
+import { UriWriter, uriTable } from '../../bench/lib/uri-writer.js';
 import {
   holdsVip,
   printSupervisorLogs,
@@ -25,42 +21,12 @@ import { waitUntil } from '../support/wait.js';
 
 const skip = await netnsLabSkipReason();
 
-/** A program started in a lab namespace, in its own process group, stopped by its PID. */
-class LabProcess {
-  output = '';
-  private constructor(private readonly child: ChildProcess) {
-    const collect = (chunk: Buffer): void => {
-      this.output += chunk.toString();
-    };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-  }
-
-  static start(state: NetnsLabState, member: 'client' | LabHostName, argv: string[]): LabProcess {
-    const child = spawn('ip', ['netns', 'exec', state.netns[member], ...argv], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return new LabProcess(child);
-  }
-
-  stop(): void {
-    const pid = this.child.pid;
-    if (pid === undefined || this.child.exitCode !== null) return;
-    try {
-      process.kill(-pid, 'SIGTERM');
-    } catch {
-      // gone with its host (powered off)
-    }
-  }
-}
-
 describe('HAProxy and a libpq multi-host URI across a failover', { skip }, () => {
   const lab = useNetnsLab();
 
   it('both follow host2 when host1 loses power, each timed beside the VIP', async (t: TestContext) => {
     const state = lab().state;
-    const started: LabProcess[] = [];
+    let uriWriter: UriWriter | undefined;
     const agents: ClientAgent[] = [];
     let stopHaproxy = (): void => undefined;
     try {
@@ -70,12 +36,6 @@ describe('HAProxy and a libpq multi-host URI across a failover', { skip }, () =>
 
       const haproxy = await startLabHaproxy(state);
       stopHaproxy = haproxy.stop;
-      const { config } = await loadConfigFile(state.configPath);
-      const uri = buildConnstring(config, {
-        target: 'read-write',
-        database: 'postgres',
-        user: 'postgres',
-      }).uri;
       agents.push(await ClientAgent.start(state));
       agents.push(
         await ClientAgent.start(state, {
@@ -85,22 +45,10 @@ describe('HAProxy and a libpq multi-host URI across a failover', { skip }, () =>
           passfile: haproxy.passfile,
         }),
       );
-      await psql(
-        state,
-        'host1',
-        'create table uri_writes (id serial primary key, at timestamptz default now())',
-      );
-      // A client that reconnects for every write, as a libpq application does after an error.
-      const uriWriter = LabProcess.start(state, 'client', [
-        'env',
-        `PGPASSFILE=${state.passfile}`,
-        'bash',
-        '-c',
-        // Stamped when psql returns, so the time is the acknowledgement's, not the attempt's start.
-        `while :; do if out=$(${join(state.binDir, 'psql')} -X -qAt "$0" -c 'insert into uri_writes default values returning inet_server_addr()' 2>/dev/null); then echo "$(date +%s%3N) $out"; fi; sleep 0.05; done`,
-        uri,
-      ]);
-      started.push(uriWriter);
+      // A client that reconnects for every write, as a libpq application does after an error:
+      // psql with skypg connstring's read-write URI, the benchmark's own writer.
+      uriWriter = await UriWriter.start(state);
+      const writer = uriWriter;
       await sleep(2000);
 
       const faultAt = Date.now();
@@ -108,12 +56,7 @@ describe('HAProxy and a libpq multi-host URI across a failover', { skip }, () =>
       // Writes go on while the power-off is carried out (slower on a loaded machine): what
       // counts is a write after the gap the outage makes, not any write after faultAt.
       const poweredOffAt = Date.now();
-      const uriAcks = (): { at: number; server: string }[] =>
-        uriWriter.output
-          .split('\n')
-          .map((line) => /^(\d+) (\S+)$/.exec(line))
-          .filter((match) => match !== null)
-          .map((match) => ({ at: Number(match[1]), server: match[2] ?? '' }));
+      const uriAcks = () => writer.acks();
       await waitUntil(
         'a write through the VIP, HAProxy and the URI after the power-off',
         () => {
@@ -147,7 +90,7 @@ describe('HAProxy and a libpq multi-host URI across a failover', { skip }, () =>
       assert.equal(await psql(state, 'host2', 'select pg_is_in_recovery()'), 'f');
       const since = `at > to_timestamp(${faultAt / 1000})`;
       assert.ok(
-        Number(await psql(state, 'host2', `select count(*) from uri_writes where ${since}`)) > 0,
+        Number(await psql(state, 'host2', `select count(*) from ${uriTable} where ${since}`)) > 0,
         'URI writes after the fault are on host2',
       );
       assert.ok(
@@ -160,7 +103,7 @@ describe('HAProxy and a libpq multi-host URI across a failover', { skip }, () =>
       throw error;
     } finally {
       await Promise.all(agents.map((agent) => agent.stop()));
-      for (const program of started) program.stop();
+      await uriWriter?.stop();
       stopHaproxy();
     }
   });

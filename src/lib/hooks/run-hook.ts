@@ -2,7 +2,7 @@
 // killed at the deadline; capabilities dropped), under `env -i` so that it starts with exactly
 // the environment given and nothing inherited. No shell: the command is a path and arguments.
 import type { HookCommand } from '../config/types.js';
-import { runProgram } from '../process/run-program.js';
+import { lastLine, runProgram } from '../process/run-program.js';
 
 export interface HookRun {
   /** -1 when it was killed at the deadline or could not be started. */
@@ -36,15 +36,6 @@ export const runHook: RunHook = async (command, env, timeoutMs) => {
   return {
     exitCode: result.exitCode,
     timedOut: result.timedOut,
-    said: lastLine(result.stderr) ?? lastLine(result.stdout),
+    said: (lastLine(result.stderr) ?? lastLine(result.stdout))?.slice(0, 300),
   };
 };
-
-function lastLine(text: string): string | undefined {
-  const line = text
-    .split('\n')
-    .map((part) => part.trim())
-    .filter((part) => part !== '')
-    .at(-1);
-  return line === undefined ? undefined : line.slice(0, 300);
-}

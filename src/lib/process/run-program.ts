@@ -174,7 +174,8 @@ export function ambientCapabilities(): bigint {
   return ambientCache;
 }
 
-function lastLine(text: string): string | undefined {
+/** The last non-empty line of a program's output, trimmed. */
+export function lastLine(text: string): string | undefined {
   const lines = text
     .split('\n')
     .map((line) => line.trim())
