@@ -17,7 +17,7 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
     'rewrites the state file read by check-alive and status, and logs one JSON line per decision ' +
     'and action. SIGTERM/SIGINT stop it after the current loop without touching PostgreSQL or the ' +
     'VIPs; SIGHUP reopens --log-file. Unless api is false it serves the HTTP health API (GET /primary, ' +
-    '/replica, /health, /metrics...: docs/monitoring.md) on api.listen, default the node address, port 8008. It refuses to start on a shape it cannot drive (a ' +
+    '/replica, /health, /metrics...: docs/monitoring.md) on api.listen, default the node address, port 8008. Unless beacon is false it sends the peer a UDP beacon every beacon.interval (port 8009): a silence of beacon.timeout, or the peer saying its server stopped answering, makes it check at once, and one failed check then declares the primary failed. It refuses to start on a shape it cannot drive (a ' +
     'replication slot the configuration does not name, a Debian start.conf of auto). --once runs a single loop; --dry-run logs actions without ' +
     'doing them.';
   static override examples = [
@@ -42,6 +42,7 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
     const { runSupervisor } = await import('../lib/supervisor/loop.js');
     const { assertDrivableShape } = await import('../lib/supervisor/shape.js');
     const { createHookWatcher } = await import('../lib/hooks/watcher.js');
+    const { startLoopSignals } = await import('../lib/supervisor/signals.js');
     await assertDrivableShape(cluster.config, node);
     const log = new JsonLog(flags['log-file'], node.name);
     const hooks = createHookWatcher(cluster.config, node, log, { dryRun: flags['dry-run'] });
@@ -56,6 +57,8 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
             log,
             { hookStats: hooks.stats },
           );
+    // --once observes once: nothing can cut a pause it does not take.
+    const signals = flags.once ? undefined : startLoopSignals(cluster.config, node, log);
     const stop = new AbortController();
     const onStop = (): void => {
       stop.abort();
@@ -73,7 +76,12 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
         log,
         signal: stop.signal,
         version: this.config.version,
-        watchers: api === undefined ? [hooks] : [api.recorder, hooks],
+        watchers: [
+          ...(api === undefined ? [] : [api.recorder]),
+          hooks,
+          ...(signals?.watchers ?? []),
+        ],
+        ...signals?.options,
       });
       const decision = summary.lastDecision;
       return {
@@ -89,6 +97,7 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
       process.off('SIGINT', onStop);
       process.off('SIGHUP', onHangup);
       await api?.close();
+      await signals?.close();
       await hooks.close();
       await log.close();
     }

@@ -29,6 +29,7 @@ describe('actions: bad inputs', () => {
         `    fence: { agent: fence_ipmilan, ip: 127.0.0.1, username: fence, password_file: ${join(dir, 'missing.password')} }`,
         'failover: { fencing: none }',
         'api: false',
+        'beacon: false',
         '',
       ].join('\n'),
     );

@@ -28,6 +28,7 @@ describe('check-alive', () => {
         '  - { name: host2, address: 127.0.0.1, data_dir: /d2, postgres: { port: 5433 } }',
         'heartbeat: { interval: 1s }',
         'api: false',
+        'beacon: false',
         'supervisor:',
         `  state_file: ${dir}/{cluster}-{node}.json`,
         '',

@@ -69,6 +69,7 @@ function recordingDeps(
     vipUp: (_config, role, vipOptions) => record('vipUp', [role, vipOptions], { changed: true }),
     vipDown: (_config, role) => record('vipDown', [role], { changed: true }),
     startStandby: (_config, node) => record('startStandby', [node.name], 'started'),
+    restartPrimary: (node) => record('restartPrimary', [node.name], 'restarted'),
     demote: (node, mode) => record('demote', [node.name, mode], 'stopped'),
     handOver: (_config, node) => record('handOver', [node.name], 'handed over'),
     rebuild: (_config, node) => record('rebuild', [node.name], 'rebuilt'),

@@ -500,10 +500,10 @@ describe('config validation: the bad-input list (issue 14)', () => {
 });
 
 describe('config validation: the health API listen address', () => {
-  const twoOnLoopback = minimal
+  const twoOnLoopback = `${minimal
     .replace('address: 10.231.0.11', 'address: 127.0.0.1')
     .replace('address: 10.231.0.12', 'address: 127.0.0.1')
-    .replace('  - name: host2', '    postgres: { port: 5433 }\n  - name: host2');
+    .replace('  - name: host2', '    postgres: { port: 5433 }\n  - name: host2')}beacon: false\n`;
 
   it('listens on each node’s own address, port 8008, by default', async () => {
     const { config } = await checkConfigText(minimal, 'x');
@@ -553,5 +553,43 @@ describe('config validation: the health API listen address', () => {
     assert.deepEqual(await messagesOf(`${minimal}api: true\n`), [
       `api: expected false or a mapping, got true`,
     ]);
+  });
+});
+
+describe('config validation: the beacon', () => {
+  it('is on by default: UDP 8009 on each node’s own address, every 100ms, silent after 500ms', async () => {
+    const { config } = await checkConfigText(minimal, 'x');
+    assert.deepEqual(config?.beacon, { interval: 100, timeout: 500 });
+    assert.deepEqual(
+      config?.nodes.map((node) => node.beacon),
+      [
+        { host: '10.231.0.11', port: 8009 },
+        { host: '10.231.0.12', port: 8009 },
+      ],
+    );
+  });
+
+  it('beacon: false, or one node’s beacon: false, turns it off for the pair', async () => {
+    const off = await checkConfigText(`${minimal}beacon: false\n`, 'x');
+    assert.equal(off.config?.beacon, undefined);
+    const oneOff = await checkConfigText(
+      minimal.replace('  - name: host2', '    beacon: false\n  - name: host2'),
+      'x',
+    );
+    assert.deepEqual(oneOff.problems, []);
+    assert.equal(oneOff.config?.beacon, undefined);
+  });
+
+  it('refuses a timeout under three intervals, naming both', async () => {
+    const { problems } = await checkConfigText(
+      `${minimal}beacon: { interval: 200ms, timeout: 500ms }\n`,
+      'x',
+    );
+    assert.deepEqual(
+      problems.map((p) => `${p.path}: ${p.message}`),
+      [
+        'beacon.timeout: is shorter than 3 x beacon.interval (600ms): one or two lost datagrams would look like a silence; raise it or lower beacon.interval',
+      ],
+    );
   });
 });

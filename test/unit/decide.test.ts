@@ -288,6 +288,84 @@ const rows: Row[] = [
     rule: 'standby-self-suspect',
     reason: /no gateway is configured: automatic failover is off/,
   },
+  // the beacon: a silence (or the peer's word) makes one failed check enough
+  {
+    name: 'beacon silent before the check, and the check fails: fence and promote at the first miss',
+    obs: standbyView({
+      ...primaryGone,
+      peerBeacon: { heard: true, silentForMs: 600, signalForMs: 600 },
+    }),
+    state: 'promoting',
+    rule: 'standby-promote',
+    nextLoopMs: 100,
+    actions: ['fence-peer', 'promote', 'drop-vip:standby', 'take-vip:primary'],
+    reason: /failed the check after its beacon fell silent, the gateway answers/,
+  },
+  {
+    name: 'the beacon said its server stopped answering, and the check fails: promote at the first miss',
+    obs: standbyView({ ...primaryGone, peerBeacon: { heard: true, signalForMs: 1200 } }),
+    state: 'promoting',
+    rule: 'standby-promote',
+    nextLoopMs: 100,
+    reason: /after its beacon said its server stopped answering/,
+  },
+  {
+    name: 'beacon silent, but the check finds the primary alive: follow it (the beacon is never the verdict)',
+    obs: standbyView({ peerBeacon: { heard: true, silentForMs: 900, signalForMs: 900 } }),
+    state: 'standby',
+    rule: 'standby-following',
+  },
+  {
+    name: 'beacon heard, no signal: a failed check is the first of heartbeat.misses',
+    obs: standbyView({ ...primaryGone, peerBeacon: { heard: true } }),
+    state: 'standby',
+    rule: 'standby-suspect',
+    reason: /check 1 of 3/,
+  },
+  {
+    name: 'a beacon silent for longer than the window (its supervisor stopped) is no news: misses count as usual',
+    obs: standbyView({
+      ...primaryGone,
+      peerBeacon: { heard: true, silentForMs: 4000, signalForMs: 4000 },
+    }),
+    state: 'standby',
+    rule: 'standby-suspect',
+    reason: /check 1 of 3/,
+  },
+  {
+    name: 'beacon silent and the gateway does not answer either: suspect itself, no failover',
+    obs: standbyView({
+      ...primaryGone,
+      gateway: { reachable: false },
+      peerBeacon: { heard: true, silentForMs: 600, signalForMs: 600 },
+    }),
+    state: 'standby',
+    rule: 'standby-self-suspect',
+  },
+  {
+    name: "primary isolated in the first check after the standby's beacon fell silent: drop the VIP and stop at once",
+    obs: primaryView({
+      peerServer: { answering: false },
+      gateway: { reachable: false },
+      peerBeacon: { heard: true, silentForMs: 700, signalForMs: 700 },
+    }),
+    mem: { state: 'primary' },
+    state: 'demoted',
+    rule: 'primary-isolated-demote',
+    actions: ['drop-vip:primary', 'demote:fast'],
+    reason: /since host2's beacon fell silent/,
+  },
+  {
+    name: 'primary isolated with the beacon silent for long (standby supervisor stopped): isolation_timeout applies',
+    obs: primaryView({
+      peerServer: { answering: false },
+      gateway: { reachable: false },
+      peerBeacon: { heard: true, silentForMs: 60_000, signalForMs: 60_000 },
+    }),
+    mem: { state: 'primary' },
+    state: 'primary',
+    rule: 'primary-isolated-wait',
+  },
   {
     name: 'primary network loss (primary view): isolated, waiting',
     obs: primaryView({ peerServer: { answering: false }, gateway: { reachable: false } }),
@@ -549,6 +627,37 @@ const rows: Row[] = [
     state: 'blocked',
     rule: 'down-diverged-blocked',
     actions: [],
+  },
+  {
+    name: 'a crashed primary whose peer is still its standby restarts in place as the primary, keeping the VIP',
+    obs: primaryView({
+      local: { running: false, answering: false, role: undefined, dataIsStandby: false },
+    }),
+    mem: { state: 'primary' },
+    state: 'starting',
+    rule: 'down-crashed-primary-restart',
+    actions: ['restart-primary'],
+    reason: /host2 is still its standby: restarting it in place as the primary/,
+  },
+  {
+    name: 'with fencing none a crashed primary starts as a standby (the peer could promote without fencing it)',
+    obs: primaryView({
+      local: { running: false, answering: false, role: undefined, dataIsStandby: false },
+    }),
+    mem: { state: 'primary' },
+    config: config({ failover: { fencing: 'none' } }),
+    state: 'starting',
+    rule: 'down-start-standby',
+    actions: ['drop-vip:primary', 'start-standby'],
+  },
+  {
+    name: 'a down node that was not the primary a moment ago never restarts as one',
+    obs: primaryView({
+      local: { running: false, answering: false, role: undefined, dataIsStandby: false },
+    }),
+    mem: { state: 'starting' },
+    state: 'starting',
+    rule: 'down-start-standby',
   },
   {
     name: 'a node that was a standby just starts as one',

@@ -195,13 +195,13 @@ describe('observe(): a part that fails or times out is "not answering"', () => {
 
   it('a local connection that times out leaves only "running, not answering"', async () => {
     const { obs, fakes } = await run(host1, primaryWorld({ connect: timedOut('socket') }));
-    assert.deepEqual(obs.local, { running: true, answering: false });
+    assert.deepEqual(obs.local, { running: true, pid: 4242, answering: false });
     assert.deepEqual(fakes.reads('heartbeatRow'), []);
   });
 
   it('a failing query on the local connection counts as not answering too', async () => {
     const { obs } = await run(host1, primaryWorld({ replication: timedOut('socket') }));
-    assert.deepEqual(obs.local, { running: true, answering: false });
+    assert.deepEqual(obs.local, { running: true, pid: 4242, answering: false });
   });
 
   it('everything timing out at once still yields an observation, never an exception', async () => {
@@ -220,7 +220,7 @@ describe('observe(): a part that fails or times out is "not answering"', () => {
         },
       ),
     );
-    assert.deepEqual(obs.local, { running: true, answering: false });
+    assert.deepEqual(obs.local, { running: true, pid: 4242, answering: false });
     assert.deepEqual(obs.peerServer, { answering: false });
     assert.deepEqual(vipFacts(obs), noVipHeld(true));
     assert.deepEqual(obs.gateway, { configured: true, reachable: false });

@@ -75,6 +75,11 @@ supervisor:
 #   on_failover_blocked: [/usr/local/sbin/skypg-notify, --page]   # a path and fixed arguments
 #   pre_promote: { command: /usr/local/sbin/skypg-may-promote, timeout: 5s }   # can veto
 
+beacon:                                 # UDP datagrams between the two supervisors: a silence makes
+  listen: ":8009"                       # them check at once instead of at the next loop (docs/failover.md)
+  interval: 100ms                       # beacon: false turns it off (failures then take misses x interval)
+  timeout: 500ms
+
 api:                                    # HTTP health API for HAProxy, Kubernetes and Prometheus
   listen: ":8008"                       # ":PORT" = each node's own address; api: false turns it off
 `;

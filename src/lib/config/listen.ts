@@ -1,4 +1,5 @@
-// `api.listen`: where a supervisor serves its HTTP health API. "ADDRESS:PORT", "[IPv6]:PORT",
+// `api.listen` and `beacon.listen`: where a supervisor serves its HTTP health API (TCP) and
+// hears its peer's beacon (UDP). "ADDRESS:PORT", "[IPv6]:PORT",
 // or ":PORT" for the node's own address (the default, so one file serves both nodes).
 import { isIP } from 'node:net';
 
@@ -9,6 +10,9 @@ export interface ListenAddress {
 }
 
 export const defaultApiPort = 8008;
+
+/** UDP: the beacon the two supervisors send each other (src/lib/beacon). */
+export const defaultBeaconPort = 8009;
 
 /** The parsed form, or undefined when the text is not one of the three shapes. */
 export function parseListen(text: string): ListenAddress | undefined {

@@ -6,6 +6,7 @@ import { access, open, stat } from 'node:fs/promises';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { SkypgError, messageOf } from '../common/errors.js';
 import { formatListen, parseListen } from './listen.js';
+import { formatDuration } from './units.js';
 import { configSchema, isOneLine, isProgramPath, type RawConfig, type RawNode } from './schema.js';
 import { containsControlCharacter, validate, type Issue, type KeyPath } from './schema-kit.js';
 import type {
@@ -204,18 +205,24 @@ function crossCheck(raw: RawConfig): Issue[] {
       message: `nodes[0] has the same address and port (${first.address}:${portOf(0)}); give one node another port`,
     });
   }
-  const [firstApi, secondApi] = [first, second].map((node) =>
-    node === undefined ? undefined : apiListenOf(raw, node),
-  );
-  if (
-    firstApi &&
-    secondApi &&
-    firstApi.host === secondApi.host &&
-    firstApi.port === secondApi.port
-  ) {
+  if (first && second) {
+    for (const [what, name, listenOf] of [
+      ['api', 'the health API', apiListenOf],
+      ['beacon', 'the beacon', beaconListenOf],
+    ] as const) {
+      const [one, other] = [listenOf(raw, first), listenOf(raw, second)];
+      if (one && other && one.host === other.host && one.port === other.port) {
+        issues.push({
+          path: second[what] === undefined ? [what, 'listen'] : ['nodes', 1, what, 'listen'],
+          message: `gives both nodes ${name} on ${formatListen(one.host, one.port)}; give each node its own nodes[N].${what}.listen (or ${what}: false)`,
+        });
+      }
+    }
+  }
+  if (raw.beacon !== false && raw.beacon.timeout < 3 * raw.beacon.interval) {
     issues.push({
-      path: second?.api === undefined ? ['api', 'listen'] : ['nodes', 1, 'api', 'listen'],
-      message: `gives both nodes the health API on ${formatListen(firstApi.host, firstApi.port)}; give each node its own nodes[N].api.listen (or api: false)`,
+      path: ['beacon', 'timeout'],
+      message: `is shorter than 3 x beacon.interval (${formatDuration(3 * raw.beacon.interval)}): one or two lost datagrams would look like a silence; raise it or lower beacon.interval`,
     });
   }
   const slot = raw.replication.slot;
@@ -516,6 +523,7 @@ function normalize(raw: RawConfig): ClusterConfig {
       ...device,
     })),
     api: apiListenOf(raw, node),
+    beacon: beaconListenOf(raw, node),
   }));
   const [first, second] = nodes;
   if (first === undefined || second === undefined)
@@ -537,6 +545,10 @@ function normalize(raw: RawConfig): ClusterConfig {
     heartbeat: raw.heartbeat,
     replication: raw.replication,
     failover: raw.failover,
+    beacon:
+      raw.beacon === false || nodes.some((node) => node.beacon === undefined)
+        ? undefined
+        : { interval: raw.beacon.interval, timeout: raw.beacon.timeout },
     supervisor: raw.supervisor,
     hooks: normalizeHooks(raw.hooks),
   };
@@ -564,10 +576,22 @@ function normalizeHooks(raw: RawConfig['hooks']): HooksConfig {
 
 /** Where a node serves the health API: its own api, else the top-level one, on its address. */
 function apiListenOf(raw: RawConfig, node: RawNode): NodeConfig['api'] {
-  const chosen = node.api ?? raw.api;
+  return listenOf(node.api ?? raw.api, node, 'api');
+}
+
+/** Where a node beacons: its own beacon, else the top-level one; off for both when that is. */
+function beaconListenOf(raw: RawConfig, node: RawNode): NodeConfig['beacon'] {
+  return listenOf(raw.beacon === false ? false : (node.beacon ?? raw.beacon), node, 'beacon');
+}
+
+function listenOf(
+  chosen: false | { listen: string },
+  node: RawNode,
+  what: 'api' | 'beacon',
+): { host: string; port: number } | undefined {
   if (chosen === false) return undefined;
   const listen = parseListen(chosen.listen);
-  if (listen === undefined) throw new Error(`validated api.listen ${chosen.listen} parses`);
+  if (listen === undefined) throw new Error(`validated ${what}.listen ${chosen.listen} parses`);
   return { host: listen.host ?? node.address, port: listen.port };
 }
 

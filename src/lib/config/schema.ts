@@ -1,6 +1,6 @@
 // The configuration file's schema: key names are a contract with users and scripts
 // (docs/configuration.md documents each one; a test checks that it does).
-import { defaultApiPort, parseListen } from './listen.js';
+import { defaultApiPort, defaultBeaconPort, parseListen } from './listen.js';
 import { s, type Infer } from './schema-kit.js';
 
 const postgresKeys = {
@@ -127,6 +127,10 @@ const listenSchema = s.matching(
 /** The supervisor's HTTP health API (src/lib/api); `false` turns it off. */
 export const defaultApiListen = `:${defaultApiPort}`;
 
+/** The supervisors' UDP beacon (src/lib/beacon); `false` turns it off. */
+export const defaultBeaconListen = `:${defaultBeaconPort}`;
+const beaconDefaults = { interval: 100, timeout: 500 };
+
 const nodeSchema = s.object({
   name: s.identifier(),
   address: s.host(),
@@ -135,6 +139,8 @@ const nodeSchema = s.object({
   fence: fenceSchema.optional(),
   /** Overrides the top-level api for this node (the loopback lab: both on 127.0.0.1). */
   api: s.falseOr(s.object({ listen: listenSchema })).optional(),
+  /** Overrides where this node's beacon listens (the loopback lab: both on 127.0.0.1). */
+  beacon: s.falseOr(s.object({ listen: listenSchema })).optional(),
 });
 
 const vipSchema = s.object({
@@ -266,6 +272,15 @@ export const configSchema = s.object({
   api: s
     .falseOr(s.object({ listen: listenSchema.default(defaultApiListen) }))
     .default({ listen: defaultApiListen }),
+  beacon: s
+    .falseOr(
+      s.object({
+        listen: listenSchema.default(defaultBeaconListen),
+        interval: s.duration(20, 5000).default(beaconDefaults.interval),
+        timeout: s.duration(60, 30_000).default(beaconDefaults.timeout),
+      }),
+    )
+    .default({ listen: defaultBeaconListen, ...beaconDefaults }),
   supervisor: s
     .object({ state_file: s.absolutePath().default(defaultStateFile) })
     .default({ state_file: defaultStateFile }),

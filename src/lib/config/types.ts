@@ -49,6 +49,8 @@ export interface NodeConfig {
   fence: FenceConfig[];
   /** Where this node's supervisor serves the HTTP health API; undefined when it is off. */
   api: { host: string; port: number } | undefined;
+  /** Where this node's supervisor hears the peer's beacon (UDP); undefined when it is off. */
+  beacon: { host: string; port: number } | undefined;
 }
 
 export interface VipConfig {
@@ -98,6 +100,9 @@ export interface ClusterConfig {
     isolation_timeout: number;
     auto_rejoin: boolean;
   };
+  /** The supervisors' beacon: how often each sends, and how long a silence is a signal;
+   * undefined when it is off (either node's beacon off turns it off for the pair). */
+  beacon: { interval: number; timeout: number } | undefined;
   supervisor: { state_file: string };
   hooks: HooksConfig;
 }

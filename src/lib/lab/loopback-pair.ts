@@ -21,7 +21,7 @@ export function defaultLabDir(): string {
 
 /** A server of the pair, and the port its supervisor's health API listens on (both nodes share
  * 127.0.0.1, so each needs its own; absent in a lab made before skypg had the API). */
-export type LabNode = labSupport.LabServer & { apiPort?: number };
+export type LabNode = labSupport.LabServer & { apiPort?: number; beaconPort?: number };
 
 export interface LabState extends labSupport.LabStateBase {
   kind: 'loopback';
@@ -65,10 +65,12 @@ async function buildPair(
   const owner = labSupport.ownerIds(osUser);
   await labSupport.assertReachable(dir, osUser, owner.uid, 'a --dir');
   await chown(dir, owner.uid, owner.gid);
-  const [port1 = 0, port2 = 0, apiPort1 = 0, apiPort2 = 0] = await freePorts(4);
+  // The beacon is UDP: a port free for TCP is all but always free for UDP as well.
+  const [port1 = 0, port2 = 0, apiPort1 = 0, apiPort2 = 0, beaconPort1 = 0, beaconPort2 = 0] =
+    await freePorts(6);
   const nodes: [LabNode, LabNode] = [
-    labNode(dir, 'host1', port1, apiPort1),
-    labNode(dir, 'host2', port2, apiPort2),
+    labNode(dir, 'host1', port1, apiPort1, beaconPort1),
+    labNode(dir, 'host2', port2, apiPort2, beaconPort2),
   ];
   for (const node of nodes) await labSupport.makeSocketDir(node, owner);
   const passfile = join(dir, 'pgpass');
@@ -110,8 +112,14 @@ async function buildPair(
   return state;
 }
 
-function labNode(dir: string, name: string, port: number, apiPort: number): LabNode {
-  return { name, port, apiPort, ...labSupport.serverPaths(dir, name) };
+function labNode(
+  dir: string,
+  name: string,
+  port: number,
+  apiPort: number,
+  beaconPort: number,
+): LabNode {
+  return { name, port, apiPort, beaconPort, ...labSupport.serverPaths(dir, name) };
 }
 
 async function waitForStreaming(
@@ -137,6 +145,7 @@ function labConfig(state: LabState): string {
     data_dir: ${n.dataDir}
     postgres: { port: ${n.port}, socket_dir: ${n.socketDir}, log_file: ${n.logFile} }
     api: ${n.apiPort === undefined ? 'false' : `{ listen: "127.0.0.1:${n.apiPort}" }`}
+    beacon: ${n.beaconPort === undefined ? 'false' : `{ listen: "127.0.0.1:${n.beaconPort}" }`}
 `;
   return `# skypg lab on loopback, made by 'skypg lab up' at ${state.createdAt}.
 # No VIPs, gateway or fencing here: those need network namespaces (root).

@@ -1,5 +1,7 @@
 // act(): carries out the decided actions in order, through the same library functions the
 // commands use (`skypg promote` by hand and the supervisor's promotion are one code path).
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
 import { SkypgError, messageOf } from '../common/errors.js';
@@ -67,6 +69,8 @@ export interface ActDeps {
   ) => Promise<{ changed: boolean }>;
   vipDown: (config: ClusterConfig, role: 'primary' | 'standby') => Promise<{ changed: boolean }>;
   startStandby: (config: ClusterConfig, node: NodeConfig) => Promise<string>;
+  /** Starts the crashed primary's data directory again as it is (no standby files). */
+  restartPrimary: (node: NodeConfig) => Promise<string>;
   demote: (node: NodeConfig, mode: 'fast' | 'kill') => Promise<string>;
   handOver: (config: ClusterConfig, node: NodeConfig) => Promise<string>;
   rebuild: (config: ClusterConfig, node: NodeConfig) => Promise<string>;
@@ -90,6 +94,7 @@ export const realActDeps: ActDeps = {
   vipUp: (config, role, options) => vipUp(config, role, options),
   vipDown: (config, role) => vipDown(config, role),
   startStandby,
+  restartPrimary,
   demote,
   handOver,
   rebuild: async (config, node) => {
@@ -177,6 +182,8 @@ async function perform(
   switch (action.kind) {
     case 'start-standby':
       return deps.startStandby(config, node);
+    case 'restart-primary':
+      return deps.restartPrimary(node);
     case 'take-vip': {
       // Right after this set fenced the old primary (or found it off) nobody else can answer
       // for the primary VIP: the duplicate-address check only listens briefly.
@@ -286,6 +293,29 @@ async function startAsStandby(config: ClusterConfig, node: NodeConfig): Promise<
   );
   await startServer(node);
   return `a standby of ${peer.name}${await releaseSlotsAsStandby(config, node)}`;
+}
+
+/**
+ * The primary's own data directory, started as it is: crash recovery replays every record it
+ * flushed, acknowledged writes included. Refused when standby.signal appeared meanwhile (then it
+ * is not a crashed primary's directory any more).
+ */
+async function restartPrimary(node: NodeConfig): Promise<string> {
+  if (await hasStandbySignal(node.data_dir)) {
+    throw new SkypgError(
+      'REFUSED',
+      `${node.data_dir} has standby.signal: not restarting it as the primary`,
+    );
+  }
+  await startServer(node);
+  return `restarted ${node.name} in place as the primary (crash recovery)`;
+}
+
+async function hasStandbySignal(dataDir: string): Promise<boolean> {
+  return access(join(dataDir, 'standby.signal')).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function demote(node: NodeConfig, mode: 'fast' | 'kill'): Promise<string> {

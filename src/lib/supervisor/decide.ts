@@ -51,6 +51,13 @@ export interface Facts {
   heartbeatFresh: boolean;
   /** Standby view: consecutive failed checks including this loop. */
   misses: number;
+  /** The peer's beacon went silent (or said its server stopped answering) before this
+   * observation began, recently enough that it is the news (within beaconSignalWindowMs). */
+  beaconSignal: boolean;
+  /** Failed checks in a row that declare the primary failed: 1 after a beacon signal. */
+  requiredMisses: number;
+  /** The peer's beacon has been silent for beacon.timeout, recently (the primary's view). */
+  beaconSilent: boolean;
   peerIsPrimary: boolean;
   peerIsStandby: boolean;
   peerNewerTimeline: boolean;
@@ -153,6 +160,18 @@ export const settleRecheckMs = 250;
 /** How soon a node that promoted looks at itself again once its promotion's actions end. */
 export const afterPromotionRecheckMs = 100;
 
+/** The row that starts a crashed primary again in place (its beacon then says so). */
+export const restartInPlaceRule = 'down-crashed-primary-restart';
+
+/**
+ * How long a beacon's signal counts as news: until the loops would have counted
+ * heartbeat.misses failures without it. A beacon silent for longer (the peer's supervisor is
+ * stopped) makes no check count for more than one miss.
+ */
+export function beaconSignalWindowMs(config: ClusterConfig): number {
+  return config.heartbeat.misses * config.heartbeat.interval + (config.beacon?.timeout ?? 0);
+}
+
 /**
  * The transition table, in situation order. A loop tries the preamble ('any'), then the rows of
  * its own situation only; the first row whose `from` and `when` match wins, and each
@@ -250,6 +269,25 @@ export const rules: readonly Rule[] = [
       `${node(f)} could not start as a standby (${f.obs.lastActionError ?? ''}) and ${peer(f)} is the primary: rebuilding ${node(f)} as its standby`,
   },
   {
+    name: restartInPlaceRule,
+    doc:
+      'Was the primary until its postmaster died (the data has no standby.signal), fencing is ' +
+      'required, and the peer answers as a standby right now: start it again in place as the ' +
+      'primary and keep the VIP; crash recovery replays every flushed record. Never a second ' +
+      'primary: the peer promotes only after fence-peer, which powers this host off (it does ' +
+      'not answer as a standby). Tried once: if it stays down, the next loop starts it as a standby.',
+    situation: 'down',
+    from: ['primary'],
+    when: (f) =>
+      f.obs.local.dataIsStandby === false &&
+      f.config.failover.fencing === 'required' &&
+      f.peerIsStandby,
+    to: 'starting',
+    actions: () => [{ kind: 'restart-primary' }],
+    why: (f) =>
+      `the primary on ${node(f)} went down and ${peer(f)} is still its standby: restarting it in place as the primary (crash recovery)`,
+  },
+  {
     name: 'down-start-standby',
     doc: 'Down, and none of the rows above: start as a standby. A node never starts as a primary; the policy promotes it if it should lead.',
     situation: 'down',
@@ -300,16 +338,17 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'primary-isolated-demote',
-    doc: 'Primary reaching neither peer nor any gateway for isolation_timeout: drop the VIP and stop.',
+    doc: "Primary reaching neither peer nor any gateway for isolation_timeout, or in one observation after the peer's beacon fell silent: drop the VIP and stop.",
     situation: 'primary',
-    when: (f) => f.isolated && f.isolatedForMs >= f.config.failover.isolation_timeout,
+    when: (f) =>
+      f.isolated && (f.beaconSilent || f.isolatedForMs >= f.config.failover.isolation_timeout),
     to: 'demoted',
     actions: (f) => [
       ...(f.obs.primaryVip.heldHere ? [{ kind: 'drop-vip', role: 'primary' } as const] : []),
       { kind: 'demote', mode: 'fast' },
     ],
     why: (f) =>
-      `${node(f)} has reached neither ${peer(f)} nor any gateway for ${formatDuration(f.isolatedForMs)}: it is the isolated one, so it drops the VIP and stops accepting writes`,
+      `${node(f)} has reached neither ${peer(f)} nor any gateway ${f.beaconSilent ? `since ${peer(f)}'s beacon fell silent` : `for ${formatDuration(f.isolatedForMs)}`}: it is the isolated one, so it drops the VIP and stops accepting writes`,
   },
   {
     name: 'primary-isolated-wait',
@@ -397,7 +436,7 @@ export const rules: readonly Rule[] = [
       'peer answers as a standby there is certainly no primary: only wait until both positions ' +
       'hold still for a loop, so both nodes elect from the same numbers.',
     situation: 'standby',
-    when: (f) => (f.peerIsStandby ? !f.positionsSettled : f.misses < f.config.heartbeat.misses),
+    when: (f) => (f.peerIsStandby ? !f.positionsSettled : f.misses < f.requiredMisses),
     to: 'standby',
     actions: dropPrimaryVip,
     // Both standbys, waiting for their positions to hold still: nothing else needs a full
@@ -407,7 +446,7 @@ export const rules: readonly Rule[] = [
     why: (f) =>
       f.peerIsStandby
         ? `no primary: ${peer(f)} answers as a standby too (waiting until both positions hold still for a loop)`
-        : `nothing showed primary ${peer(f)} alive (check ${f.misses} of ${f.config.heartbeat.misses}: direct, VIP, heartbeat)`,
+        : `nothing showed primary ${peer(f)} alive (check ${f.misses} of ${f.requiredMisses}: direct, VIP, heartbeat)`,
   },
   {
     name: 'standby-self-suspect',
@@ -486,7 +525,7 @@ export const rules: readonly Rule[] = [
     why: (f) =>
       f.peerIsStandby
         ? `no primary, ${peer(f)} is a standby and ${node(f)} is further ahead: promoting ${node(f)}`
-        : `primary ${peer(f)} failed ${f.misses} checks in a row, the gateway answers and the lag is ${formatSize(f.lagBytes)}: ${f.config.failover.fencing === 'required' ? 'fencing it, then promoting' : 'its self-demotion deadline has passed: promoting'} ${node(f)}`,
+        : `primary ${peer(f)} failed ${f.beaconSignal ? `the check after its beacon ${f.obs.peerBeacon?.silentForMs === undefined ? 'said its server stopped answering' : 'fell silent'}` : `${f.misses} checks in a row`}, the gateway answers and the lag is ${formatSize(f.lagBytes)}: ${f.config.failover.fencing === 'required' ? 'fencing it, then promoting' : 'its self-demotion deadline has passed: promoting'} ${node(f)}`,
   },
 ];
 
@@ -511,6 +550,10 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
   const peerIsStandby = peerServer.answering && peerServer.role === 'standby';
   const primaryAlive = peerIsPrimary || obs.primaryVip.answeredByOtherPrimary || heartbeatFresh;
   const misses = localStandby && !primaryAlive ? mem.misses + 1 : 0;
+  const window = beaconSignalWindowMs(config);
+  const beacon = obs.peerBeacon;
+  const beaconSignal = beacon?.signalForMs !== undefined && beacon.signalForMs <= window;
+  const beaconSilent = beacon?.silentForMs !== undefined && beacon.silentForMs <= window;
   const isolated = !peerServer.answering && obs.gateway.configured && !obs.gateway.reachable;
   const electionPositions = electionKey(obs, localStandby && peerIsStandby);
   const since = (start: number | undefined): number => (start === undefined ? 0 : obs.now - start);
@@ -531,6 +574,9 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
     primaryAlive,
     heartbeatFresh,
     misses,
+    beaconSignal,
+    requiredMisses: beaconSignal ? 1 : config.heartbeat.misses,
+    beaconSilent,
     peerIsPrimary,
     peerIsStandby,
     peerNewerTimeline:

@@ -8,7 +8,17 @@ import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { SkypgError } from '../common/errors.js';
 
 export interface LogEntry {
-  event: 'start' | 'decision' | 'action' | 'stop' | 'error' | 'reopen' | 'api' | 'hook';
+  event:
+    | 'start'
+    | 'decision'
+    | 'action'
+    | 'stop'
+    | 'error'
+    | 'reopen'
+    | 'api'
+    | 'hook'
+    | 'beacon'
+    | 'wake';
   node: string;
   state?: string;
   rule?: string;

@@ -6,6 +6,7 @@
 import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as timerSleep } from 'node:timers/promises';
+import { beaconEvidence, type PeerBeaconView } from '../beacon/tracker.js';
 import { configHash } from '../config/hash.js';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { SkypgError, messageOf } from '../common/errors.js';
@@ -35,6 +36,7 @@ import {
   reportedState,
   type RunningActions,
 } from './watchdog.js';
+import type { Waker } from './waker.js';
 
 /**
  * Everything the loop does to the outside world, so that its logic runs on fakes in unit tests
@@ -109,6 +111,10 @@ export interface LoopOptions {
   /** skypg's version, recorded in the state file for `skypg doctor`. */
   version?: string;
   watchers?: LoopWatcher[];
+  /** Ends a pause early (the peer's beacon fell silent, this node's postmaster died). */
+  waker?: Waker;
+  /** The peer's beacon as heard now (src/lib/beacon), when the beacon is on. */
+  peerBeacon?: () => PeerBeaconView;
 }
 
 export interface LoopSummary {
@@ -251,9 +257,25 @@ export async function runSupervisor(
     stop.abort();
   };
 
-  /** Sleeps the rest of the interval (at least a moment, so a slow loop cannot spin). */
+  /**
+   * Sleeps the rest of the interval (at least a moment, so a slow loop cannot spin), or until
+   * the waker says something changed (a wake while the loop was busy ends it at once).
+   */
   const pause = async (loopStarted: number, intervalMs = config.heartbeat.interval) => {
-    await deps.sleep(Math.max(50, intervalMs - (deps.now() - loopStarted)), options.signal);
+    const ms = Math.max(50, intervalMs - (deps.now() - loopStarted));
+    const { waker } = options;
+    if (waker === undefined) {
+      await deps.sleep(ms, options.signal);
+      return;
+    }
+    const done = new AbortController();
+    const stop = (): void => {
+      done.abort();
+    };
+    options.signal.addEventListener('abort', stop, { once: true });
+    await Promise.race([deps.sleep(ms, done.signal), waker.next(done.signal)]);
+    done.abort();
+    options.signal.removeEventListener('abort', stop);
   };
 
   log.write({
@@ -264,6 +286,10 @@ export async function runSupervisor(
   while (!options.signal.aborted) {
     const loopStarted = deps.now();
     loops += 1;
+    const woke = options.waker?.take();
+    if (woke !== undefined)
+      log.write({ event: 'wake', node: node.name, detail: `observing now: ${woke}` });
+    const beaconBefore = options.peerBeacon?.();
     let decision: Decision;
     let observation: Observation;
     try {
@@ -275,6 +301,14 @@ export async function runSupervisor(
       );
       lastObservedAt = deps.now();
       if (lastActionError !== undefined) observation.lastActionError = lastActionError;
+      if (beaconBefore !== undefined && options.peerBeacon && config.beacon) {
+        observation.peerBeacon = beaconEvidence(
+          beaconBefore,
+          options.peerBeacon(),
+          loopStarted,
+          config.beacon.timeout,
+        );
+      }
       // An impostor at the peer's address is logged once, when it appears or changes.
       const notPeer = observation.peerServer.notPeer;
       if (notPeer !== undefined && notPeer !== lastNotPeer)

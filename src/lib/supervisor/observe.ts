@@ -75,7 +75,8 @@ async function observeLocal(
   timeoutMs: number,
   deps: ObserveDeps,
 ): Promise<LocalObservation> {
-  const running = (await deps.runningPostmaster(node)) !== undefined;
+  const pid = await deps.runningPostmaster(node);
+  const running = pid !== undefined;
   if (!running) {
     const dataIsStandby = await deps.standbySignalPresent(node.data_dir);
     return { running, answering: false, dataIsStandby };
@@ -86,8 +87,9 @@ async function observeLocal(
       readLocalServer(config, node, server),
     );
   } catch {
-    return { running, answering: false };
+    return { running, pid, answering: false };
   }
+  local.pid = pid;
   const row = await orElse(() => deps.heartbeatRow(config, node, timeoutMs), undefined);
   if (row !== undefined) {
     local.heartbeat = {

@@ -1,11 +1,15 @@
 // What the supervisor sees in one loop, what it remembers between loops, and what it may do.
 // Times are milliseconds on this host's clock, taken by observe(): decide() never reads a clock.
 
+import type { BeaconEvidence } from '../beacon/tracker.js';
+
 export type ServerRole = 'primary' | 'standby';
 
 export interface LocalObservation {
   /** A postmaster serving this node's data directory is alive (verified PID). */
   running: boolean;
+  /** Its PID: the supervisor watches it between loops (a crash wakes the loop). */
+  pid?: number;
   /** It accepted a NEW connection and answered within heartbeat.timeout. */
   answering: boolean;
   role?: ServerRole;
@@ -86,6 +90,8 @@ export interface Observation {
   gateway: { configured: boolean; reachable: boolean };
   /** The last action result, so a failure is reasoned about in the next loop. */
   lastActionError?: string;
+  /** The peer's beacon around this observation (undefined: the beacon is off). */
+  peerBeacon?: BeaconEvidence;
 }
 
 export type SupervisorStateName =
@@ -126,6 +132,8 @@ export interface Memory {
 
 export type Action =
   | { kind: 'start-standby' }
+  /** A crashed primary's own data directory started again as the primary (crash recovery). */
+  | { kind: 'restart-primary' }
   | { kind: 'take-vip'; role: 'primary' | 'standby' }
   | { kind: 'drop-vip'; role: 'primary' | 'standby' }
   /** Prove the old primary cannot write (fence it unless something already proves it); the

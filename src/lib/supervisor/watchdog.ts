@@ -20,6 +20,7 @@ export function actionDeadlineMs(action: Action, config: ClusterConfig): number 
     case 'demote':
       return 30_000;
     case 'start-standby':
+    case 'restart-primary':
       return 90_000;
     case 'fence-peer':
       // Reading the peer and the fence device, then every fence level may take its timeout.
