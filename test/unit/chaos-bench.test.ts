@@ -33,6 +33,17 @@ describe('chaos: the loss table', () => {
     assert.match(script, new RegExp(`^table bridge ${lossTable} \\{`));
   });
 
+  it('drops every frame at 100 % without a draw (nft refuses `mod 100 < 100`)', () => {
+    const rules = lossTableScript(100, ['host1'])
+      .split('\n')
+      .filter((line) => line.startsWith('add rule'));
+    assert.equal(rules.length, 2);
+    for (const rule of rules) {
+      assert.ok(!rule.includes('numgen'), rule);
+      assert.match(rule, /counter name "seen_host1" counter name "dropped_host1" drop$/);
+    }
+  });
+
   it('refuses a share that is not a whole percentage', () => {
     assert.throws(() => lossTableScript(101, ['host1']), /whole percentage/);
     assert.throws(() => lossTableScript(2.5, ['host1']), /whole percentage/);

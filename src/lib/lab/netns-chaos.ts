@@ -90,12 +90,14 @@ export function lossTableScript(percent: number, hosts: readonly LabHostName[]):
     '  chain lossy { type filter hook forward priority -20; policy accept; }',
     '}',
   ];
+  // nft takes `< 100` as out of range for `mod 100`: all frames is no draw at all.
+  const draw = percent === 100 ? '' : `numgen random mod 100 < ${percent} `;
   // One rule per direction: a frame between the hosts crosses both links and may be lost on
   // either, as on a real network where each link has its own loss.
   for (const host of hosts) {
     for (const side of ['iifname', 'oifname']) {
       lines.push(
-        `add rule bridge ${lossTable} lossy ${side} "v-${host}" counter name "seen_${host}" numgen random mod 100 < ${percent} counter name "dropped_${host}" drop`,
+        `add rule bridge ${lossTable} lossy ${side} "v-${host}" counter name "seen_${host}" ${draw}counter name "dropped_${host}" drop`,
       );
     }
   }
