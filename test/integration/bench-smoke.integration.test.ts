@@ -65,4 +65,20 @@ describe('benchmarks in smoke mode', { skip }, () => {
     }
     assert.equal(report['failovers'], 0);
   });
+
+  it('bench:steady --chaos runs 20 s under chaos, prints the alarm counts, writes JSON', async () => {
+    const { run, report } = await smoke('steady.ts', ['--chaos', '--duration', '20']);
+    assert.match(run.stdout, /^steady state under chaos: 20s of pgbench -c 16 /m);
+    assert.match(run.stdout, /^failovers: \d+; self-demotions: \d+; fences: \d+ /m);
+    assert.match(run.stdout, /^pauses: \d+; dropped frames: \d+$/m);
+    assert.doesNotMatch(run.stdout, /^WAL added by the heartbeat/m);
+    const chaos = report['chaos'] as { hosts: { hogPids: number[]; link?: { seen: number } }[] };
+    assert.equal(chaos.hosts.length, 2);
+    for (const host of chaos.hosts) {
+      assert.equal(host.hogPids.length, 2);
+      assert.ok((host.link?.seen ?? 0) > 0, 'frames counted on each host link');
+    }
+    for (const key of ['failovers', 'selfDemotions', 'fences'])
+      assert.equal(typeof report[key], 'number', key);
+  });
 });

@@ -9,6 +9,7 @@
 // netns-plan.ts (names, addresses, the state file), netns-network.ts (namespaces, switch,
 // network faults), netns-bmc.ts (BMCs, PDU, power), netns-postgres.ts (the pair and its boot
 // hook), netns-config.ts (its skypg.yaml), netns-faults.ts (killed and hung machines),
+// netns-chaos.ts (busy CPUs, lossy links and brief pauses, for bench:steady --chaos),
 // netns-teardown.ts, netns-process.ts (/proc helpers) and the shell scripts in sh/.
 import { chmod } from 'node:fs/promises';
 import { resolve } from 'node:path';
