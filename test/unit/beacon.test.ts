@@ -70,7 +70,17 @@ describe('beacon evidence for one observation', () => {
 
   it('a beacon saying "answering" that arrives during the observation cancels the signal', () => {
     const evidence = beaconEvidence(heardAt(9_400), heardAt(10_200), 10_000, 500);
-    assert.equal(evidence.signalForMs, undefined);
+    assert.deepEqual(evidence, { heard: true });
+  });
+
+  it('any beacon heard during the observation ends the silence (a word that came during it is not yet a signal)', () => {
+    const evidence = beaconEvidence(
+      heardAt(9_400),
+      { lastHeardAt: 10_200, server: 'not-answering', notAnsweringSince: 10_200 },
+      10_000,
+      500,
+    );
+    assert.deepEqual(evidence, { heard: true });
   });
 
   it('the peer saying its server stopped answering is a signal counted from its first such word', () => {

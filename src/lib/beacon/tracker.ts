@@ -69,12 +69,13 @@ export function beaconEvidence(
 ): BeaconEvidence {
   if (before.lastHeardAt === undefined) return { heard: false };
   const silentForMs = startedAt - before.lastHeardAt;
-  const silent = silentForMs >= timeoutMs;
+  // Anything heard while the observation ran ends the silence (a supervisor paused or starved
+  // mid-observation hears the queued beacons before its checks resolve), and a beacon saying
+  // anything but "not-answering" ends the other signal too.
+  const heardDuring = after.lastHeardAt !== undefined && after.lastHeardAt > before.lastHeardAt;
+  const silent = !heardDuring && silentForMs >= timeoutMs;
   const saysDown = before.server === 'not-answering' && before.notAnsweringSince !== undefined;
-  const contradicted =
-    after.lastHeardAt !== undefined &&
-    after.lastHeardAt > before.lastHeardAt &&
-    after.server !== 'not-answering';
+  const contradicted = heardDuring && after.server !== 'not-answering';
   const evidence: BeaconEvidence = { heard: true, ...(silent ? { silentForMs } : {}) };
   if (contradicted || !(silent || saysDown)) return evidence;
   const since = silent ? before.lastHeardAt : (before.notAnsweringSince ?? before.lastHeardAt);
