@@ -106,6 +106,18 @@ describe('beacon evidence for one observation', () => {
     assert.equal(tracker.seq, 2);
   });
 
+  it('"restarting" in a row is counted from its first word, and only while the peer still beacons', () => {
+    const tracker = new PeerBeaconTracker();
+    tracker.heard({ cluster: 'sky', node: 'host1', seq: 1, server: 'restarting' }, 9_000);
+    tracker.heard({ cluster: 'sky', node: 'host1', seq: 2, server: 'restarting' }, 9_900);
+    const view = tracker.snapshot();
+    assert.deepEqual(beaconEvidence(view, view, 10_000, 500), {
+      heard: true,
+      restartingForMs: 1_000,
+    });
+    assert.equal(beaconEvidence(view, view, 10_600, 500).restartingForMs, undefined);
+  });
+
   it('silentAt: only after beacon.timeout, and never before anything was heard', () => {
     assert.equal(silentAt({}, 10_000, 500), false);
     assert.equal(silentAt(heardAt(9_600), 10_000, 500), false);

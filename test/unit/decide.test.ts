@@ -316,6 +316,22 @@ const rows: Row[] = [
     rule: 'standby-following',
   },
   {
+    name: "the peer's beacon says it restarts its crashed primary in place: its failed checks wait",
+    obs: standbyView({ ...primaryGone, peerBeacon: { heard: true, restartingForMs: 1500 } }),
+    mem: { misses: 4 },
+    state: 'standby',
+    rule: 'standby-suspect',
+    reason: /host1 restarts its crashed primary in place \(its beacon says so\): waiting up to 10s/,
+  },
+  {
+    name: 'a restart in place that outlasts the grace: the failed checks count, fence and promote',
+    obs: standbyView({ ...primaryGone, peerBeacon: { heard: true, restartingForMs: 10_000 } }),
+    mem: { misses: 4 },
+    state: 'promoting',
+    rule: 'standby-promote',
+    nextLoopMs: 100,
+  },
+  {
     name: 'beacon heard, no signal: a failed check is the first of heartbeat.misses',
     obs: standbyView({ ...primaryGone, peerBeacon: { heard: true } }),
     state: 'standby',

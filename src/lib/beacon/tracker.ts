@@ -10,6 +10,8 @@ export interface PeerBeaconView {
   server?: BeaconServerState;
   /** Since when the beacons in a row have said "not-answering" (undefined: the last did not). */
   notAnsweringSince?: number;
+  /** Since when the beacons in a row have said "restarting" (undefined: the last did not). */
+  restartingSince?: number;
 }
 
 /**
@@ -24,6 +26,8 @@ export interface BeaconEvidence {
   /** Silent for at least beacon.timeout before the observation began: for how long. */
   silentForMs?: number;
   signalForMs?: number;
+  /** The peer, still beaconing, says it restarts its crashed primary in place: for how long. */
+  restartingForMs?: number;
 }
 
 export class PeerBeaconTracker {
@@ -32,12 +36,15 @@ export class PeerBeaconTracker {
 
   /** Records a beacon from the peer. A seq below the last one is a restarted sender: taken. */
   heard(message: BeaconMessage, at: number): void {
-    const notAnsweringSince =
-      message.server === 'not-answering' ? (this.view.notAnsweringSince ?? at) : undefined;
+    const since = (kind: BeaconServerState, previous: number | undefined): number | undefined =>
+      message.server === kind ? (previous ?? at) : undefined;
+    const notAnsweringSince = since('not-answering', this.view.notAnsweringSince);
+    const restartingSince = since('restarting', this.view.restartingSince);
     this.view = {
       lastHeardAt: at,
       server: message.server,
       ...(notAnsweringSince === undefined ? {} : { notAnsweringSince }),
+      ...(restartingSince === undefined ? {} : { restartingSince }),
     };
     this.lastSeq = message.seq;
   }
@@ -76,7 +83,16 @@ export function beaconEvidence(
   const silent = !heardDuring && silentForMs >= timeoutMs;
   const saysDown = before.server === 'not-answering' && before.notAnsweringSince !== undefined;
   const contradicted = heardDuring && after.server !== 'not-answering';
-  const evidence: BeaconEvidence = { heard: true, ...(silent ? { silentForMs } : {}) };
+  // Restarting counts while the peer still beacons it (the latest view), never from a silence.
+  const restarting =
+    !silentAt(after, startedAt, timeoutMs) && after.restartingSince !== undefined
+      ? { restartingForMs: startedAt - after.restartingSince }
+      : {};
+  const evidence: BeaconEvidence = {
+    heard: true,
+    ...(silent ? { silentForMs } : {}),
+    ...restarting,
+  };
   if (contradicted || !(silent || saysDown)) return evidence;
   const since = silent ? before.lastHeardAt : (before.notAnsweringSince ?? before.lastHeardAt);
   return { ...evidence, signalForMs: startedAt - since };

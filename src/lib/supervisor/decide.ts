@@ -58,6 +58,9 @@ export interface Facts {
   requiredMisses: number;
   /** The peer's beacon has been silent for beacon.timeout, recently (the primary's view). */
   beaconSilent: boolean;
+  /** The peer, still beaconing, restarts its crashed primary in place, for less than
+   * restartGraceMs: its failed checks are not counted against it yet. */
+  peerRestarting: boolean;
   peerIsPrimary: boolean;
   peerIsStandby: boolean;
   peerNewerTimeline: boolean;
@@ -162,6 +165,13 @@ export const afterPromotionRecheckMs = 100;
 
 /** The row that starts a crashed primary again in place (its beacon then says so). */
 export const restartInPlaceRule = 'down-crashed-primary-restart';
+
+/**
+ * How long a standby lets its peer restart a crashed primary in place (the peer's beacon says
+ * so) before its failed checks count: crash recovery ends with a checkpoint, which takes a
+ * while on a busy server. Past it the usual rules fence the peer and promote.
+ */
+export const restartGraceMs = 10_000;
 
 /**
  * How long a beacon's signal counts as news: until the loops would have counted
@@ -432,11 +442,14 @@ export const rules: readonly Rule[] = [
   {
     name: 'standby-suspect',
     doc:
-      'Nothing showed a primary alive, fewer than heartbeat.misses times in a row: count. If the ' +
+      'Nothing showed a primary alive, fewer than heartbeat.misses times in a row (one after a ' +
+      "beacon signal), or the peer's beacon says it restarts its crashed primary in place (for " +
+      'less than 10 s): count. If the ' +
       'peer answers as a standby there is certainly no primary: only wait until both positions ' +
       'hold still for a loop, so both nodes elect from the same numbers.',
     situation: 'standby',
-    when: (f) => (f.peerIsStandby ? !f.positionsSettled : f.misses < f.requiredMisses),
+    when: (f) =>
+      f.peerIsStandby ? !f.positionsSettled : f.peerRestarting || f.misses < f.requiredMisses,
     to: 'standby',
     actions: dropPrimaryVip,
     // Both standbys, waiting for their positions to hold still: nothing else needs a full
@@ -446,7 +459,9 @@ export const rules: readonly Rule[] = [
     why: (f) =>
       f.peerIsStandby
         ? `no primary: ${peer(f)} answers as a standby too (waiting until both positions hold still for a loop)`
-        : `nothing showed primary ${peer(f)} alive (check ${f.misses} of ${f.requiredMisses}: direct, VIP, heartbeat)`,
+        : f.peerRestarting
+          ? `${peer(f)} restarts its crashed primary in place (its beacon says so): waiting up to ${formatDuration(restartGraceMs)} before counting its failed checks`
+          : `nothing showed primary ${peer(f)} alive (check ${f.misses} of ${f.requiredMisses}: direct, VIP, heartbeat)`,
   },
   {
     name: 'standby-self-suspect',
@@ -554,6 +569,8 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
   const beacon = obs.peerBeacon;
   const beaconSignal = beacon?.signalForMs !== undefined && beacon.signalForMs <= window;
   const beaconSilent = beacon?.silentForMs !== undefined && beacon.silentForMs <= window;
+  const peerRestarting =
+    beacon?.restartingForMs !== undefined && beacon.restartingForMs < restartGraceMs;
   const isolated = !peerServer.answering && obs.gateway.configured && !obs.gateway.reachable;
   const electionPositions = electionKey(obs, localStandby && peerIsStandby);
   const since = (start: number | undefined): number => (start === undefined ? 0 : obs.now - start);
@@ -577,6 +594,7 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
     beaconSignal,
     requiredMisses: beaconSignal ? 1 : config.heartbeat.misses,
     beaconSilent,
+    peerRestarting,
     peerIsPrimary,
     peerIsStandby,
     peerNewerTimeline:
