@@ -92,9 +92,9 @@ describe('the old primary’s hand-over', () => {
     const detail = await handOverPrimary(config, host1, deps);
     assert.deepEqual(effects, [
       'checkpoint',
+      'standby files',
       'stop',
       'control data',
-      'standby files',
       'start standby',
       'standby up',
       'peer holds the vip',
@@ -119,7 +119,7 @@ describe('the old primary’s hand-over', () => {
   it('goes on when the checkpoint before the stop fails, and says so', async () => {
     const { deps, effects } = fakes({ checkpointFails: true, peerHoldsFromLook: 1 });
     const detail = await handOverPrimary(config, host1, deps);
-    assert.deepEqual(effects.slice(0, 2), ['checkpoint', 'stop']);
+    assert.deepEqual(effects.slice(0, 3), ['checkpoint', 'standby files', 'stop']);
     assert.match(detail, /the checkpoint before it failed: out of disk/);
   });
 
@@ -129,7 +129,7 @@ describe('the old primary’s hand-over', () => {
       handOverPrimary(config, host1, deps),
       (error: unknown) => error instanceof SkypgError && /left stopped/.test(error.message),
     );
-    assert.deepEqual(effects, ['checkpoint', 'stop', 'control data', 'standby files']);
+    assert.deepEqual(effects, ['checkpoint', 'standby files', 'stop', 'control data']);
   });
 
   it('keeps the VIP when the fast shutdown does not finish', async () => {
@@ -139,6 +139,6 @@ describe('the old primary’s hand-over', () => {
       (error: unknown) =>
         error instanceof SkypgError && /the primary VIP is kept/.test(error.message),
     );
-    assert.deepEqual(effects, ['checkpoint', 'stop']);
+    assert.deepEqual(effects, ['checkpoint', 'standby files', 'stop']);
   });
 });

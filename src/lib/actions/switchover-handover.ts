@@ -89,12 +89,17 @@ export async function handOverPrimary(
   const mark = (what: string): void => {
     took.push(`${what} +${deps.clock.now() - begun}ms`);
   };
-  // Before the window: the shutdown checkpoint then writes only what changed since.
-  const checkpointFailure = await deps.checkpoint(node).then(
-    () => '',
-    // The fast shutdown writes a complete checkpoint anyway: this one only makes it short.
-    (error: unknown) => `; the checkpoint before it failed: ${messageOf(error)}`,
-  );
+  // Before the window, while it still serves writes: a checkpoint, so that the shutdown
+  // checkpoint writes only what changed since, and the standby files, which a running server
+  // never reads (any later start of this data directory is a standby's, as it should be).
+  const [checkpointFailure] = await Promise.all([
+    deps.checkpoint(node).then(
+      () => '',
+      // The fast shutdown writes a complete checkpoint anyway: this one only makes it short.
+      (error: unknown) => `; the checkpoint before it failed: ${messageOf(error)}`,
+    ),
+    deps.writeStandbyFiles(config, node),
+  ]);
   mark(checkpointFailure === '' ? 'checkpoint' : 'checkpoint failed');
   await deps.requestFastStop(node);
   const stopped = await pollUntil(async () => ((await deps.running(node)) ? undefined : true), {
@@ -108,11 +113,7 @@ export async function handOverPrimary(
       `${node.name}: the fast shutdown did not finish in ${stopTimeoutMs / 1000}s; the primary VIP is kept`,
     );
   mark('stopped');
-  // Both only read or write files of a stopped server: side by side.
-  const [control] = await Promise.all([
-    deps.controlData(node),
-    deps.writeStandbyFiles(config, node),
-  ]);
+  const control = await deps.controlData(node);
   mark('control file read');
   if (!isCleanShutdown(control)) {
     throw new SkypgError(

@@ -303,6 +303,10 @@ async function handOver(
   promoteBy: number,
 ): Promise<{ lastPrimaryAt: number; checkpoint: Checkpoint }> {
   const { config, source, deps } = run;
+  // Runs its first program (and so loads the module that runs them, a few hundred ms on a
+  // busy host) now, not when it takes the VIP inside the window, where that load would hold
+  // up the polls of the old primary as well.
+  if (config.vip.primary) await deps.vips.heldHere(config, 'primary').catch(() => false);
   await run.timed(`ask ${source.name}'s supervisor to hand over`, () =>
     deps.flags.setPhase(config, source, 'handover'),
   );
