@@ -1,48 +1,57 @@
-// npm run bench:switchover [-- --runs N] [--update-docs]: the write-unavailability window of `skypg switchover`
-// as a client sees it. In the multi-host lab (root), with both supervisors running, a client in
-// its own namespace inserts a row through the primary VIP every 20 ms; each run switches over to
-// the standby (alternating), and the window is the longest gap between two acknowledged writes
-// around it. Prints every run and the median.
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+// npm run bench:switchover [-- --trials N] [--update-docs]: the write gap of `skypg switchover`
+// as two clients see it. In the multi-host lab (root), with both supervisors running, two
+// clients in the client namespace write through the primary VIP: the lab agent (an insert every
+// 20 ms, 500 ms connect timeout) and an independent client (persistent-client.ts: one
+// persistent connection, an insert every 50 ms, after an error a new connection with a 1 s
+// connect timeout). Each trial switches over to the standby (alternating); a client's gap is
+// from its last acknowledged write before the switchover to its first after. Prints both per
+// trial, where the time went (the swap's moments against both clients' writes), and the medians.
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClientAgent, startSupervisors } from '../src/lib/lab/lab-cluster.js';
+import { ClientAgent, readSupervisorLog, startSupervisors } from '../src/lib/lab/lab-cluster.js';
 import { waitForHealthyPair } from '../src/lib/lab/sandbox.js';
 import { execIn, netnsLabDown, netnsLabUp, type LabHostName } from '../src/lib/lab/netns-lab.js';
 import type { SwitchoverResult } from '../src/lib/actions/switchover.js';
 import { badFlag, parseBenchArgs, percentile, replaceDocsBlock } from './measure.js';
+import { labParent, peerHost, removeLabParent } from './lib/lab-run.js';
+import {
+  describeGapErrors,
+  longestWriteGap,
+  PersistentWriter,
+  type WriteGap,
+} from './lib/persistent-writer.js';
+import { switchoverTimeline } from './lib/switchover-timeline.js';
 
 const { values } = parseBenchArgs({
-  runs: { type: 'string', default: '6' },
+  trials: { type: 'string', default: '6' },
   'update-docs': { type: 'boolean', default: false },
 });
-const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 5) badFlag('--runs takes an integer of at least 5');
+const trials = Number(values.trials);
+if (!Number.isInteger(trials) || trials < 1) badFlag('--trials takes a positive integer');
 
 const bin = join(import.meta.dirname, '..', 'bin', 'run.js');
+const persistentClient = { writeMs: 50, connectTimeoutMs: 1000 };
 
-function longestGap(ackTimes: number[], from: number, to: number): number {
-  const times = ackTimes.filter((t) => t >= from && t <= to).sort((a, b) => a - b);
-  let gap = 0;
-  for (let index = 1; index < times.length; index += 1)
-    gap = Math.max(gap, (times[index] ?? 0) - (times[index - 1] ?? 0));
-  return gap;
-}
-
-const scratch = await mkdtemp(join(tmpdir(), 'skypg-bench-'));
-await chmod(scratch, 0o711);
-const labDir = join(scratch, 'lab');
+const dirs = await labParent(undefined);
+const labDir = join(dirs.parent, 'lab');
 try {
   const state = await netnsLabUp({ dir: labDir });
   await startSupervisors(state);
   await waitForHealthyPair(state, 'host1', 60_000);
   const agent = await ClientAgent.start(state);
-  const windows: number[] = [];
+  const persistent = PersistentWriter.start(state, persistentClient);
+  const agentGaps: number[] = [];
+  const persistentGaps: number[] = [];
+  const commandGaps: number[] = [];
   const lines: string[] = [];
+  const say = (line: string): void => {
+    lines.push(line);
+    console.log(line);
+  };
   let primary: LabHostName = 'host1';
-  for (let run = 1; run <= runs; run += 1) {
-    const target: LabHostName = primary === 'host1' ? 'host2' : 'host1';
+  for (let trial = 1; trial <= trials; trial += 1) {
+    const target = peerHost(primary);
     await waitForHealthyPair(state, primary, 60_000);
     await sleep(1000);
     const before = Date.now();
@@ -53,21 +62,62 @@ try {
       [bin, 'switchover', '--node', target, '--json'],
       { env: { SKYPG_CONFIG: state.configPath }, timeoutMs: 120_000, allowFailure: true },
     );
-    if (result.exitCode !== 0) throw new Error(`run ${run}: ${result.stdout}${result.stderr}`);
+    if (result.exitCode !== 0) throw new Error(`trial ${trial}: ${result.stdout}${result.stderr}`);
     const parsed = JSON.parse(result.stdout) as SwitchoverResult;
     await sleep(1500);
+    const after = Date.now();
     const report = agent.report();
-    const ackTimes = report.acked.map((id) => report.ackTimes.get(id) ?? 0);
-    const window = longestGap(ackTimes, before, Date.now());
-    windows.push(window);
-    const line = `run ${run}: ${primary} -> ${target}: client saw writes refused for ${window} ms (command: ${String(parsed.writesRefusedMs)} ms; total ${parsed.totalMs} ms)`;
-    lines.push(line);
-    console.log(line);
+    const agentGap = longestWriteGap(
+      report.acked.map((id) => report.ackTimes.get(id) ?? 0),
+      before,
+      after,
+    );
+    const persistentGap = longestWriteGap(persistent.ackTimes(), before, after);
+    const gapMs = (gap: WriteGap | undefined): number => gap?.ms ?? NaN;
+    agentGaps.push(gapMs(agentGap));
+    persistentGaps.push(gapMs(persistentGap));
+    commandGaps.push(parsed.writesRefusedMs ?? NaN);
+    say(
+      `trial ${trial}: ${primary} -> ${target}: agent (20 ms, 500 ms connect timeout) ${gapMs(agentGap)} ms; persistent client (50 ms, 1 s connect timeout) ${gapMs(persistentGap)} ms; command ${String(parsed.writesRefusedMs)} ms; total ${parsed.totalMs} ms`,
+    );
+    const handOver = (await readSupervisorLog(state, primary)).find(
+      (line) =>
+        line.event === 'action' && line.action === 'hand-over' && Date.parse(line.time) >= before,
+    );
+    const timeline = switchoverTimeline({
+      oldPrimary: primary,
+      moments: parsed.moments,
+      handOver:
+        handOver === undefined
+          ? undefined
+          : {
+              endedAt: Date.parse(handOver.time),
+              durationMs: handOver.durationMs ?? 0,
+              detail: handOver.detail ?? '',
+            },
+      clients: { agent: agentGap, persistent: persistentGap },
+    });
+    for (const line of timeline.lines) say(`  ${line}`);
+    if (persistentGap !== undefined)
+      for (const line of describeGapErrors(persistent.events(), persistentGap, timeline.origin))
+        say(`    persistent client: ${line}`);
     primary = target;
   }
-  const final = await agent.stop();
-  const sorted = [...windows].sort((a, b) => a - b);
-  const summary = `switchover write-unavailability window over ${runs} runs (client inserting every 20 ms through the primary VIP; ${final.acked.length} writes acknowledged): median ${percentile(sorted, 0.5)} ms, min ${sorted[0] ?? NaN} ms, max ${sorted.at(-1) ?? NaN} ms; node ${process.version}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${new Date().toISOString().slice(0, 10)}`;
+  await agent.stop();
+  const writes = (await persistent.stop()).filter((event) => event.kind === 'ack').length;
+  const median = (values: number[]): number =>
+    percentile(
+      [...values].sort((a, b) => a - b),
+      0.5,
+    );
+  const range = (values: number[]): string => `${Math.min(...values)}-${Math.max(...values)} ms`;
+  const summary = [
+    `switchover write gap, median over ${trials} trials (min-max):`,
+    `  agent (insert every 20 ms, 500 ms connect timeout): ${median(agentGaps)} ms (${range(agentGaps)})`,
+    `  persistent client (insert every 50 ms, 1 s connect timeout; ${writes} writes acknowledged): ${median(persistentGaps)} ms (${range(persistentGaps)})`,
+    `  command (last primary answer to promoted with the VIP): ${median(commandGaps)} ms (${range(commandGaps)})`,
+    `node ${process.version}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${new Date().toISOString().slice(0, 10)}`,
+  ].join('\n');
   console.log(`\n${summary}`);
   if (values['update-docs']) {
     await replaceDocsBlock('switchover', [...lines, '', summary].join('\n'));
@@ -76,5 +126,5 @@ try {
   await netnsLabDown(labDir).catch((error: unknown) => {
     console.error(`lab teardown failed: ${String(error)}`);
   });
-  await rm(scratch, { recursive: true, force: true });
+  await removeLabParent(dirs);
 }

@@ -35,6 +35,9 @@ export interface SwitchoverScript {
   /** host1's supervisor on 'handover': stops and comes back as a standby, never stops, or
    * stops and does not come back. */
   handover?: 'clean' | 'never-stops' | 'never-back';
+  /** While host1 is down its host refuses the connection (the postmaster has exited), rather
+   * than the server saying it is shutting down. */
+  refusesWhileDown?: boolean;
   /** host2 replays up to the shutdown checkpoint but not past it. */
   replayStopsAtCheckpoint?: boolean;
   /** pg_promote() here: promotes; throws before it was asked; throws after it was asked and
@@ -231,7 +234,9 @@ export class SwitchoverFakes {
       this.host1.role = 'standby';
     }
     if (this.host1.role === 'down')
-      return { role: 'down' as const, error: 'the database system is shutting down' };
+      return this.script.refusesWhileDown === true
+        ? { role: 'down' as const, error: 'refused the connection', refused: true }
+        : { role: 'down' as const, error: 'the database system is shutting down' };
     const lsn = formatLsn(this.checkpoint ?? this.host1.lsn);
     return { role: 'standby' as const, checkpoint: { lsn, timeline: this.host1.timeline } };
   }

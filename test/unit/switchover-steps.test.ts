@@ -62,7 +62,8 @@ function failed(outcome: Outcome, code: string, message: RegExp): SkypgError {
 }
 
 const handedOver = ['write-flag host1 prepare', 'set-phase host1 handover'];
-const promotedHere = ['vip-down standby', 'promote host2', 'vip-up primary'];
+// The primary VIP is taken once the old primary is seen stopped, before the swap itself.
+const promotedHere = ['vip-up primary', 'vip-down standby', 'promote host2'];
 
 describe('switchover steps', () => {
   it('a swap: flag, hand-over, promotion with the VIPs, then the flag cleared on the new primary', async () => {
@@ -150,8 +151,15 @@ describe('switchover steps', () => {
     const outcome = await switchOver({ replayStopsAtCheckpoint: true });
     failed(outcome, 'PARTIAL', /rolled back: host1 is the primary again \(timeline 2\)/);
     assert.match(outcome.error?.message ?? '', /did not replay past the shutdown checkpoint/);
-    assert.deepEqual(outcome.fakes.effects, [...handedOver, 'promote host1', 'clear-flag host1']);
+    assert.deepEqual(outcome.fakes.effects, [
+      ...handedOver,
+      'vip-up primary',
+      'vip-down primary',
+      'promote host1',
+      'clear-flag host1',
+    ]);
     assert.equal(outcome.fakes.host2.role, 'standby');
+    assert.ok(!outcome.fakes.vipsHere.has('primary'));
   });
 
   it('rolls back when the promotion fails before it was asked, dropping the primary VIP first', async () => {
@@ -197,6 +205,14 @@ describe('switchover steps', () => {
       /host1 stopped for the switchover but did not come back as a standby/,
     );
     assert.deepEqual(outcome.fakes.effects, handedOver);
+  });
+
+  it('takes the VIP once the old primary’s host refuses connections, and drops it if it stays down', async () => {
+    // Refused: its postmaster has exited (a server still shutting down takes none: above).
+    const outcome = await switchOver({ handover: 'never-back', refusesWhileDown: true });
+    failed(outcome, 'PARTIAL', /did not come back as a standby/);
+    assert.deepEqual(outcome.fakes.effects, [...handedOver, 'vip-up primary', 'vip-down primary']);
+    assert.ok(!outcome.fakes.vipsHere.has('primary'));
   });
 
   it('is partial, with the primary promoted, when taking the VIP fails', async () => {

@@ -40,11 +40,15 @@ export interface Checkpoint {
   timeline: number;
 }
 
-/** The old primary during the hand-over: still a primary, a standby again, or not answering. */
+/**
+ * The old primary during the hand-over: still a primary, a standby again, or not answering;
+ * `refused` when its host refused the connection (no postmaster listens: it has exited, so its
+ * WAL senders are done), as opposed to a server still shutting down or silence.
+ */
 export type HandoverAnswer =
   | { role: 'primary' }
   | { role: 'standby'; checkpoint: Checkpoint | undefined }
-  | { role: 'down'; error: string };
+  | { role: 'down'; error: string; refused?: boolean };
 
 export interface SwitchoverServers {
   /** This node through its socket. */
@@ -140,7 +144,11 @@ const realServers: SwitchoverServers = {
         );
         return { role: 'standby', checkpoint: row };
       },
-    ).catch((error: unknown) => ({ role: 'down', error: messageOf(error) })),
+    ).catch((error: unknown) => ({
+      role: 'down',
+      error: messageOf(error),
+      refused: (error as { cause?: { code?: unknown } }).cause?.code === 'ECONNREFUSED',
+    })),
   followers: (node) => withConnection(localTarget(node), readReplication).catch(() => []),
   // pg_promote checks every 100 ms when it waits itself; polled every few ms instead.
   promoteHere: (node, onSignal) =>

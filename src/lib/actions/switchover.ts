@@ -29,7 +29,12 @@ import {
   type SwitchoverFacts,
 } from '../failover/switchover-preconditions.js';
 import { lsnDistance, parseLsn } from '../pg/lsn.js';
-import { realSwitchoverDeps, type Checkpoint, type SwitchoverDeps } from './switchover-deps.js';
+import {
+  realSwitchoverDeps,
+  type Checkpoint,
+  type HandoverAnswer,
+  type SwitchoverDeps,
+} from './switchover-deps.js';
 
 export { switchoverMaxLag } from '../failover/switchover-preconditions.js';
 
@@ -58,10 +63,30 @@ export interface SwitchoverResult {
   /** From the last moment the old primary answered as one to this node accepting writes
    * through the primary VIP (the command's own view; bench:switchover measures a client's). */
   writesRefusedMs: number | undefined;
+  /** When (epoch ms, this node's clock) each moment of the swap was seen, for profiling. */
+  moments: SwitchoverMoments;
   totalMs: number;
   timeline: number | undefined;
   final: { primary: string; standby: string; standbyStreaming: boolean } | undefined;
   warnings: string[];
+}
+
+export interface SwitchoverMoments {
+  /** The phase was set to handover: the old primary's supervisor acts within a loop. */
+  handoverAsked?: number;
+  /** The last answer of the old primary as a primary, and the first that was not one. */
+  lastPrimary?: number;
+  notPrimary?: number;
+  /** The old primary answered as a standby (its VIP dropped, its checkpoint readable). */
+  standby?: number;
+  /** This node had replayed past the old primary's shutdown checkpoint. */
+  replayed?: number;
+  /** pg_promote() was asked for, and this node answered as the primary. */
+  promoteAsked?: number;
+  promoted?: number;
+  /** This node began to take the primary VIP, then held it and had started announcing it. */
+  vipAsked?: number;
+  vipTaken?: number;
 }
 
 /** One switchover under way: what every step reads, and the result it appends to. */
@@ -78,6 +103,9 @@ interface Run {
   say: (line: string) => void;
   /** The supervisors stand aside for --timeout; the promotion must come this long before. */
   marginMs: number;
+  /** Taking the primary VIP, started once the old primary's postmaster is gone: true when
+   * taken, else why not. */
+  earlyVip?: Promise<true | string>;
 }
 
 export async function switchover(
@@ -102,6 +130,7 @@ export async function switchover(
       preconditions: [],
       steps,
       writesRefusedMs: undefined,
+      moments: {},
       totalMs: 0,
       timeline: undefined,
       final: undefined,
@@ -274,9 +303,14 @@ async function handOver(
   promoteBy: number,
 ): Promise<{ lastPrimaryAt: number; checkpoint: Checkpoint }> {
   const { config, source, deps } = run;
+  // Runs its first program (and so loads the module that runs them, a few hundred ms on a
+  // busy host) now, not when it takes the VIP inside the window, where that load would hold
+  // up the polls of the old primary as well.
+  if (config.vip.primary) await deps.vips.heldHere(config, 'primary').catch(() => false);
   await run.timed(`ask ${source.name}'s supervisor to hand over`, () =>
     deps.flags.setPhase(config, source, 'handover'),
   );
+  run.result.moments.handoverAsked = deps.clock.now();
   const lastPrimaryAt = await waitUntilNotPrimary(run, promoteBy);
   if (lastPrimaryAt === undefined) {
     return abortSwitchover(
@@ -287,6 +321,9 @@ async function handOver(
   }
   const back = await waitUntilStandby(run, promoteBy);
   if ('down' in back) {
+    // Nobody is promoted: the VIP must not stay on this standby.
+    if (run.earlyVip !== undefined)
+      await run.earlyVip.then(() => deps.vips.down(config, 'primary')).catch(() => undefined);
     // Nobody can write the flag now: it times out, and then the old primary's supervisor
     // starts it as a standby.
     throw new SkypgError(
@@ -310,13 +347,41 @@ async function waitUntilNotPrimary(run: Run, deadline: number): Promise<number |
       async () => {
         const answer = await deps.servers.handover(config, source);
         if (answer.role === 'primary') lastPrimaryAt = deps.clock.now();
+        else takeVipOnceStopped(run, answer);
         return answer.role === 'primary' ? undefined : true;
       },
       { deadline, everyMs: pollMs, clock: deps.clock },
     );
     return seen === true;
   });
-  return stopped ? lastPrimaryAt : undefined;
+  if (!stopped) return undefined;
+  run.result.moments.lastPrimary = lastPrimaryAt;
+  run.result.moments.notPrimary = deps.clock.now();
+  return lastPrimaryAt;
+}
+
+/**
+ * Takes the primary VIP here as soon as the old primary's postmaster is gone (its host refuses
+ * the connection, or it answers as a standby): its WAL senders are done, so nothing streams
+ * through the VIP any more, and no server that could write is left behind it. The old primary
+ * keeps the VIP until it sees this node answer for it, so a client's connection is always
+ * answered: refused there, or a read-only error here until the promotion. Runs in the
+ * background; the swap awaits it.
+ */
+function takeVipOnceStopped(run: Run, answer: HandoverAnswer): void {
+  const { config, deps, result } = run;
+  if (!config.vip.primary || run.earlyVip !== undefined) return;
+  const stopped = answer.role === 'standby' || (answer.role === 'down' && answer.refused === true);
+  if (!stopped) return;
+  // No duplicate address detection: the old primary answers for it until it sees it here.
+  result.moments.vipAsked = deps.clock.now();
+  run.earlyVip = deps.vips.up(config, 'primary', { knownReleased: true }).then(
+    () => {
+      result.moments.vipTaken = deps.clock.now();
+      return true as const;
+    },
+    (error: unknown) => messageOf(error),
+  );
 }
 
 /** Then until it answers as a standby, whose control file still holds the shutdown checkpoint. */
@@ -332,6 +397,7 @@ async function waitUntilStandby(
       pollUntil(
         async () => {
           const seen = await deps.servers.handover(config, source);
+          takeVipOnceStopped(run, seen);
           if (seen.role === 'standby' && seen.checkpoint !== undefined) return seen.checkpoint;
           if (seen.role === 'down') detail = seen.error;
           if (seen.role === 'primary') detail = 'it answers as a primary again';
@@ -347,6 +413,7 @@ async function waitUntilStandby(
       checkpoint === undefined ? 'not back' : `shutdown checkpoint ${checkpoint.lsn}`,
   );
   if (back === undefined) return { down: detail };
+  run.result.moments.standby = deps.clock.now();
   return { checkpoint: { lsn: back.lsn, timeline: back.timeline } };
 }
 
@@ -364,29 +431,37 @@ async function confirmReplay(run: Run, checkpoint: Checkpoint, promoteBy: number
       () => waitPastCheckpoint(run, checkpoint, replayBy),
       (replayed) => `replayed to ${replayed}`,
     );
+    run.result.moments.replayed = deps.clock.now();
   } catch (error) {
     await rollBack(run, messageOf(error));
   }
 }
 
 /**
- * The swap's second half, the write window: promote here and move the VIPs at once. The old
- * primary dropped the primary VIP before it stopped (its hand-over does that first), so no
- * duplicate address detection is needed.
+ * The swap's second half, the write window: promote here and move the VIPs at once. The
+ * primary VIP is normally here already (taken once the old primary's postmaster was gone).
  */
 async function swap(run: Run, windowStart: number): Promise<void> {
   const { config, node, deps, result } = run;
   const vips = (async () => {
     if (config.vip.standby) await deps.vips.down(config, 'standby');
-    if (config.vip.primary) await deps.vips.up(config, 'primary', { knownReleased: true });
+    if (!config.vip.primary) return;
+    // Taken already once the old primary stopped; else (or when that failed) now.
+    if ((await run.earlyVip) === true) return;
+    await deps.vips.up(config, 'primary', { knownReleased: true });
+    result.moments.vipTaken = deps.clock.now();
   })();
   const signal = { sent: false };
   const promotion = run.timed(
     `promote ${node.name}`,
-    () =>
-      deps.servers.promoteHere(node, () => {
+    async () => {
+      const timeline = await deps.servers.promoteHere(node, () => {
         signal.sent = true;
-      }),
+        result.moments.promoteAsked = deps.clock.now();
+      });
+      result.moments.promoted = deps.clock.now();
+      return timeline;
+    },
     (tli) => `timeline ${tli}`,
   );
   const [vipOutcome, promoteOutcome] = await Promise.allSettled([
@@ -444,6 +519,8 @@ async function rollBack(run: Run, why: string): Promise<never> {
   const details = (): string[] => renderSteps(run.result.steps);
   let timeline: number;
   try {
+    // A VIP take still under way must land before it is looked for (it never rejects).
+    await run.earlyVip;
     if (config.vip.primary && (await deps.vips.heldHere(config, 'primary')))
       await timed('drop the primary VIP here', () => deps.vips.down(config, 'primary'));
     timeline = await timed(

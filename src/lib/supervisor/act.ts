@@ -8,13 +8,7 @@ import { SkypgError, messageOf } from '../common/errors.js';
 import { clearSyncDegrade, recordSyncDegrade } from '../heartbeat/table.js';
 import { withSuperuserSession } from '../heartbeat/targets.js';
 import { localTarget, withConnection } from '../pg/connect.js';
-import { isCleanShutdown, readControlData } from '../pg/controldata.js';
-import {
-  programContext,
-  runningPostmaster,
-  startServer,
-  stopServer,
-} from '../pg/server-control.js';
+import { runningPostmaster, startServer, stopServer } from '../pg/server-control.js';
 import { releaseSlotsAsStandby } from '../pg/slots.js';
 import { writeStandbyConfig } from '../pg/standby-config.js';
 import { quoteIdent, quoteLiteral } from '../pg/sql.js';
@@ -26,6 +20,7 @@ import {
 } from '../actions/promote.js';
 import type { StepRecord } from '../actions/steps.js';
 import { rebuildStandby, standbyConninfo } from '../actions/rebuild.js';
+import { handOverPrimary, realHandOverDeps } from '../actions/switchover-handover.js';
 import { runPrePromoteHook, type PrePromoteContext } from '../hooks/pre-promote.js';
 import { vipDown, vipUp } from '../net/vip.js';
 import type { Action } from './types.js';
@@ -342,20 +337,10 @@ async function setSynchronousNames(node: NodeConfig, names: string): Promise<voi
 }
 
 /**
- * Switchover, on the old primary. A fast shutdown refuses new work, writes the shutdown
- * checkpoint and waits until the standby has flushed all WAL; only then does the primary VIP go
- * (the standby may stream through it). Restarted as a standby (of the primary VIP), it is never
- * a primary again by itself, and `skypg switchover` reads its shutdown checkpoint through SQL.
+ * Switchover, on the old primary: the steps and their order are in
+ * actions/switchover-handover.ts. Restarted as a standby, it is never a primary again by
+ * itself, and `skypg switchover` reads its shutdown checkpoint through SQL.
  */
 async function handOver(config: ClusterConfig, node: NodeConfig): Promise<string> {
-  await stopServer(node, 'fast', 30_000);
-  if (config.vip.primary) await vipDown(config, 'primary');
-  const control = await readControlData(await programContext(node), node.data_dir);
-  if (!isCleanShutdown(control)) {
-    throw new SkypgError(
-      'PARTIAL',
-      `${node.name} stopped but its control file says "${control.clusterState}": left stopped`,
-    );
-  }
-  return `handed over: shut down cleanly at checkpoint ${control.checkpointLsn} (timeline ${control.checkpointTimeline}), primary VIP dropped, restarted as ${await startAsStandby(config, node)}`;
+  return handOverPrimary(config, node, realHandOverDeps);
 }
