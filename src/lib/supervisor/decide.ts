@@ -213,14 +213,14 @@ export const rules: readonly Rule[] = [
   // --- planned switchover (skypg switchover): not a failure ------------------------------
   {
     name: 'switchover-hand-over',
-    doc: 'Switchover to the peer, phase handover, and this node is the healthy primary: drop the primary VIP, stop cleanly, restart as a standby.',
+    doc: 'Switchover to the peer, phase handover, and this node is the healthy primary: checkpoint, stop cleanly, restart as a standby of the peer, and drop the primary VIP once the peer answers for it (or after 3 s).',
     situation: 'any',
     when: (f) =>
       f.switchover?.phase === 'handover' && f.switchover.to === peer(f) && f.localHealthyPrimary,
     to: 'switchover',
     actions: () => [{ kind: 'hand-over' }],
     why: (f) =>
-      `switchover to ${peer(f)} by ${f.switchover?.by ?? 'an operator'}: dropping the primary VIP, shutting down cleanly and restarting ${node(f)} as a standby`,
+      `switchover to ${peer(f)} by ${f.switchover?.by ?? 'an operator'}: checkpoint, clean shutdown, restart of ${node(f)} as its standby, then the primary VIP goes`,
   },
   {
     name: 'switchover-stand-aside',
