@@ -936,7 +936,8 @@ const rows: Row[] = [
     state: 'switchover',
     rule: 'switchover-hand-over',
     actions: ['hand-over'],
-    reason: /checkpoint, clean shutdown, restart of host1 as its standby, then the primary VIP goes/,
+    reason:
+      /checkpoint, clean shutdown, restart of host1 as its standby, then the primary VIP goes/,
   },
   {
     name: 'switchover: the standby whose primary is down does not count, fence or promote',
