@@ -143,6 +143,16 @@ export interface ObserveWorld {
   diskSystemIdentifier?: Scripted<string>;
   /** Names of ObserveDeps methods that throw at once instead of returning a promise. */
   throwAtOnce?: (keyof ObserveDeps)[];
+  /** The peer's and the VIP's answers never come (a powered-off host: connects hang). */
+  peerHangs?: boolean;
+  /** What the peer's fence device says when asked: true for OFF. */
+  peerPoweredOff?: Scripted<boolean>;
+}
+
+/** Records the read and never settles: what a connect to a powered-off host does here. */
+function hang<T>(journal: string[], entry: string): Promise<T> {
+  journal.push(entry);
+  return new Promise<T>(() => undefined);
 }
 
 /** The fake deps, and the journal of reads they served ("peerStatus host2 1000ms", ...). */
@@ -188,13 +198,17 @@ export class ObserveFakes {
       writeBeat: (_config, node) =>
         answer(`writeBeat ${node.name}`, required('beat', local.beat), 'writeBeat'),
       peerStatus: (_config, peer, timeoutMs) =>
-        answer(`peerStatus ${peer.name} ${timeoutMs}ms`, world.peer, 'peerStatus'),
+        world.peerHangs === true
+          ? hang(this.journal, `peerStatus ${peer.name} ${timeoutMs}ms (hangs)`)
+          : answer(`peerStatus ${peer.name} ${timeoutMs}ms`, world.peer, 'peerStatus'),
       statusThroughPrimaryVip: (_config, timeoutMs) =>
-        answer(
-          `throughVip ${timeoutMs}ms`,
-          required('through VIP', world.throughVip),
-          'statusThroughPrimaryVip',
-        ),
+        world.peerHangs === true
+          ? hang(this.journal, `throughVip ${timeoutMs}ms (hangs)`)
+          : answer(
+              `throughVip ${timeoutMs}ms`,
+              required('through VIP', world.throughVip),
+              'statusThroughPrimaryVip',
+            ),
       pingGateway: (address, timeoutMs) =>
         answer(`ping ${address} ${timeoutMs}ms`, world.gateways?.[address] ?? false, 'pingGateway'),
       vipHeldHere: (_config, role) =>
@@ -209,6 +223,12 @@ export class ObserveFakes {
           `diskSystemIdentifier ${dataDir}`,
           required('disk system identifier', world.diskSystemIdentifier),
           'systemIdentifierOnDisk',
+        ),
+      peerPoweredOff: (peer) =>
+        answer(
+          `peerPoweredOff ${peer.name}`,
+          required('fence status', world.peerPoweredOff),
+          'peerPoweredOff',
         ),
     };
   }

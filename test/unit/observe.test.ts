@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ClusterConfig, NodeConfig } from '../../src/lib/config/types.js';
-import { observe } from '../../src/lib/supervisor/observe.js';
+import { observe, type ObserveHints } from '../../src/lib/supervisor/observe.js';
 import type { Observation } from '../../src/lib/supervisor/types.js';
 import {
   ObserveFakes,
@@ -75,9 +75,14 @@ function downWorld(rest: Partial<ObserveWorld> = {}): ObserveWorld {
   );
 }
 
-async function run(node: NodeConfig, world: ObserveWorld, cfg: ClusterConfig = config) {
+async function run(
+  node: NodeConfig,
+  world: ObserveWorld,
+  cfg: ClusterConfig = config,
+  hints: ObserveHints = {},
+) {
   const fakes = new ObserveFakes(world);
-  const obs = await observe(cfg, node, () => NOW, fakes.deps);
+  const obs = await observe(cfg, node, () => NOW, fakes.deps, hints);
   return { obs, fakes };
 }
 
@@ -553,5 +558,38 @@ describe('observe(): the frame of the observation', () => {
     assert.equal(obs.now, NOW);
     assert.equal(obs.node, 'host2');
     assert.equal(obs.peer, 'host1');
+  });
+});
+
+describe('observe(): after a beacon signal, the fence device is asked beside the checks', () => {
+  it('an OFF ends the wait for a peer that never answers: not answering, powered off', async () => {
+    const { obs, fakes } = await run(
+      host2,
+      standbyWorld({}, { peerHangs: true, peerPoweredOff: true }),
+      config,
+      { peerSignal: true },
+    );
+    assert.deepEqual(obs.peerServer, { answering: false, poweredOff: true });
+    assert.equal(obs.primaryVip.answeredByOtherPrimary, false);
+    assert.ok(fakes.journal.includes('peerPoweredOff host1'));
+  });
+
+  it('ON changes nothing: the peer’s answer is awaited and counts as usual', async () => {
+    const { obs } = await run(host2, standbyWorld({}, { peerPoweredOff: false }), config, {
+      peerSignal: true,
+    });
+    assert.equal(obs.peerServer.answering, true);
+    assert.equal(obs.peerServer.poweredOff, undefined);
+  });
+
+  it('without a signal, or with fencing none, the fence device is not asked', async () => {
+    const none = { ...config, failover: { ...config.failover, fencing: 'none' as const } };
+    for (const [cfg, hints] of [
+      [config, {}],
+      [none, { peerSignal: true }],
+    ] as const) {
+      const { fakes } = await run(host2, standbyWorld(), cfg, hints);
+      assert.equal(fakes.journal.filter((entry) => entry.startsWith('peerPoweredOff')).length, 0);
+    }
   });
 });

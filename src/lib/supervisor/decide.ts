@@ -557,6 +557,7 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
   // it died (replication delivers the last beats after the fact).
   const heartbeatFresh =
     peerServer.refused !== true &&
+    peerServer.poweredOff !== true &&
     local.heartbeat?.writer === obs.peer &&
     heartbeatValue !== undefined &&
     mem.lastHeartbeatValue !== undefined &&

@@ -13,7 +13,8 @@ import { SkypgError, messageOf } from '../common/errors.js';
 import { act, type ActionOutcome } from './act.js';
 import { decide } from './decide.js';
 import type { LogEntry } from './log.js';
-import { observe } from './observe.js';
+import { observe, type ObserveHints } from './observe.js';
+import { realObserveDeps } from './observe-deps.js';
 import {
   processStartTicks,
   stateFilePath,
@@ -43,7 +44,12 @@ import type { Waker } from './waker.js';
  * (test/support/loop-fakes.ts); realLoopDeps are the adapters the supervisor runs with.
  */
 export interface LoopDeps {
-  observe: (config: ClusterConfig, node: NodeConfig, now: () => number) => Promise<Observation>;
+  observe: (
+    config: ClusterConfig,
+    node: NodeConfig,
+    now: () => number,
+    hints?: ObserveHints,
+  ) => Promise<Observation>;
   act: (config: ClusterConfig, node: NodeConfig, actions: Action[]) => Promise<ActionOutcome[]>;
   /** Replaces the state file (atomically). */
   writeState: (path: string, state: SupervisorState) => Promise<void>;
@@ -58,7 +64,7 @@ export interface LoopDeps {
 }
 
 export const realLoopDeps: LoopDeps = {
-  observe,
+  observe: (config, node, now, hints) => observe(config, node, now, realObserveDeps, hints),
   act,
   writeState: writeSupervisorState,
   selfStartTicks: async () => (await processStartTicks('self')) ?? 0,
@@ -290,11 +296,17 @@ export async function runSupervisor(
     if (woke !== undefined)
       log.write({ event: 'wake', node: node.name, detail: `observing now: ${woke}` });
     const beaconBefore = options.peerBeacon?.();
+    // Whether the peer's beacon signalled before this look: then its fence device is asked too.
+    const peerSignal =
+      beaconBefore !== undefined &&
+      config.beacon !== undefined &&
+      beaconEvidence(beaconBefore, beaconBefore, loopStarted, config.beacon.timeout).signalForMs !==
+        undefined;
     let decision: Decision;
     let observation: Observation;
     try {
       observation = await withDeadline(
-        deps.observe(config, node, deps.now),
+        deps.observe(config, node, deps.now, { peerSignal }),
         observeDeadlineMs(config),
         'the observation',
         deps.sleep,

@@ -4,6 +4,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
+import { fenceNode } from '../fence/fence.js';
 import { beat } from '../heartbeat/beat.js';
 import { readSupervisorRow, type SupervisorRowRead } from '../heartbeat/table.js';
 import { heartbeatDbTarget } from '../heartbeat/targets.js';
@@ -64,6 +65,8 @@ export interface ObserveDeps {
   primaryVipStatus: (config: ClusterConfig) => Promise<VipStatus>;
   /** The system identifier in the data directory's pg_control, without a server. */
   systemIdentifierOnDisk: (dataDir: string) => Promise<string>;
+  /** The peer's fence device says it is powered off (its status query; no switch is touched). */
+  peerPoweredOff: (peer: NodeConfig) => Promise<boolean>;
 }
 
 export const realObserveDeps: ObserveDeps = {
@@ -109,6 +112,7 @@ export const realObserveDeps: ObserveDeps = {
   vipHeldHere,
   primaryVipStatus: (config) => vipStatus(config, 'primary'),
   systemIdentifierOnDisk,
+  peerPoweredOff: async (peer) => (await fenceNode(peer, 'status')).power === 'off',
 };
 
 function sessionReads(session: PgSession): LocalServerReads {

@@ -10,21 +10,39 @@ import { primaryVipProbeNeeded } from './decide.js';
 import { realObserveDeps, type LocalServerReads, type ObserveDeps } from './observe-deps.js';
 import type { LocalObservation, Observation, PeerObservation } from './types.js';
 
+/** What the loop knows before it observes, when it changes what is worth reading. */
+export interface ObserveHints {
+  /** The peer's beacon signalled (silence, or its server stopped answering): with fencing
+   * required, its fence device is asked for the power state beside the checks, and an OFF ends
+   * the wait for the peer's and the VIP's answers at once (a powered-off host never answers). */
+  peerSignal?: boolean;
+}
+
 export async function observe(
   config: ClusterConfig,
   node: NodeConfig,
   now: () => number,
   deps: ObserveDeps = realObserveDeps,
+  hints: ObserveHints = {},
 ): Promise<Observation> {
   const peer = peerOf(config, node.name);
   const timeoutMs = config.heartbeat.timeout;
+  const askPower =
+    hints.peerSignal === true && config.failover.fencing === 'required' && peer.fence.length > 0;
+  const peerOff = askPower
+    ? orElse(() => deps.peerPoweredOff(peer), false)
+    : Promise.resolve(false);
+  const poweredOff = new Error('the fence device says the peer is powered off');
+  /** The read's answer, or poweredOff as soon as the fence device says OFF. */
+  const unlessOff = (read: Promise<ServerStatus | Error>): Promise<ServerStatus | Error> =>
+    Promise.race([read, peerOff.then((off) => (off ? poweredOff : read))]);
   const [local, peerAnswer, viaVipAnswer, gatewayReachable, standbyVipHeld, primaryVipHeld] =
     await Promise.all([
       observeLocal(config, node, timeoutMs, deps),
-      answerOf(() => deps.peerStatus(config, peer, timeoutMs)),
+      unlessOff(answerOf(() => deps.peerStatus(config, peer, timeoutMs))),
       config.vip.primary === undefined
         ? Promise.resolve(new Error('no primary VIP'))
-        : answerOf(() => deps.statusThroughPrimaryVip(config, timeoutMs)),
+        : unlessOff(answerOf(() => deps.statusThroughPrimaryVip(config, timeoutMs))),
       gatewayAnswers(config, timeoutMs, deps),
       config.vip.standby === undefined
         ? Promise.resolve(false)
@@ -37,7 +55,10 @@ export async function observe(
   const expected =
     local.systemIdentifier ??
     (await orElse(() => deps.systemIdentifierOnDisk(node.data_dir), undefined));
-  const peerServer = peerObservation(peerAnswer, expected, peer.address);
+  const peerServer =
+    peerAnswer === poweredOff
+      ? { answering: false, poweredOff: true }
+      : peerObservation(peerAnswer, expected, peer.address);
   const viaVip = {
     answered: !(viaVipAnswer instanceof Error),
     primary: isPairStatus(viaVipAnswer, expected) && viaVipAnswer.role === 'primary',

@@ -64,6 +64,8 @@ export interface PeerObservation {
   answering: boolean;
   /** The peer's host refused the connection (ECONNREFUSED): no PostgreSQL listens there. */
   refused?: boolean;
+  /** Its fence device said OFF (asked only after a beacon signal): nothing runs there. */
+  poweredOff?: boolean;
   role?: ServerRole;
   timeline?: number;
   /** Primary: current WAL position; standby: replayed position. */
