@@ -1,4 +1,4 @@
-// npm run bench:steady [-- --chaos] [--duration SECONDS] [--wal-window SECONDS] [--clients N]
+// npm run bench:steady [-- --chaos] [--duration SECONDS] [--wal-window SECONDS] [--clients N (0: idle)]
 // [--json FILE] [--dir DIR] [--update-docs]: a healthy pair under pgbench load with both
 // supervisors at default settings: their CPU and peak memory, the WAL the heartbeat adds, and
 // how many failovers happened (must be none). --chaos (30 min, 16 clients unless told) adds busy
@@ -49,7 +49,9 @@ const positive = (name: string, text: string | undefined): number => {
 const chaos = values.chaos === true;
 const durationS = positive('duration', values.duration ?? (chaos ? '1800' : '300'));
 const walWindowS = positive('wal-window', values['wal-window']);
-const clients = positive('clients', values.clients ?? (chaos ? '16' : '8'));
+/** --clients 0: an idle pair (no pgbench), for the supervisors' own CPU and memory. */
+const clients =
+  values.clients === '0' ? 0 : positive('clients', values.clients ?? (chaos ? '16' : '8'));
 
 interface NodeUsage {
   host: LabHostName;
@@ -82,6 +84,12 @@ interface SteadyReport extends Alarms {
   chaos?: ChaosFigures;
   /** Hosts found powered off at the end (a fence carried out). */
   poweredOff: LabHostName[];
+}
+
+/** The idle run's stand-in for pgbench: nothing runs for the duration. */
+async function idleFor(seconds: number): Promise<Awaited<ReturnType<typeof execIn>>> {
+  await sleep(seconds * 1000);
+  return { exitCode: 0, stdout: '', stderr: '', timedOut: false };
 }
 
 async function walPosition(state: NetnsLabState, host: LabHostName): Promise<string> {
@@ -193,34 +201,41 @@ async function measure(state: NetnsLabState, machine: Machine): Promise<SteadyRe
     );
     chaosRun = await startChaos(state, pids, defaultChaos);
   }
-  console.log(`pgbench -c ${clients} -T ${durationS} through the primary VIP ...`);
+  console.log(
+    clients === 0
+      ? `an idle pair for ${durationS}s (no pgbench) ...`
+      : `pgbench -c ${clients} -T ${durationS} through the primary VIP ...`,
+  );
   let run: Awaited<ReturnType<typeof execIn>>;
   let wallS: number;
   try {
-    run = await execIn(
-      state,
-      'client',
-      pgbench,
-      [
-        '-h',
-        primaryVip,
-        '-U',
-        'postgres',
-        '-c',
-        String(clients),
-        '-j',
-        '2',
-        '-T',
-        String(durationS),
-        'bench',
-      ],
-      {
-        env: { PGPASSFILE: state.passfile },
-        timeoutMs: (durationS + 120) * 1000,
-        // Under chaos a client may lose its connection (pgbench then exits 2): a figure.
-        allowFailure: chaos,
-      },
-    );
+    run =
+      clients === 0
+        ? await idleFor(durationS)
+        : await execIn(
+            state,
+            'client',
+            pgbench,
+            [
+              '-h',
+              primaryVip,
+              '-U',
+              'postgres',
+              '-c',
+              String(clients),
+              '-j',
+              '2',
+              '-T',
+              String(durationS),
+              'bench',
+            ],
+            {
+              env: { PGPASSFILE: state.passfile },
+              timeoutMs: (durationS + 120) * 1000,
+              // Under chaos a client may lose its connection (pgbench then exits 2): a figure.
+              allowFailure: chaos,
+            },
+          );
     wallS = (Date.now() - started) / 1000;
   } finally {
     if (chaosRun !== undefined) {
@@ -274,7 +289,7 @@ function render(report: SteadyReport): string {
   const wal = report.wal;
   const walPerMinute = report.heartbeatWalBytesPerMinute ?? 0;
   const lines = [
-    `steady state: ${report.durationS}s of pgbench -c ${report.clients} through the primary VIP (${report.pgbenchTps?.toFixed(0) ?? '?'} tps), supervisors at default settings (1s interval); ${machineLine(report.machine)}`,
+    `steady state: ${report.durationS}s ${report.clients === 0 ? 'of an idle pair (no pgbench)' : `of pgbench -c ${report.clients} through the primary VIP (${report.pgbenchTps?.toFixed(0) ?? '?'} tps)`}, supervisors at default settings (1s interval); ${machineLine(report.machine)}`,
     'node   role     supervisor CPU %  with children %  peak RSS MiB',
     ...report.nodes.map(
       (node) =>
