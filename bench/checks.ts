@@ -30,6 +30,10 @@ try {
   const skypg = (...args: string[]): string[] => [node, bin, ...args];
   const options = { runs, env };
   const timings = [
+    // The floor and oclif's own start-up, measured in the same minutes: a machine slower or
+    // busier than the last run shows in them too.
+    timeCommand('node -e 0 (floor)', [node, '-e', '0'], { runs }),
+    timeCommand('skypg --version', skypg('--version'), { runs }),
     timeCommand('check-lag (primary)', skypg('check-lag', '--node', 'host1'), options),
     timeCommand('check-lag (standby)', skypg('check-lag', '--node', 'host2'), options),
     timeCommand('probe host1', skypg('probe', 'host1'), options),

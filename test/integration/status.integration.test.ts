@@ -42,6 +42,17 @@ describe('status', () => {
     assert.match(text.stdout, /^NODE +ADDRESS +ROLE +TL +LSN +LAG +HEARTBEAT +VIPS +SUPERVISOR$/m);
   });
 
+  it('a word after it makes an unknown command: one line and exit 1, as for any command', async () => {
+    // bin/run.js loads the bundled @oclif/core for `status`, the package for anything else; the
+    // command_not_found hook is built against the package, so this checks the choice.
+    const run = await status('extra');
+    assert.equal(run.code, 1);
+    assert.equal(
+      run.stderr,
+      'skypg: unknown command "status extra" (hint: \'skypg --help\' lists every command)\n',
+    );
+  });
+
   it('still answers within its timeout with the standby stopped, and exits 2', async () => {
     await stopServer(lab(), 'host2');
     try {

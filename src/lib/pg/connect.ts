@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type { Client } from 'pg';
 import { nonEmpty } from '../common/env.js';
 import type { NodeConfig, PostgresSettings } from '../config/types.js';
 import { SkypgError } from '../common/errors.js';
@@ -151,7 +151,7 @@ export async function withConnection<T>(
 }
 
 interface Opened {
-  client: pg.Client;
+  client: Client;
   proof: ServerProof;
 }
 
@@ -161,6 +161,7 @@ async function open(
   tls: TlsSettings | undefined,
 ): Promise<Opened> {
   const channelBinding = tls !== undefined && tls.channel_binding !== 'disable';
+  const pg = await loadPg();
   const client = new pg.Client({
     host: target.host,
     port: target.port,
@@ -194,6 +195,36 @@ async function open(
       : classifyPgError(error, target, target.connectTimeoutMs);
   }
   return { client, proof: guard.proof() };
+}
+
+let pgLoading: Promise<typeof import('pg').default> | undefined;
+
+/**
+ * pg, loaded on the first connection: modules that only build targets or read passfiles (and
+ * commands that never connect) do not pay for it.
+ *
+ * While it loads, pg asks whether it runs in a Cloudflare Worker; on Node 20, which has no
+ * `navigator`, it finds out by constructing a fetch Response, and that loads Node's whole fetch
+ * implementation (about a third of pg's load time, for a class skypg never uses). A `navigator`
+ * that says Node.js, there only while pg loads, answers the question without it (Node 21 and
+ * later have a navigator of their own, and then nothing is added).
+ */
+function loadPg(): Promise<typeof import('pg').default> {
+  pgLoading ??= (async () => {
+    const shimmed = !('navigator' in globalThis);
+    if (shimmed) {
+      Object.defineProperty(globalThis, 'navigator', {
+        value: { userAgent: 'Node.js' },
+        configurable: true,
+      });
+    }
+    try {
+      return (await import('pg')).default;
+    } finally {
+      if (shimmed) Reflect.deleteProperty(globalThis, 'navigator');
+    }
+  })();
+  return pgLoading;
 }
 
 async function tlsOptions(tls: TlsSettings): Promise<object> {
@@ -239,7 +270,7 @@ interface AuthenticationGuard {
  * nothing at all.
  */
 function guardAuthentication(
-  client: pg.Client,
+  client: Client,
   target: ConnectTarget,
   tls: TlsSettings | undefined,
 ): AuthenticationGuard {
