@@ -107,19 +107,30 @@ async function repair(
 }
 
 /** After the outage: the first acknowledgement that follows a gap of 10 write periods. */
-export function writableAfter(report: AgentReport, faultAt: number): number | undefined {
+export function writableAfter(
+  report: AgentReport,
+  faultAt: number,
+  faultDoneAt = faultAt,
+): number | undefined {
   return writableAfterTimes(
     report.acked.map((id) => report.ackTimes.get(id) ?? 0),
     faultAt,
+    faultDoneAt,
   );
 }
 
 /** The same from bare acknowledgement times: the first over 200 ms after the last before the
  * fault. The URI writer's period (a psql run and a 50 ms pause) stays well under that. */
-export function writableAfterTimes(times: number[], faultAt: number): number | undefined {
-  const before = times.filter((t) => t <= faultAt);
-  const lastBefore = before.length === 0 ? faultAt : Math.max(...before);
-  const first = times.find((t) => t > faultAt && t - lastBefore > 200);
+export function writableAfterTimes(
+  times: number[],
+  faultAt: number,
+  faultDoneAt = faultAt,
+): number | undefined {
+  // A write the old primary acknowledged while the fault was still being carried out (a
+  // power-off takes a moment) is from before the outage, not the first after it.
+  const before = times.filter((t) => t <= faultDoneAt);
+  const lastBefore = before.length === 0 ? faultDoneAt : Math.max(...before);
+  const first = times.find((t) => t > faultDoneAt && t - lastBefore > 200);
   return first === undefined ? undefined : first - faultAt;
 }
 
@@ -177,10 +188,11 @@ export async function runTrial(
     const at = Date.now();
     faultAt = at;
     const frozen = await injectFault(state, fault, oldPrimary);
+    const doneAt = Date.now();
     const writableAt = await until(
       'a write acknowledged through the VIP after the fault',
       writableTimeoutMs,
-      () => Promise.resolve(writableAfter(agent.report(), at)),
+      () => Promise.resolve(writableAfter(agent.report(), at, doneAt)),
     );
     result.writableMs = writableAt;
     const uriAckAfter = (): UriAck | undefined => {
@@ -188,6 +200,7 @@ export async function runTrial(
       const ms = writableAfterTimes(
         acks.map((ack) => ack.at),
         at,
+        doneAt,
       );
       return ms === undefined ? undefined : acks.find((ack) => ack.at === at + ms);
     };
@@ -200,7 +213,7 @@ export async function runTrial(
     result.haproxyWritableMs = await until(
       'a write acknowledged through HAProxy after the fault',
       writableTimeoutMs,
-      () => Promise.resolve(writableAfter(haproxyAgent.report(), at)),
+      () => Promise.resolve(writableAfter(haproxyAgent.report(), at, doneAt)),
     );
     result.uriHost = state.hosts.find((host) => host.address === uriFirst.server)?.name;
     // The leader is the one host the client sees answering a new connection as a primary.

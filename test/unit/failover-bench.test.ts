@@ -49,6 +49,8 @@ describe('failover benchmark: the multi-host URI writer', () => {
     assert.equal(writableAfterTimes([840, 920, 1000, 1050], 1000), undefined);
     // No write before the fault: the fault itself is where the gap starts.
     assert.equal(writableAfterTimes([1150, 1300], 1000), 300);
+    // An ack while the fault was still being carried out (until 1250) is from before it.
+    assert.equal(writableAfterTimes([900, 1200, 1300, 1700], 1000, 1250), 700);
   });
 
   it('reports time to writable through the URI beside the VIP and counts its lost writes', () => {
