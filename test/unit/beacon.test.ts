@@ -2,7 +2,12 @@
 // observation (the signal rules the policy trusts), and the waker that ends the loop's pause.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeBeacon, encodeBeacon, maxBeaconBytes } from '../../src/lib/beacon/message.js';
+import {
+  decodeBeacon,
+  encodeBeacon,
+  maxBeaconBytes,
+  type BeaconMessage,
+} from '../../src/lib/beacon/message.js';
 import {
   PeerBeaconTracker,
   beaconEvidence,
@@ -49,73 +54,54 @@ describe('beacon evidence for one observation', () => {
     lastHeardAt: at,
     server,
   });
+  const tracked = (...beacons: [number, BeaconMessage['server']][]): PeerBeaconView => {
+    const tracker = new PeerBeaconTracker();
+    beacons.forEach(([at, server], index) => {
+      tracker.heard({ cluster: 'sky', node: 'host1', seq: index + 1, server }, at);
+    });
+    return tracker.snapshot();
+  };
 
   it('never heard: no evidence either way', () => {
-    assert.deepEqual(beaconEvidence({}, {}, 10_000, 500), { heard: false });
+    assert.deepEqual(beaconEvidence({}, 10_000, 500), { heard: false });
   });
 
-  it('heard recently: no signal', () => {
-    assert.deepEqual(beaconEvidence(heardAt(9_900), heardAt(10_050), 10_000, 500), {
-      heard: true,
-    });
+  it('heard within beacon.timeout of the end of the observation: no signal', () => {
+    assert.deepEqual(beaconEvidence(heardAt(9_600), 10_000, 500), { heard: true });
   });
 
-  it('silent for beacon.timeout before the observation began: a signal of that age', () => {
-    assert.deepEqual(beaconEvidence(heardAt(9_400), heardAt(9_400), 10_000, 500), {
+  it('silent for beacon.timeout as the observation ended: a signal of that age', () => {
+    assert.deepEqual(beaconEvidence(heardAt(9_400), 10_000, 500), {
       heard: true,
       silentForMs: 600,
       signalForMs: 600,
     });
   });
 
-  it('a beacon saying "answering" that arrives during the observation cancels the signal', () => {
-    const evidence = beaconEvidence(heardAt(9_400), heardAt(10_200), 10_000, 500);
-    assert.deepEqual(evidence, { heard: true });
-  });
-
-  it('any beacon heard during the observation ends the silence (a word that came during it is not yet a signal)', () => {
-    const evidence = beaconEvidence(
-      heardAt(9_400),
-      { lastHeardAt: 10_200, server: 'not-answering', notAnsweringSince: 10_200 },
-      10_000,
-      500,
-    );
-    assert.deepEqual(evidence, { heard: true });
-  });
-
   it('the peer saying its server stopped answering is a signal counted from its first such word', () => {
-    const tracker = new PeerBeaconTracker();
-    tracker.heard({ cluster: 'sky', node: 'host1', seq: 1, server: 'answering' }, 8_000);
-    tracker.heard({ cluster: 'sky', node: 'host1', seq: 2, server: 'not-answering' }, 8_500);
-    tracker.heard({ cluster: 'sky', node: 'host1', seq: 3, server: 'not-answering' }, 9_900);
-    const view = tracker.snapshot();
+    const view = tracked([8_000, 'answering'], [8_500, 'not-answering'], [9_900, 'not-answering']);
     assert.equal(view.notAnsweringSince, 8_500);
-    assert.deepEqual(beaconEvidence(view, view, 10_000, 500), { heard: true, signalForMs: 1_500 });
-  });
-
-  it('"restarting" (a crashed primary restarted in place) is no signal while it is heard', () => {
-    const view = heardAt(9_950, 'restarting');
-    assert.deepEqual(beaconEvidence(view, view, 10_000, 500), { heard: true });
+    assert.deepEqual(beaconEvidence(view, 10_000, 500), { heard: true, signalForMs: 1_500 });
   });
 
   it('a beacon back to "answering" clears the not-answering run', () => {
-    const tracker = new PeerBeaconTracker();
-    tracker.heard({ cluster: 'sky', node: 'host1', seq: 1, server: 'not-answering' }, 1_000);
-    tracker.heard({ cluster: 'sky', node: 'host1', seq: 2, server: 'answering' }, 1_100);
-    assert.equal(tracker.snapshot().notAnsweringSince, undefined);
-    assert.equal(tracker.seq, 2);
+    const view = tracked([1_000, 'not-answering'], [1_100, 'answering']);
+    assert.equal(view.notAnsweringSince, undefined);
+    assert.deepEqual(beaconEvidence(view, 1_200, 500), { heard: true });
   });
 
   it('"restarting" in a row is counted from its first word, and only while the peer still beacons', () => {
+    const view = tracked([9_000, 'restarting'], [9_900, 'restarting']);
+    assert.deepEqual(beaconEvidence(view, 10_000, 500), { heard: true, restartingForMs: 1_000 });
+    const silent = beaconEvidence(view, 10_600, 500);
+    assert.equal(silent.restartingForMs, undefined);
+    assert.equal(silent.signalForMs, 700);
+  });
+
+  it('the tracker keeps the last sequence number', () => {
     const tracker = new PeerBeaconTracker();
-    tracker.heard({ cluster: 'sky', node: 'host1', seq: 1, server: 'restarting' }, 9_000);
-    tracker.heard({ cluster: 'sky', node: 'host1', seq: 2, server: 'restarting' }, 9_900);
-    const view = tracker.snapshot();
-    assert.deepEqual(beaconEvidence(view, view, 10_000, 500), {
-      heard: true,
-      restartingForMs: 1_000,
-    });
-    assert.equal(beaconEvidence(view, view, 10_600, 500).restartingForMs, undefined);
+    tracker.heard({ cluster: 'sky', node: 'host1', seq: 41, server: 'answering' }, 1);
+    assert.equal(tracker.seq, 41);
   });
 
   it('silentAt: only after beacon.timeout, and never before anything was heard', () => {

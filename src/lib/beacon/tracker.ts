@@ -15,15 +15,15 @@ export interface PeerBeaconView {
 }
 
 /**
- * The beacon's part of an observation (Observation.peerBeacon). `signalForMs` is set when, before
- * the observation began, the peer's beacon had been silent for beacon.timeout, or said its server
- * stopped answering, and nothing to the contrary arrived while it ran: how long ago the signal
- * began. The policy then needs one failed observation instead of heartbeat.misses of them.
+ * The beacon's part of an observation (Observation.peerBeacon). `signalForMs` is set when, as the
+ * observation ended, the peer's beacon had been silent for beacon.timeout, or its latest beacon
+ * said its server stopped answering: how long ago the signal began. The policy then needs one
+ * failed observation instead of heartbeat.misses of them.
  */
 export interface BeaconEvidence {
   /** A beacon from the peer has been heard since this supervisor started. */
   heard: boolean;
-  /** Silent for at least beacon.timeout before the observation began: for how long. */
+  /** Silent for at least beacon.timeout as the observation ended: for how long. */
   silentForMs?: number;
   signalForMs?: number;
   /** The peer, still beaconing, says it restarts its crashed primary in place: for how long. */
@@ -65,35 +65,26 @@ export function silentAt(view: PeerBeaconView, now: number, timeoutMs: number): 
 }
 
 /**
- * The evidence of one observation, from the views taken when it began and when it ended: a
- * beacon that arrived in between and says the peer's server answers cancels the signal.
+ * The beacon's evidence for an observation, from the view taken as it ended (after the loop let
+ * queued datagrams in: a supervisor paused or starved mid-observation hears the beacons that
+ * waited, so its own stall is not a silence). A signal is a silence of beacon.timeout at that
+ * moment, or the peer's latest word that its server stopped answering; the checks that just
+ * failed ran while it lasted.
  */
 export function beaconEvidence(
-  before: PeerBeaconView,
-  after: PeerBeaconView,
-  startedAt: number,
+  view: PeerBeaconView,
+  endedAt: number,
   timeoutMs: number,
 ): BeaconEvidence {
-  if (before.lastHeardAt === undefined) return { heard: false };
-  const silentForMs = startedAt - before.lastHeardAt;
-  // Anything heard while the observation ran ends the silence (a supervisor paused or starved
-  // mid-observation hears the queued beacons before its checks resolve), and a beacon saying
-  // anything but "not-answering" ends the other signal too.
-  const heardDuring = after.lastHeardAt !== undefined && after.lastHeardAt > before.lastHeardAt;
-  const silent = !heardDuring && silentForMs >= timeoutMs;
-  const saysDown = before.server === 'not-answering' && before.notAnsweringSince !== undefined;
-  const contradicted = heardDuring && after.server !== 'not-answering';
-  // Restarting counts while the peer still beacons it (the latest view), never from a silence.
-  const restarting =
-    !silentAt(after, startedAt, timeoutMs) && after.restartingSince !== undefined
-      ? { restartingForMs: startedAt - after.restartingSince }
-      : {};
-  const evidence: BeaconEvidence = {
-    heard: true,
-    ...(silent ? { silentForMs } : {}),
-    ...restarting,
-  };
-  if (contradicted || !(silent || saysDown)) return evidence;
-  const since = silent ? before.lastHeardAt : (before.notAnsweringSince ?? before.lastHeardAt);
-  return { ...evidence, signalForMs: startedAt - since };
+  if (view.lastHeardAt === undefined) return { heard: false };
+  const silentForMs = endedAt - view.lastHeardAt;
+  const silent = silentForMs >= timeoutMs;
+  const evidence: BeaconEvidence = { heard: true };
+  if (silent) return { ...evidence, silentForMs, signalForMs: silentForMs };
+  // Restarting counts while the peer still beacons it, never from a silence.
+  if (view.restartingSince !== undefined)
+    return { ...evidence, restartingForMs: endedAt - view.restartingSince };
+  if (view.notAnsweringSince !== undefined)
+    return { ...evidence, signalForMs: endedAt - view.notAnsweringSince };
+  return evidence;
 }

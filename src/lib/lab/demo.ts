@@ -150,6 +150,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const onLog = (line: LogLine): void => {
       const at = Date.parse(line.time);
       if (at < faultAt) return;
+      // With the beacon the first sign is its silence: the loop wakes and checks at once.
+      if (line.event === 'wake' && line.detail?.includes('peer beacon') === true)
+        first(
+          'detected',
+          `detected: host2 checks at once (${line.detail.replace('observing now: ', '')})`,
+          at,
+        );
       if (line.rule === 'standby-suspect')
         first(
           'detected',

@@ -300,8 +300,7 @@ export async function runSupervisor(
     const peerSignal =
       beaconBefore !== undefined &&
       config.beacon !== undefined &&
-      beaconEvidence(beaconBefore, beaconBefore, loopStarted, config.beacon.timeout).signalForMs !==
-        undefined;
+      beaconEvidence(beaconBefore, loopStarted, config.beacon.timeout).signalForMs !== undefined;
     let decision: Decision;
     let observation: Observation;
     try {
@@ -313,11 +312,13 @@ export async function runSupervisor(
       );
       lastObservedAt = deps.now();
       if (lastActionError !== undefined) observation.lastActionError = lastActionError;
-      if (beaconBefore !== undefined && options.peerBeacon && config.beacon) {
+      if (options.peerBeacon && config.beacon) {
+        // One turn of the event loop first: datagrams that queued while this process was
+        // stalled are read before the view is taken (timers run before I/O on a resume).
+        await new Promise<void>((resolve) => setImmediate(resolve));
         observation.peerBeacon = beaconEvidence(
-          beaconBefore,
           options.peerBeacon(),
-          loopStarted,
+          deps.now(),
           config.beacon.timeout,
         );
       }
