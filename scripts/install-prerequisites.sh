@@ -89,7 +89,8 @@ done
 # What still listens, from a PID that was not running before the install, is refused.
 if command -v ss >/dev/null; then
   sleep 1
-  new_listeners=$(ss -ltnp | grep -E 'users:\(\("(haproxy|nrpe|prometheus)"' |
+  # grep finds nothing on a clean install: that is success, not a pipeline failure (pipefail).
+  new_listeners=$(ss -ltnp | { grep -E 'users:\(\("(haproxy|nrpe|prometheus)"' || true; } |
     while read -r line; do
       pid=$(echo "$line" | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
       case $running_before in *":$pid "*) ;; *) echo "$line" ;; esac
