@@ -13,6 +13,7 @@ const columns = [
   ['fenced', 6],
   ['promoted', 8],
   ['vip', 5],
+  ['stopped', 7],
   ['writable', 8],
   ['uri', 5],
   ['haproxy', 7],
@@ -50,6 +51,7 @@ export function trialRow(result: TrialResult): string {
     seconds(result.fencedMs),
     seconds(result.promotedMs),
     seconds(result.vipMs),
+    seconds(result.oldStoppedMs),
     seconds(result.writableMs),
     seconds(result.uriWritableMs),
     seconds(result.haproxyWritableMs),
@@ -77,6 +79,7 @@ const timedMetrics = [
   ['fenced', 'fencedMs'],
   ['promoted', 'promotedMs'],
   ['VIP moved', 'vipMs'],
+  ['old primary stops', 'oldStoppedMs'],
   ['time to writable', 'writableMs'],
   ['writable via URI', 'uriWritableMs'],
   ['via HAProxy', 'haproxyWritableMs'],
@@ -134,8 +137,16 @@ export function formatSummary(results: TrialResult[]): string {
     const samples = group.reduce((sum, result) => sum + result.samples, 0);
     const inPlace = group.filter((result) => result.newPrimary === result.oldPrimary).length;
     const failed = group.filter((result) => result.error !== undefined).length;
+    const stopped = group.filter((result) => result.oldStoppedMs !== undefined);
+    const stoppedFirst = stopped.filter(
+      (result) => (result.oldStoppedMs ?? 0) < (result.promotedMs ?? Infinity),
+    ).length;
+    const stoppedNote =
+      stopped.length > 0
+        ? `; the old primary stopped itself in ${stopped.length} of ${group.length} trials, ${stoppedFirst} of them before the promotion`
+        : '';
     lines.push(
-      `${key}: ${lost} of ${acked} acknowledged writes lost; ${split} of ${samples} samples with two writable primaries; ${inPlace} of ${group.length} trials kept the old primary (restarted in place); ${uriLost} of ${uriAcked} writes acknowledged through the URI lost; ${haproxyLost} of ${haproxyAcked} through HAProxy${failed > 0 ? `; ${failed} trials FAILED` : ''}`,
+      `${key}: ${lost} of ${acked} acknowledged writes lost; ${split} of ${samples} samples with two writable primaries; ${inPlace} of ${group.length} trials kept the old primary (restarted in place); ${uriLost} of ${uriAcked} writes acknowledged through the URI lost; ${haproxyLost} of ${haproxyAcked} through HAProxy${stoppedNote}${failed > 0 ? `; ${failed} trials FAILED` : ''}`,
     );
   }
   return lines.join('\n');

@@ -19,6 +19,12 @@ export interface FailoverMilestones {
   promotedMs?: number;
   /** The new primary took the primary VIP and started announcing it. */
   vipMs?: number;
+  /** The old primary's own supervisor decided to stop its server (an isolated or hung primary,
+   * or one that yields to another): its actions start at once, the VIP dropped, then a shutdown
+   * that ends every session and refuses new ones. Logged as decided: the action's own line comes
+   * only when the stop has ended, which a primary cut off from its standby may not reach before
+   * it is powered off (its WAL senders wait for the standby to confirm the last WAL). */
+  oldStoppedMs?: number;
   /** Promotion attempts that failed before the one that worked. */
   failedPromotions: number;
   /** The steps of the successful promotion, as logged, plus the untimed checks before them. */
@@ -28,6 +34,12 @@ export interface FailoverMilestones {
 }
 
 const steadyRules = new Set(['primary-healthy', 'standby-following']);
+/** Rules whose actions stop this node's own primary. */
+const selfStopRules = new Set([
+  'primary-isolated-demote',
+  'primary-hung-self-fence',
+  'primary-two-primaries-yield',
+]);
 
 export function failoverMilestones(
   lines: HostLogLine[],
@@ -47,6 +59,8 @@ export function failoverMilestones(
         result.suspectMs = since(at);
       if (result.declaredMs === undefined && line.rule === 'standby-promote')
         result.declaredMs = since(at);
+      const stops = line.host !== newPrimary && selfStopRules.has(line.rule ?? '');
+      if (stops && result.oldStoppedMs === undefined) result.oldStoppedMs = since(at);
     }
     if (line.event !== 'action') continue;
     const duration = line.durationMs ?? 0;

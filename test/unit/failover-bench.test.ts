@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatSummary, trialHeader, trialRow } from '../../bench/lib/failover-report.js';
 import { writableAfterTimes, type TrialResult } from '../../bench/lib/failover-trial.js';
+import { failoverMilestones, type HostLogLine } from '../../bench/lib/milestones.js';
 import { parseUriAcks } from '../../bench/lib/uri-writer.js';
 
 function trial(overrides: Partial<TrialResult>): TrialResult {
@@ -77,5 +78,43 @@ describe('failover benchmark: the multi-host URI writer', () => {
       summary,
       /1 of 80 writes acknowledged through the URI lost; 0 of 180 through HAProxy/,
     );
+  });
+
+  it('times the isolated old primary stopping itself, and says whether it was before the promotion', () => {
+    const faultAt = Date.parse('2026-12-04T10:00:00.000Z');
+    const decision = (host: string, ms: number, rule: string): HostLogLine => ({
+      host,
+      node: host,
+      time: new Date(faultAt + ms).toISOString(),
+      event: 'decision',
+      rule,
+    });
+    const lines: HostLogLine[] = [
+      decision('host1', -500, 'primary-isolated-demote'),
+      decision('host1', 900, 'primary-isolated-wait'),
+      decision('host2', 1200, 'primary-two-primaries-yield'),
+      decision('host1', 1400, 'primary-isolated-demote'),
+      decision('host1', 1900, 'primary-hung-self-fence'),
+    ];
+    // Before the fault, a wait, and the new primary's own lines do not count.
+    assert.equal(failoverMilestones(lines, faultAt, 'host2').oldStoppedMs, 1400);
+    assert.equal(failoverMilestones(lines, faultAt, 'host1').oldStoppedMs, 1200);
+    assert.equal(failoverMilestones([], faultAt, 'host2').oldStoppedMs, undefined);
+    assert.match(trialHeader(), / vip +stopped +writable /);
+    assert.match(
+      trialRow(trial({ vipMs: 3000, oldStoppedMs: 1400, writableMs: 3500 })),
+      / 3\.0 +1\.4 +3\.5 /,
+    );
+    const summary = formatSummary([
+      trial({ trial: 1, fault: 'partition', oldStoppedMs: 1400, promotedMs: 2900 }),
+      trial({ trial: 2, fault: 'partition', oldStoppedMs: 3100, promotedMs: 2900 }),
+      trial({ trial: 3, fault: 'partition' }),
+    ]);
+    assert.match(summary, /^partition +async +old primary stops +2 +1\.4 /m);
+    assert.match(
+      summary,
+      /the old primary stopped itself in 2 of 3 trials, 1 of them before the promotion/,
+    );
+    assert.doesNotMatch(formatSummary([trial({})]), /stopped itself/);
   });
 });
