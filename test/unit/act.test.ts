@@ -64,7 +64,8 @@ function recordingDeps(
     return Promise.resolve(value);
   };
   const deps: ActDeps = {
-    clearOldPrimary: (_config, node) => record('clearOldPrimary', [node.name], given),
+    clearOldPrimary: (_config, node, clearOptions) =>
+      record('clearOldPrimary', [node.name, clearOptions], given),
     promoteHere: (_config, node, cleared) => record('promoteHere', [node.name, cleared], 2),
     vipUp: (_config, role, vipOptions) => record('vipUp', [role, vipOptions], { changed: true }),
     vipDown: (_config, role) => record('vipDown', [role], { changed: true }),
@@ -275,6 +276,9 @@ describe('decide() then act(): the set the policy chooses is the one carried out
     assert.equal(decision.rule, 'standby-promote');
     const { deps, calls } = recordingDeps();
     await act(config, host2, decision.actions, deps);
+    // The peer answered nothing in that observation: fence-peer is told so (a powered-on peer
+    // then gets only a moment to answer as a standby).
+    assert.deepEqual(calls[0]?.args[1], { peerUnanswered: true });
     assert.deepEqual(
       calls.map((c) => [c.call, ...c.args.filter((arg) => typeof arg === 'string')]),
       [

@@ -1,5 +1,6 @@
 // promote: turn this standby into the primary, only once the old primary is proven unable to
 // write, and move the VIPs. The supervisor's promotion runs this same code.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import { peerOf } from '../config/local-node.js';
 import { formatSize } from '../config/units.js';
@@ -29,6 +30,10 @@ export interface PromoteOptions {
   ignoreLag: boolean;
   /** Promote even when the old primary cannot be proven unable to write. */
   force: boolean;
+  /** Once the old primary's fence device said it is powered on, how long it may still take to
+   * answer as a standby before it is fenced (default: the whole connect timeout). The
+   * supervisor sets it after an observation in which the peer answered nothing. */
+  poweredOnAnswerMs?: number;
   onStep?: (step: string) => void;
 }
 
@@ -388,9 +393,20 @@ async function findOldPrimary(
     type FirstProof = { off: true } | { off: false; answer: OldPrimaryEvidence | undefined };
     const answerProof = (): Promise<FirstProof> =>
       peerAnswer.then((answer) => ({ off: false as const, answer }));
+    // Powered on and just found answering nothing: a standby would answer within a moment, and
+    // anything else is fenced anyway, so the rest of its connect timeout is not waited for (the
+    // probe goes on and closes itself; its late answer is ignored).
+    const { poweredOnAnswerMs } = options;
+    const answerWithin = (value: FenceResult | Error): Promise<FirstProof> =>
+      poweredOnAnswerMs === undefined || value instanceof Error
+        ? answerProof()
+        : Promise.race([
+            answerProof(),
+            sleep(poweredOnAnswerMs).then(() => ({ off: false as const, answer: undefined })),
+          ]);
     const first: FirstProof = await Promise.race([
       answerProof(),
-      status.then((value) => (isOff(value) ? { off: true as const } : answerProof())),
+      status.then((value) => (isOff(value) ? { off: true as const } : answerWithin(value))),
     ]);
     // A standby peer needs no fence device (which may not even answer): not waited for.
     // There is no old primary to stop (both came back as standbys, or a switchover), and

@@ -51,7 +51,11 @@ export interface ActionOutcome {
  * fakes; realActDeps are the library functions the commands use.
  */
 export interface ActDeps {
-  clearOldPrimary: (config: ClusterConfig, node: NodeConfig) => Promise<PromotionClearance>;
+  clearOldPrimary: (
+    config: ClusterConfig,
+    node: NodeConfig,
+    options: { peerUnanswered: boolean },
+  ) => Promise<PromotionClearance>;
   promoteHere: (
     config: ClusterConfig,
     node: NodeConfig,
@@ -82,9 +86,23 @@ export interface ActDeps {
   ) => Promise<string | undefined>;
 }
 
+/**
+ * After an observation in which the peer answered nothing, how long fence-peer still waits for
+ * it to answer as a standby once its fence device said it is powered on: a standby that came up
+ * meanwhile answers well within it on a LAN, and a peer that does not is fenced (the safe side:
+ * at worst a standby is powered off). Without it a cut-off or frozen peer costs the failover its
+ * whole connect timeout a second time.
+ */
+export const poweredOnStandbyAnswerMs = 250;
+
 export const realActDeps: ActDeps = {
-  clearOldPrimary: (config, node) =>
-    clearOldPrimary(config, node, { dryRun: false, ignoreLag: false, force: false }),
+  clearOldPrimary: (config, node, { peerUnanswered }) =>
+    clearOldPrimary(config, node, {
+      dryRun: false,
+      ignoreLag: false,
+      force: false,
+      ...(peerUnanswered ? { poweredOnAnswerMs: poweredOnStandbyAnswerMs } : {}),
+    }),
   promoteHere,
   vipUp: (config, role, options) => vipUp(config, role, options),
   vipDown: (config, role) => vipDown(config, role),
@@ -196,7 +214,9 @@ async function perform(
         : `did not hold the ${action.role} VIP`;
     }
     case 'fence-peer': {
-      const clearance = await deps.clearOldPrimary(config, node);
+      const clearance = await deps.clearOldPrimary(config, node, {
+        peerUnanswered: action.peerUnanswered === true,
+      });
       context.clearance = clearance;
       const { result } = clearance;
       const done = result.alreadyPrimary

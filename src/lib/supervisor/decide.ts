@@ -529,7 +529,9 @@ export const rules: readonly Rule[] = [
     when: always,
     to: 'promoting',
     actions: (f) => [
-      { kind: 'fence-peer' },
+      f.obs.peerServer.answering
+        ? { kind: 'fence-peer' }
+        : { kind: 'fence-peer', peerUnanswered: true },
       { kind: 'promote' },
       ...(f.obs.standbyVip.configured ? [{ kind: 'drop-vip', role: 'standby' } as const] : []),
       ...(f.obs.primaryVip.configured ? [{ kind: 'take-vip', role: 'primary' } as const] : []),

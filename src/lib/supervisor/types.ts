@@ -140,7 +140,13 @@ export type Action =
   | { kind: 'drop-vip'; role: 'primary' | 'standby' }
   /** Prove the old primary cannot write (fence it unless something already proves it); the
    * first phase of a promotion, always followed by promote in the same set. */
-  | { kind: 'fence-peer' }
+  | {
+      kind: 'fence-peer';
+      /** The observation that decided it found the peer answering nothing: once its fence
+       * device says it is powered on, it gets only a moment to answer as a standby (a healthy
+       * one answers at once), not the whole connect timeout, before it is fenced. */
+      peerUnanswered?: true;
+    }
   /** pg_promote() here, with the clearance fence-peer gave earlier in the same set. */
   | { kind: 'promote' }
   | { kind: 'demote'; mode: 'fast' | 'kill' }
