@@ -11,7 +11,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientAgent, readSupervisorLog, startSupervisors } from '../src/lib/lab/lab-cluster.js';
 import { waitForHealthyPair } from '../src/lib/lab/sandbox.js';
-import { execIn, netnsLabDown, netnsLabUp, type LabHostName } from '../src/lib/lab/netns-lab.js';
+import {
+  execIn,
+  netnsLabDown,
+  netnsLabUp,
+  type LabHostName,
+  type NetnsLabState,
+} from '../src/lib/lab/netns-lab.js';
 import type { SwitchoverResult } from '../src/lib/actions/switchover.js';
 import { badFlag, parseBenchArgs, percentile, replaceDocsBlock } from './measure.js';
 import { labParent, peerHost, removeLabParent } from './lib/lab-run.js';
@@ -96,6 +102,7 @@ try {
               detail: handOver.detail ?? '',
             },
       clients: { agent: agentGap, persistent: persistentGap },
+      supervisors: await supervisorEvents(state, before, after),
     });
     for (const line of timeline.lines) say(`  ${line}`);
     if (persistentGap !== undefined)
@@ -127,4 +134,27 @@ try {
     console.error(`lab teardown failed: ${String(error)}`);
   });
   await removeLabParent(dirs);
+}
+
+/** Both supervisors' decisions and actions (other than the hand-over) between from and to. */
+async function supervisorEvents(
+  state: NetnsLabState,
+  from: number,
+  to: number,
+): Promise<{ at: number; what: string }[]> {
+  const events: { at: number; what: string }[] = [];
+  for (const host of ['host1', 'host2'] as const) {
+    for (const line of await readSupervisorLog(state, host)) {
+      const at = Date.parse(line.time);
+      if (at < from || at > to || line.action === 'hand-over') continue;
+      if (line.event === 'decision')
+        events.push({ at, what: `${host}: decision ${line.rule ?? ''}` });
+      if (line.event === 'action')
+        events.push({
+          at,
+          what: `${host}: ${line.action ?? ''} ${line.result ?? ''} (ended; took ${String(line.durationMs ?? 0)} ms)`,
+        });
+    }
+  }
+  return events;
 }

@@ -17,6 +17,8 @@ export interface TimelineInput {
   moments: SwitchoverMoments;
   handOver: HandOverLog | undefined;
   clients: Record<string, WriteGap | undefined>;
+  /** Both supervisors' other decisions and actions in the trial (an action at its end). */
+  supervisors?: { at: number; what: string }[];
 }
 
 /** The sub-steps a hand-over detail ends with, as offsets from its start. */
@@ -64,6 +66,7 @@ export function switchoverTimeline(input: TimelineInput): { origin: number; line
     points.push({ at: gap.lastBefore, what: `${client}: last write acknowledged before` });
     points.push({ at: gap.firstAfter, what: `${client}: first write acknowledged after` });
   }
+  points.push(...(input.supervisors ?? []));
   points.sort((a, b) => a.at - b.at);
   const lines = points.map(({ at, what }) => {
     const offset = at - origin;
