@@ -170,7 +170,9 @@ export async function pauseProcess(pid: number, ms: number): Promise<number> {
   const stoppedAt = performance.now();
   process.kill(pid, 'SIGSTOP');
   try {
-    await sleep(ms);
+    // A timer counts from the event loop's cached clock, which may lag the real one by a
+    // fraction of a millisecond: it can fire that much early, so sleep out any remainder.
+    for (let left = ms; left > 0; left = ms - (performance.now() - stoppedAt)) await sleep(left);
   } finally {
     signalAll([pid], 'SIGCONT');
   }
