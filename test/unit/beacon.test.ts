@@ -75,13 +75,18 @@ describe('beacon evidence for one observation', () => {
       heard: true,
       silentForMs: 600,
       signalForMs: 600,
+      signalSince: 9_400,
     });
   });
 
   it('the peer saying its server stopped answering is a signal counted from its first such word', () => {
     const view = tracked([8_000, 'answering'], [8_500, 'not-answering'], [9_900, 'not-answering']);
     assert.equal(view.notAnsweringSince, 8_500);
-    assert.deepEqual(beaconEvidence(view, 10_000, 500), { heard: true, signalForMs: 1_500 });
+    assert.deepEqual(beaconEvidence(view, 10_000, 500), {
+      heard: true,
+      signalForMs: 1_500,
+      signalSince: 8_500,
+    });
   });
 
   it('a beacon back to "answering" clears the not-answering run', () => {

@@ -308,6 +308,48 @@ const rows: Row[] = [
     reason: /failed the check after its beacon fell silent, the gateway answers/,
   },
   {
+    name: 'beacon silent, and the one beat new to this look came before the silence: no evidence, promote',
+    obs: standbyView({
+      ...primaryGone,
+      peerBeacon: { heard: true, silentForMs: 1400, signalForMs: 1400, signalSince: NOW - 1400 },
+      local: {
+        heartbeat: { lastAlive: 501_000, writer: 'host1' },
+        lastReceiptAt: NOW - 1450,
+      },
+    }),
+    state: 'promoting',
+    rule: 'standby-promote',
+    nextLoopMs: 100,
+    reason: /failed the check after its beacon fell silent/,
+  },
+  {
+    name: 'beacon silent, but the WAL receiver heard the peer after the silence began: the new beat counts',
+    obs: standbyView({
+      ...primaryGone,
+      peerBeacon: { heard: true, silentForMs: 1400, signalForMs: 1400, signalSince: NOW - 1400 },
+      local: {
+        heartbeat: { lastAlive: 501_000, writer: 'host1' },
+        lastReceiptAt: NOW - 300,
+      },
+    }),
+    state: 'standby',
+    rule: 'standby-following',
+  },
+  {
+    name: 'no beacon signal: a beat new to this look counts, however old the last receipt',
+    obs: standbyView({
+      ...primaryGone,
+      peerBeacon: { heard: true },
+      local: {
+        heartbeat: { lastAlive: 501_000, writer: 'host1' },
+        lastReceiptAt: NOW - 5000,
+      },
+    }),
+    mem: { misses: 2 },
+    state: 'standby',
+    rule: 'standby-following',
+  },
+  {
     name: 'the beacon said its server stopped answering, and the check fails: promote at the first miss',
     obs: standbyView({ ...primaryGone, peerBeacon: { heard: true, signalForMs: 1200 } }),
     state: 'promoting',

@@ -26,6 +26,9 @@ export interface BeaconEvidence {
   /** Silent for at least beacon.timeout as the observation ended: for how long. */
   silentForMs?: number;
   signalForMs?: number;
+  /** When the signal began (this host's clock): the last beacon heard before the silence, or
+   * the first that said the peer's server stopped answering. */
+  signalSince?: number;
   /** The peer, still beaconing, says it restarts its crashed primary in place: for how long. */
   restartingForMs?: number;
 }
@@ -80,11 +83,16 @@ export function beaconEvidence(
   const silentForMs = endedAt - view.lastHeardAt;
   const silent = silentForMs >= timeoutMs;
   const evidence: BeaconEvidence = { heard: true };
-  if (silent) return { ...evidence, silentForMs, signalForMs: silentForMs };
+  if (silent)
+    return { ...evidence, silentForMs, signalForMs: silentForMs, signalSince: view.lastHeardAt };
   // Restarting counts while the peer still beacons it, never from a silence.
   if (view.restartingSince !== undefined)
     return { ...evidence, restartingForMs: endedAt - view.restartingSince };
   if (view.notAnsweringSince !== undefined)
-    return { ...evidence, signalForMs: endedAt - view.notAnsweringSince };
+    return {
+      ...evidence,
+      signalForMs: endedAt - view.notAnsweringSince,
+      signalSince: view.notAnsweringSince,
+    };
   return evidence;
 }

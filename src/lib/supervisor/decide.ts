@@ -557,9 +557,22 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
   // Only a beat written by the peer is evidence that the peer is alive, and not when its host
   // refuses connections: no PostgreSQL runs there, so a beat arriving now was written before
   // it died (replication delivers the last beats after the fact).
+  const window = beaconSignalWindowMs(config);
+  const beacon = obs.peerBeacon;
+  const beaconSignal = beacon?.signalForMs !== undefined && beacon.signalForMs <= window;
+  // Nor, after a beacon signal, when nothing at all came through the WAL receiver since the
+  // signal began: that beat was already on its way when the peer fell silent (or said its
+  // server stopped answering), so it shows the peer alive before the signal, not after it.
+  // Both times are this host's clock. A peer that is alive and streams keeps the receiver hearing.
+  const signalSince = beaconSignal ? beacon.signalSince : undefined;
+  const beatBeforeSignal =
+    signalSince !== undefined &&
+    local.lastReceiptAt !== undefined &&
+    local.lastReceiptAt <= signalSince;
   const heartbeatFresh =
     peerServer.refused !== true &&
     peerServer.poweredOff !== true &&
+    !beatBeforeSignal &&
     local.heartbeat?.writer === obs.peer &&
     heartbeatValue !== undefined &&
     mem.lastHeartbeatValue !== undefined &&
@@ -568,9 +581,6 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
   const peerIsStandby = peerServer.answering && peerServer.role === 'standby';
   const primaryAlive = peerIsPrimary || obs.primaryVip.answeredByOtherPrimary || heartbeatFresh;
   const misses = localStandby && !primaryAlive ? mem.misses + 1 : 0;
-  const window = beaconSignalWindowMs(config);
-  const beacon = obs.peerBeacon;
-  const beaconSignal = beacon?.signalForMs !== undefined && beacon.signalForMs <= window;
   const beaconSilent = beacon?.silentForMs !== undefined && beacon.silentForMs <= window;
   const peerRestarting =
     beacon?.restartingForMs !== undefined && beacon.restartingForMs < restartGraceMs;
