@@ -312,9 +312,10 @@ const rows: Row[] = [
     obs: standbyView({
       ...primaryGone,
       peerBeacon: { heard: true, silentForMs: 1400, signalForMs: 1400, signalSince: NOW - 1400 },
+      // WAL came in 60 ms after the last beacon, before the next one was due (100 ms).
       local: {
         heartbeat: { lastAlive: 501_000, writer: 'host1' },
-        lastReceiptAt: NOW - 1450,
+        lastReceiptAt: NOW - 1340,
       },
     }),
     state: 'promoting',

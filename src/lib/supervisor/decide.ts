@@ -564,7 +564,12 @@ function deriveFacts(obs: Observation, mem: Memory, config: ClusterConfig): Fact
   // signal began: that beat was already on its way when the peer fell silent (or said its
   // server stopped answering), so it shows the peer alive before the signal, not after it.
   // Both times are this host's clock. A peer that is alive and streams keeps the receiver hearing.
-  const signalSince = beaconSignal ? beacon.signalSince : undefined;
+  // A silence begins when the next beacon was due, one interval after the last one heard: WAL
+  // that came in between (a busy primary streams every few ms) was sent before it began.
+  const signalSince =
+    beaconSignal && beacon.signalSince !== undefined
+      ? beacon.signalSince + (beacon.silentForMs !== undefined ? (config.beacon?.interval ?? 0) : 0)
+      : undefined;
   const beatBeforeSignal =
     signalSince !== undefined &&
     local.lastReceiptAt !== undefined &&
