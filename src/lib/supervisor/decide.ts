@@ -299,7 +299,7 @@ export const rules: readonly Rule[] = [
   },
   {
     name: 'down-start-standby',
-    doc: 'Down, and none of the rows above: start as a standby. A node never starts as a primary; the policy promotes it if it should lead.',
+    doc: 'Down, and none of the rows above: start as a standby. Apart from the restart in place above, a node never starts as a primary; the policy promotes it if it should lead.',
     situation: 'down',
     when: always,
     to: 'starting',
