@@ -15,7 +15,7 @@ import {
 import { runSkypgOn, skypgBin, type CliRun } from '../support/cli.js';
 import { netnsLabSkipReason, useNetnsLab } from '../support/netns.js';
 import { waitUntil } from '../support/wait.js';
-import { vipStatus } from '../../src/lib/net/vip.js';
+import { vipDown, vipStatus, vipUp } from '../../src/lib/net/vip.js';
 
 const skip = await netnsLabSkipReason();
 
@@ -109,6 +109,66 @@ describe('vip and fence on real hosts', { skip }, () => {
     const parsed = JSON.parse(status1.stdout) as { heldHere: boolean; otherHolders: string[] };
     assert.deepEqual(parsed, { ...parsed, heldHere: false, otherHolders: [host2Mac] });
     await on(state, 'host2', ['vip', 'down', 'primary']);
+  });
+
+  it('vip down ends the announcements vip up started: a move within seconds of the take is not pointed back', async (t: TestContext) => {
+    const state = lab().state;
+    const [host1Mac, host2Mac] = [await macOf(state, 'host1'), await macOf(state, 'host2')];
+    // Count, at the client, every ARP packet that says host1 (first rule) or host2 holds the VIP.
+    const table = 'skypg_test_announce';
+    const nft = (line: string): Promise<unknown> => execIn(state, 'client', 'nft', line.split(' '));
+    await nft(`add table arp ${table}`);
+    t.after(() => nft(`delete table arp ${table}`));
+    await nft(`add chain arp ${table} input { type filter hook input priority 0 ; }`);
+    for (const mac of [host1Mac, host2Mac]) {
+      await nft(`add rule arp ${table} input arp saddr ip ${vip} arp saddr ether ${mac} counter`);
+    }
+    const announced = async (): Promise<number[]> => {
+      const listed = await execIn(state, 'client', 'nft', ['list', 'table', 'arp', table]);
+      return [...listed.stdout.matchAll(/counter packets (\d+)/g)].map((match) => Number(match[1]));
+    };
+    const announcedByHost1 = async (): Promise<number> => (await announced())[0] ?? -1;
+
+    const up1 = await on(state, 'host1', ['vip', 'up', 'primary']);
+    assert.equal(up1.code, 0, up1.stderr);
+    await waitUntil('host1 announced the VIP', async () => (await announcedByHost1()) >= 1, 3000);
+    // vip up started five announcements a second apart: drop the VIP in their middle.
+    await sleep(1200);
+    assert.equal((await on(state, 'host1', ['vip', 'down', 'primary'])).code, 0);
+    const afterDown = await announcedByHost1();
+    const up2 = await on(state, 'host2', ['vip', 'up', 'primary']);
+    assert.equal(up2.code, 0, up2.stderr);
+    // host2 keeps the VIP: all five of its announcements go out.
+    await waitUntil('host2 announced five times', async () => (await announced())[1] === 5, 6000);
+    assert.equal(
+      await announcedByHost1(),
+      afterDown,
+      'host1 kept announcing a VIP it had dropped (and pointed the client back at itself)',
+    );
+    const neigh = await execIn(state, 'client', 'ip', ['neigh', 'show', vip]);
+    assert.ok(neigh.stdout.toLowerCase().includes(host2Mac), neigh.stdout);
+    await on(state, 'host2', ['vip', 'down', 'primary']);
+  });
+
+  it('the announcer runs ip and arping through vip.command_prefix, one announcement at a time', async () => {
+    const state = lab().state;
+    const log = join(state.dir, 'prefix.log');
+    const prefix = join(state.dir, 'log-and-run.sh');
+    await writeFile(prefix, `#!/bin/sh\necho "$*" >> ${log}\nexec "$@"\n`, { mode: 0o755 });
+    const config = { ...lab().config, vip: { ...lab().config.vip, command_prefix: [prefix] } };
+    const options = { netns: state.netns.host1 };
+    await vipUp(config, 'standby', { ...options, knownReleased: true });
+    await waitUntil(
+      'two announcements went through the prefix',
+      async () =>
+        (await readFile(log, 'utf8').catch(() => '')).split('arping -U -c 1').length - 1 >= 2,
+      4000,
+    );
+    await vipDown(config, 'standby', options);
+    const lines = (await readFile(log, 'utf8')).trim().split('\n');
+    assert.ok(lines.includes('ip addr add 10.231.0.131/24 dev eth0'), lines.join('\n'));
+    assert.ok(lines.includes('arping -U -c 1 -i 1 -I eth0 10.231.0.131'), lines.join('\n'));
+    assert.ok(lines.includes('ip -o addr show dev eth0'), lines.join('\n'));
   });
 
   it('fence status/off/on through ipmitool (the lab default): off kills host1, on brings it back without PostgreSQL', async () => {

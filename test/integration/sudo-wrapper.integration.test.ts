@@ -63,6 +63,8 @@ describe('the sudo wrapper skypg-net', () => {
     [['ip', 'addr', 'del', `${vip}/24`, 'dev', 'eth0'], `/usr/sbin/ip addr del ${vip}/24 dev eth0`],
     [dad('1'), `/usr/bin/arping -D -c 1 -w 1 -I eth0 ${vip}`],
     [dad('60'), `/usr/bin/arping -D -c 1 -w 60 -I eth0 ${vip}`],
+    // What skypg's announcer sends: one announcement per run, while the VIP is held.
+    [announce('1', '1'), `/usr/bin/arping -U -c 1 -i 1 -I eth0 ${vip}`],
     [announce('5', '1'), `/usr/bin/arping -U -c 5 -i 1 -I eth0 ${vip}`],
     [announce('100', '60'), `/usr/bin/arping -U -c 100 -i 60 -I eth0 ${vip}`],
   ];

@@ -212,19 +212,35 @@ export const vipUp: VipOperation<VipChange> = (config, role, options = {}) =>
     return { changed: !held, announced: config.vip.announce.count };
   });
 
+/**
+ * The announcer: one gratuitous ARP at a time, each only while the address is still here, so
+ * that `vip down` (from any process, or through the sudo wrapper as root) ends the
+ * announcements by dropping the address. A single `arping -c COUNT` would go on announcing a
+ * VIP that moved, and point clients back at this host for up to a second each time. iputils
+ * arping waits one interval after its last packet, which spaces the announcements. Arguments:
+ * count, interval, interface, address, then vip.command_prefix (may be empty).
+ */
+const announcerScript = [
+  'count=$1 interval=$2 iface=$3 address=$4',
+  'shift 4',
+  'sent=0',
+  'while [ "$sent" -lt "$count" ]; do',
+  '  "$@" ip -o addr show dev "$iface" | grep -qF " $address/" || exit 0',
+  '  "$@" arping -U -c 1 -i "$interval" -I "$iface" "$address" >/dev/null 2>&1 || exit 0',
+  '  sent=$((sent + 1))',
+  'done',
+].join('\n');
+
 async function announce(config: ClusterConfig, vip: VipConfig, options: VipOptions): Promise<void> {
   await requireIputilsArping(config, options);
-  const [file, rest] = commandLine(config, 'arping', [
-    '-U',
-    '-c',
+  const args = [
     String(config.vip.announce.count),
-    '-i',
     String(config.vip.announce.intervalSeconds),
-    '-I',
     vip.interface,
     addressOnly(vip),
-  ]);
-  await startDetached(file, rest, inNetns(options));
+    ...(config.vip.command_prefix ?? []),
+  ];
+  await startDetached('sh', ['-c', announcerScript, 'skypg-announce', ...args], inNetns(options));
 }
 
 /** Drops the address if held here; idempotent. */
