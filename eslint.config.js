@@ -31,6 +31,7 @@ export default tseslint.config(
     ignores: [
       'src/lib/pg/connect.ts',
       'src/lib/process/run-program.ts',
+      'src/lib/process/probe-helper.ts',
       'src/lib/config/load.ts',
       'src/lab-agent.ts',
       'src/lib/lab/**',
@@ -41,7 +42,7 @@ export default tseslint.config(
         {
           paths: ['pg', 'execa', 'yaml', 'node:child_process'].map((name) => ({
             name,
-            message: `only the adapters (pg/connect.ts, process/run-program.ts, config/load.ts) import ${name}`,
+            message: `only the adapters (pg/connect.ts, process/run-program.ts, process/probe-helper.ts, config/load.ts) import ${name}`,
           })),
         },
       ],

@@ -10,6 +10,7 @@ import {
   readFile,
   readdir,
   readlink,
+  rename,
   rm,
   stat,
   writeFile,
@@ -496,5 +497,22 @@ describe('skypg reads a password file the way libpq does (L3)', () => {
     );
     await chmod(file, 0o600);
     assert.equal(await lookupPassword(file, query), 'sesame');
+  });
+
+  it('a password rotated in place, a replaced file or a widened mode counts at the next lookup', async () => {
+    const file = join(scratch(), 'pgpass-rotated');
+    const query = { host: '127.0.0.1', port: 5432, database: 'postgres', user: 'postgres' };
+    await writeFile(file, '*:*:*:*:first\n', { mode: 0o600 });
+    assert.equal(await lookupPassword(file, query), 'first');
+    // The same size, rewritten in place: what the cache of the last read must not hide.
+    await writeFile(file, '*:*:*:*:secnd\n');
+    assert.equal(await lookupPassword(file, query), 'secnd');
+    await writeFile(`${file}.new`, '*:*:*:*:third\n', { mode: 0o600 });
+    await rename(`${file}.new`, file);
+    assert.equal(await lookupPassword(file, query), 'third');
+    await chmod(file, 0o640);
+    assert.equal(await lookupPassword(file, query), undefined);
+    await rm(file);
+    assert.equal(await lookupPassword(file, query), undefined);
   });
 });

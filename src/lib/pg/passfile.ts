@@ -1,6 +1,7 @@
 // libpq password file lookup (hostname:port:database:username:password), so that a
 // configured postgres.passfile works exactly like libpq's PGPASSFILE.
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 
 export interface PassfileQuery {
   host: string;
@@ -61,10 +62,30 @@ export function passfileModeProblem(
 
 const reported = new Set<string>();
 
+/**
+ * The file's text as last read, while stat says it is the same file unchanged: the supervisor
+ * opens several connections a second, and one stat costs less than open, read and close. A
+ * replaced or edited file (new inode, size, mtime or ctime) is read again, as is one whose
+ * mode or owner changed (ctime).
+ */
+const lastRead = new Map<string, { identity: string; text: string }>();
+
+function identityOf(info: Stats): string {
+  return [info.dev, info.ino, info.size, info.mtimeMs, info.ctimeMs, info.mode, info.uid].join(':');
+}
+
 export async function lookupPassword(
   passfile: string,
   query: PassfileQuery,
 ): Promise<string | undefined> {
+  const cached = lastRead.get(passfile);
+  if (cached !== undefined) {
+    const info = await stat(passfile).catch(() => undefined);
+    if (info !== undefined && identityOf(info) === cached.identity) {
+      return findPassword(cached.text, query);
+    }
+    lastRead.delete(passfile);
+  }
   let text: string;
   try {
     const handle = await open(passfile, 'r');
@@ -79,6 +100,7 @@ export async function lookupPassword(
         return undefined;
       }
       text = await handle.readFile('utf8');
+      lastRead.set(passfile, { identity: identityOf(info), text });
     } finally {
       await handle.close();
     }

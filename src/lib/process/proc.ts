@@ -1,5 +1,6 @@
 // The one reader of /proc: a process's state, parent, start time and command line, and its
 // children. Every PID skypg signals is identified through here first.
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 export interface ProcStat {
@@ -13,7 +14,10 @@ export interface ProcStat {
 /** /proc/PID/stat, or undefined when the process does not exist. */
 export async function readProcStat(pid: number | 'self'): Promise<ProcStat | undefined> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
+  return text === undefined ? undefined : parseProcStat(text);
+}
+
+function parseProcStat(text: string): ProcStat {
   // Fields after the command name (which may contain spaces) start at its closing ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return { state: fields[0] ?? '', ppid: Number(fields[1]), startTicks: Number(fields[19]) };
@@ -28,9 +32,17 @@ export async function readCmdline(pid: number): Promise<string[]> {
 }
 
 /** Whether the PID names a live process (a zombie has exited: it only waits to be reaped). */
-export async function isLiveProcess(pid: number): Promise<boolean> {
-  const stat = await readProcStat(pid);
-  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+export function isLiveProcess(pid: number): Promise<boolean> {
+  // Read synchronously: the supervisor asks ten times a second (waker.ts), procfs answers from
+  // memory, and a read through the thread pool and its promises cost more than the read.
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return Promise.resolve(false);
+  }
+  const { state } = parseProcStat(text);
+  return Promise.resolve(state !== 'Z' && state !== 'X');
 }
 
 /** The PIDs whose parent is `parent`. */

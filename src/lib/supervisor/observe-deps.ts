@@ -19,8 +19,8 @@ import {
   type WalReceiverRow,
 } from '../pg/server-status.js';
 import { runningPostmaster } from '../pg/server-control.js';
-import { runProgram } from '../process/run-program.js';
-import { vipHeldHere, vipStatus, type VipStatus } from '../net/vip.js';
+import { probeHelper } from '../process/probe-helper.js';
+import { vipStatus, type VipStatus } from '../net/vip.js';
 
 /** The reads made on one connection to the local server; observe() chooses which by role. */
 export interface LocalServerReads {
@@ -101,15 +101,15 @@ export const realObserveDeps: ObserveDeps = {
     const target = { ...heartbeatDbTarget(config, first, 'heartbeat', 'tcp'), host: vip.host };
     return withConnection(withTimeouts(target, timeoutMs), readServerStatus);
   },
-  pingGateway: async (address, timeoutMs) => {
-    const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    const result = await runProgram('ping', ['-n', '-q', '-c', '1', '-W', seconds, address], {
-      allowFailure: true,
-      timeoutMs: timeoutMs + 1000,
-    });
-    return result.exitCode === 0;
+  // Both run in the probe helper's shell, not from here: see probe-helper.ts for the cost.
+  pingGateway: (address, timeoutMs) =>
+    probeHelper().pingAnswers(address, Math.max(1, Math.ceil(timeoutMs / 1000)), timeoutMs + 1000),
+  vipHeldHere: (config, role) => {
+    const vip = config.vip[role];
+    if (vip === undefined) return Promise.resolve(false);
+    const helper = probeHelper(config.vip.command_prefix ?? []);
+    return helper.addressOnInterface(vip.interface, vip.host, config.heartbeat.timeout + 1000);
   },
-  vipHeldHere,
   primaryVipStatus: (config) => vipStatus(config, 'primary'),
   systemIdentifierOnDisk,
   peerPoweredOff: async (peer) => (await fenceNode(peer, 'status')).power === 'off',

@@ -36,20 +36,29 @@ export async function observe(
   /** The read's answer, or poweredOff as soon as the fence device says OFF. */
   const unlessOff = (read: Promise<ServerStatus | Error>): Promise<ServerStatus | Error> =>
     Promise.race([read, peerOff.then((off) => (off ? poweredOff : read))]);
+  const primaryVipHeldHere =
+    config.vip.primary === undefined
+      ? Promise.resolve(false)
+      : orElse(() => deps.vipHeldHere(config, 'primary'), false);
+  // Through the VIP this host reaches itself while it holds the VIP, and every use of that
+  // answer below is for a VIP held elsewhere: the connection is made only when it is not here.
+  const heldHereAnswer = new Error('the primary VIP is held here');
   const [local, peerAnswer, viaVipAnswer, gatewayReachable, standbyVipHeld, primaryVipHeld] =
     await Promise.all([
       observeLocal(config, node, timeoutMs, deps),
       unlessOff(answerOf(() => deps.peerStatus(config, peer, timeoutMs))),
       config.vip.primary === undefined
         ? Promise.resolve(new Error('no primary VIP'))
-        : unlessOff(answerOf(() => deps.statusThroughPrimaryVip(config, timeoutMs))),
+        : primaryVipHeldHere.then((held) =>
+            held
+              ? heldHereAnswer
+              : unlessOff(answerOf(() => deps.statusThroughPrimaryVip(config, timeoutMs))),
+          ),
       gatewayAnswers(config, timeoutMs, deps),
       config.vip.standby === undefined
         ? Promise.resolve(false)
         : orElse(() => deps.vipHeldHere(config, 'standby'), false),
-      config.vip.primary === undefined
-        ? Promise.resolve(false)
-        : orElse(() => deps.vipHeldHere(config, 'primary'), false),
+      primaryVipHeldHere,
     ]);
   // Answers count only from this pair's other server (docs/security.md, "Network trust").
   const expected =
