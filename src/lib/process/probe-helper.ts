@@ -46,7 +46,8 @@ export class ProbeHelper {
 
   /** The shell's PID while one runs (tests, and the bench that counts its CPU). */
   get pid(): number | undefined {
-    return this.child?.exitCode === null ? this.child.pid : undefined;
+    const child = this.child;
+    return child?.exitCode === null && child.signalCode === null ? child.pid : undefined;
   }
 
   /** Ends the shell (its jobs finish on their own, within their timeouts). */
