@@ -1,5 +1,6 @@
 // CPU time and peak memory of a process, from /proc (Linux).
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { childrenOf } from '../../src/lib/process/proc.js';
 import { runProgram } from '../../src/lib/process/run-program.js';
 
 export interface CpuTicks {
@@ -20,41 +21,42 @@ export async function clockTicksPerSecond(): Promise<number> {
   return ticksPerSecond;
 }
 
-interface ProcStat {
-  ppid: number;
+interface OwnTicks {
   /** utime + stime */
   own: number;
   /** cutime + cstime: waited-for children */
   reaped: number;
 }
 
-async function procStat(pid: number): Promise<ProcStat | undefined> {
+async function ownTicks(pid: number): Promise<OwnTicks | undefined> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
-  // Fields after the parenthesised name: state is field 3, ppid 4, utime 14, stime 15,
-  // cutime 16, cstime 17.
+  // Fields after the parenthesised name: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
   const fields = text
     .slice(text.lastIndexOf(')') + 2)
     .split(' ')
     .map(Number);
   const at = (field: number): number => fields[field - 3] ?? 0;
-  return { ppid: at(4), own: at(14) + at(15), reaped: at(16) + at(17) };
+  return { own: at(14) + at(15), reaped: at(16) + at(17) };
+}
+
+/** Ticks of the live descendants of pid, each with the children it has waited for. */
+async function liveDescendantTicks(pid: number): Promise<number> {
+  let sum = 0;
+  for (const child of await childrenOf(pid)) {
+    const ticks = await ownTicks(child);
+    if (ticks !== undefined) sum += ticks.own + ticks.reaped + (await liveDescendantTicks(child));
+  }
+  return sum;
 }
 
 export async function cpuTicks(pid: number): Promise<CpuTicks> {
-  const stat = await procStat(pid);
-  if (stat === undefined) throw new Error(`no process ${pid}`);
-  const all = new Map<number, ProcStat>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const other = await procStat(Number(entry));
-    if (other !== undefined) all.set(Number(entry), other);
-  }
-  const descendants = (parent: number): number =>
-    [...all]
-      .filter(([, other]) => other.ppid === parent)
-      .reduce((sum, [child, other]) => sum + other.own + other.reaped + descendants(child), 0);
-  return { own: stat.own, withChildren: stat.own + stat.reaped + descendants(pid) };
+  const ticks = await ownTicks(pid);
+  if (ticks === undefined) throw new Error(`no process ${pid}`);
+  return {
+    own: ticks.own,
+    withChildren: ticks.own + ticks.reaped + (await liveDescendantTicks(pid)),
+  };
 }
 
 /** Peak resident set size (VmHWM) in bytes. */

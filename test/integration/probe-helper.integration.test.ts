@@ -104,8 +104,9 @@ describe('the probe helper', () => {
         ['--net', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
         { cwd: join(import.meta.dirname, '..', '..'), timeoutMs: 30_000 },
       );
-      const { answered, pid } = JSON.parse(result.stdout) as { answered: boolean; pid: number };
+      const { answered, pid } = JSON.parse(result.stdout) as { answered: boolean; pid?: number };
       assert.equal(answered, false);
+      assert.ok(pid !== undefined && pid > 0, `no helper shell ran: ${result.stdout}`);
       await waitUntil(
         'the helper shell to end with its process',
         async () => !(await alive(pid)),

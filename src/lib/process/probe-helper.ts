@@ -78,7 +78,7 @@ export class ProbeHelper {
   }
 
   private running(): ChildProcess {
-    if (this.child !== undefined && this.child.exitCode === null) return this.child;
+    if (this.child !== undefined && this.pid !== undefined) return this.child;
     const child = spawn('sh', ['-c', helperScript, 'skypg-probe', ...this.commandPrefix], {
       stdio: ['pipe', 'pipe', 'ignore'],
     });
