@@ -15,6 +15,11 @@ async function alive(pid: number): Promise<boolean> {
   return stat !== undefined && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
 }
 
+/** The command that runs a TypeScript module given as text (the helper's own process). */
+function nodeRunning(script: string): string[] {
+  return [process.execPath, '--import', 'tsx', '--input-type=module', '-e', script];
+}
+
 describe('the probe helper', () => {
   let dir: string;
   before(async () => {
@@ -36,6 +41,24 @@ describe('the probe helper', () => {
       assert.deepEqual(answers, [true, false, false, true]);
       // "127.0.0.1" must not match an address that only starts with it.
       assert.equal(await helper.addressOnInterface('lo', '127.0.0', 5000), false);
+    } finally {
+      helper.stop();
+    }
+  });
+
+  it('an answer that came while the process was stalled past the deadline still counts', async () => {
+    const helper = new ProbeHelper([]);
+    try {
+      // The shell is started first, so that the stall below is the only delay.
+      assert.equal(await helper.addressOnInterface('lo', '127.0.0.1', 5000), true);
+      const answer = helper.pingAnswers('127.0.0.1', 1, 50);
+      // A stall of the event loop (as a SIGSTOP or a starved CPU makes one): the reply is in
+      // the pipe when the 50 ms timer runs, and must be read before the timer's verdict.
+      const until = Date.now() + 400;
+      while (Date.now() < until) {
+        // Busy on purpose: no turn of the event loop until the deadline has long passed.
+      }
+      assert.equal(await answer, true);
     } finally {
       helper.stop();
     }
@@ -88,6 +111,36 @@ describe('the probe helper', () => {
   });
 
   it(
+    'one lost echo request is not "no": the ping asks again until its deadline',
+    { skip: isRoot() ? false : 'needs root (unshare --net, nft)' },
+    async () => {
+      // A namespace of its own whose output drops every other echo request, the first one
+      // included (numgen inc counts from 0): a single request would never be answered.
+      const script = [
+        "import { ProbeHelper } from './src/lib/process/probe-helper.ts';",
+        'const helper = new ProbeHelper([]);',
+        "const answered = await helper.pingAnswers('127.0.0.1', 1, 5000);",
+        'helper.stop();',
+        'console.log(JSON.stringify({ answered }));',
+      ].join('\n');
+      const setup = [
+        'set -e',
+        'ip link set lo up',
+        'nft add table inet lossy',
+        "nft add chain inet lossy out '{ type filter hook output priority 0; }'",
+        'nft add rule inet lossy out icmp type echo-request numgen inc mod 2 == 0 counter drop',
+        'exec "$@"',
+      ].join('\n');
+      const result = await runProgram(
+        'unshare',
+        ['--net', 'sh', '-c', setup, 'lossy', ...nodeRunning(script)],
+        { cwd: join(import.meta.dirname, '..', '..'), timeoutMs: 30_000 },
+      );
+      assert.deepEqual(JSON.parse(result.stdout), { answered: true });
+    },
+  );
+
+  it(
     'where nothing answers, ping is "no"; the shell ends with the process that started it',
     { skip: isRoot() ? false : 'needs root (unshare --net)' },
     async () => {
@@ -99,11 +152,10 @@ describe('the probe helper', () => {
         'console.log(JSON.stringify({ answered, pid: helper.pid }));',
         // Exits without stop(): the helper must not keep the process alive, nor outlive it.
       ].join('\n');
-      const result = await runProgram(
-        'unshare',
-        ['--net', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
-        { cwd: join(import.meta.dirname, '..', '..'), timeoutMs: 30_000 },
-      );
+      const result = await runProgram('unshare', ['--net', ...nodeRunning(script)], {
+        cwd: join(import.meta.dirname, '..', '..'),
+        timeoutMs: 30_000,
+      });
       const { answered, pid } = JSON.parse(result.stdout) as { answered: boolean; pid?: number };
       assert.equal(answered, false);
       assert.ok(pid !== undefined && pid > 0, `no helper shell ran: ${result.stdout}`);

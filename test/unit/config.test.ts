@@ -559,7 +559,7 @@ describe('config validation: the health API listen address', () => {
 describe('config validation: the beacon', () => {
   it('is on by default: UDP 8009 on each node’s own address, every 100ms, silent after 500ms', async () => {
     const { config } = await checkConfigText(minimal, 'x');
-    assert.deepEqual(config?.beacon, { interval: 100, timeout: 500 });
+    assert.deepEqual(config?.beacon, { interval: 100, timeout: 500, confirm_timeout: 500 });
     assert.deepEqual(
       config?.nodes.map((node) => node.beacon),
       [
@@ -578,6 +578,20 @@ describe('config validation: the beacon', () => {
     );
     assert.deepEqual(oneOff.problems, []);
     assert.equal(oneOff.config?.beacon, undefined);
+  });
+
+  it('confirm_timeout is never longer than heartbeat.timeout (a signal only makes a look quicker)', async () => {
+    const short = await checkConfigText(
+      `${minimal}heartbeat: { timeout: 300ms }\nbeacon: { confirm_timeout: 800ms }\n`,
+      'x',
+    );
+    assert.deepEqual(short.problems, []);
+    assert.equal(short.config?.beacon?.confirm_timeout, 300);
+    const set = await checkConfigText(`${minimal}beacon: { confirm_timeout: 250ms }\n`, 'x');
+    assert.equal(set.config?.beacon?.confirm_timeout, 250);
+    assert.deepEqual(await messagesOf(`${minimal}beacon: { confirm_timeout: 10ms }\n`), [
+      'beacon.confirm_timeout: must be at least 50ms, got "10ms"',
+    ]);
   });
 
   it('refuses a timeout under three intervals, naming both', async () => {

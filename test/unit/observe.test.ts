@@ -290,6 +290,23 @@ describe('observe(): a part that fails or times out is "not answering"', () => {
       );
     }
   });
+  it('after a beacon signal the peer, the VIP and the gateway get beacon.confirm_timeout', async () => {
+    const confirm = `${config.beacon?.confirm_timeout ?? 0}ms`;
+    assert.ok(
+      config.beacon !== undefined && config.beacon.confirm_timeout < config.heartbeat.timeout,
+    );
+    const { fakes } = await run(host2, standbyWorld(), config, { peerSignal: true });
+    assert.deepEqual(
+      fakes.journal.filter((entry) => entry.endsWith('ms')).sort(),
+      [
+        `connect local host2 ${TIMEOUT}`,
+        `heartbeatRow host2 ${TIMEOUT}`,
+        `peerStatus host1 ${confirm}`,
+        `ping ${GATEWAY} ${confirm}`,
+        `throughVip ${confirm}`,
+      ].sort(),
+    );
+  });
 });
 
 describe('observe(): the primary VIP, through the VIP and by DAD', () => {

@@ -78,7 +78,8 @@ supervisor:
 beacon:                                 # UDP datagrams between the two supervisors: a silence makes
   listen: ":8009"                       # them check at once instead of at the next loop (docs/failover.md)
   interval: 100ms                       # beacon: false turns it off (failures then take misses x interval)
-  timeout: 500ms
+  timeout: 500ms                        # a silence this long is a signal; the look after one
+  confirm_timeout: 500ms                # waits this long for the peer, the VIP and the gateway
 
 api:                                    # HTTP health API for HAProxy, Kubernetes and Prometheus
   listen: ":8008"                       # ":PORT" = each node's own address; api: false turns it off

@@ -548,7 +548,12 @@ function normalize(raw: RawConfig): ClusterConfig {
     beacon:
       raw.beacon === false || nodes.some((node) => node.beacon === undefined)
         ? undefined
-        : { interval: raw.beacon.interval, timeout: raw.beacon.timeout },
+        : {
+            interval: raw.beacon.interval,
+            timeout: raw.beacon.timeout,
+            // Never longer than a loop's own check: a signal may only make the look quicker.
+            confirm_timeout: Math.min(raw.beacon.confirm_timeout, raw.heartbeat.timeout),
+          },
     supervisor: raw.supervisor,
     hooks: normalizeHooks(raw.hooks),
   };

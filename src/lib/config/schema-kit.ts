@@ -206,7 +206,7 @@ class UnitSchema extends Schema<number> {
   constructor(
     readonly expected: string,
     private readonly parse: (text: string) => number | undefined,
-    private readonly min: number,
+    private readonly min: { value: number; text: string },
     private readonly max: { value: number; text: string },
     private readonly acceptBareNumber: boolean,
   ) {
@@ -222,8 +222,8 @@ class UnitSchema extends Schema<number> {
       const bare = typeof value === 'number' ? ' (add a unit)' : '';
       return fail(issues, path, `expected ${this.expected}, got ${show(value)}${bare}`);
     }
-    if (parsed < this.min) {
-      return fail(issues, path, `must be at least ${String(this.min)}, got ${show(value)}`);
+    if (parsed < this.min.value) {
+      return fail(issues, path, `must be at least ${this.min.text}, got ${show(value)}`);
     }
     if (parsed > this.max.value) {
       return fail(issues, path, `must be at most ${this.max.text}, got ${show(value)}`);
@@ -377,7 +377,7 @@ export const s = {
     new UnitSchema(
       'a duration such as 500ms, 1s or 2m',
       parseDuration,
-      minMs,
+      { value: minMs, text: formatDurationLimit(minMs) },
       { value: maxMs, text: formatDurationLimit(maxMs) },
       false,
     ),
@@ -385,7 +385,7 @@ export const s = {
     new UnitSchema(
       'a size such as 16MB or 1GiB',
       parseSize,
-      0,
+      { value: 0, text: '0' },
       { value: maxSizeBytes, text: '1024TB' },
       true,
     ),

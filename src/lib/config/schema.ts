@@ -129,7 +129,7 @@ export const defaultApiListen = `:${defaultApiPort}`;
 
 /** The supervisors' UDP beacon (src/lib/beacon); `false` turns it off. */
 export const defaultBeaconListen = `:${defaultBeaconPort}`;
-const beaconDefaults = { interval: 100, timeout: 500 };
+const beaconDefaults = { interval: 100, timeout: 500, confirm_timeout: 500 };
 
 const nodeSchema = s.object({
   name: s.identifier(),
@@ -278,6 +278,7 @@ export const configSchema = s.object({
         listen: listenSchema.default(defaultBeaconListen),
         interval: s.duration(20, 5000).default(beaconDefaults.interval),
         timeout: s.duration(60, 30_000).default(beaconDefaults.timeout),
+        confirm_timeout: s.duration(50, 30_000).default(beaconDefaults.confirm_timeout),
       }),
     )
     .default({ listen: defaultBeaconListen, ...beaconDefaults }),

@@ -100,9 +100,10 @@ export interface ClusterConfig {
     isolation_timeout: number;
     auto_rejoin: boolean;
   };
-  /** The supervisors' beacon: how often each sends, and how long a silence is a signal;
-   * undefined when it is off (either node's beacon off turns it off for the pair). */
-  beacon: { interval: number; timeout: number } | undefined;
+  /** The supervisors' beacon: how often each sends, how long a silence is a signal, and how
+   * long the checks of the peer wait in a look that follows a signal (at most
+   * heartbeat.timeout); undefined when it is off (either node's beacon off turns it off). */
+  beacon: { interval: number; timeout: number; confirm_timeout: number } | undefined;
   supervisor: { state_file: string };
   hooks: HooksConfig;
 }

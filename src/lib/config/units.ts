@@ -74,5 +74,5 @@ export function formatDuration(ms: number): string {
 
 /** A limit as an operator writes it: "24h" rather than formatDuration's "1440m". */
 export function formatDurationLimit(ms: number): string {
-  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : formatDuration(ms);
+  return ms !== 0 && ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : formatDuration(ms);
 }

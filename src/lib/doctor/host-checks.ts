@@ -174,7 +174,8 @@ export async function checkGateway(config: ClusterConfig, node: NodeConfig): Pro
   const seconds = String(Math.max(1, Math.ceil(config.heartbeat.timeout / 1000)));
   const answers = await Promise.all(
     config.gateway.map((address) =>
-      runProgram('ping', ['-n', '-q', '-c', '1', '-W', seconds, address], {
+      // As the supervisor asks (probe-helper.ts): a request every 200 ms until one is answered.
+      runProgram('ping', ['-n', '-q', '-c', '1', '-i', '0.2', '-w', seconds, address], {
         allowFailure: true,
         timeoutMs: 5000,
       }).then(

@@ -9,14 +9,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
  * Reads "ID VERB A B" lines; answers "ID STATUS" from a background job per question, so a ping
  * that waits for its timeout does not hold up a VIP look. `held IFACE ADDRESS`: 0 when
  * `ip -o addr show dev IFACE` lists ADDRESS (through the command prefix, the script's
- * arguments); `ping ADDRESS SECONDS`: ping's own status. Arguments are data, always quoted.
+ * arguments); `ping ADDRESS SECONDS`: ping's own status, 0 at the first reply, an echo request
+ * every 200 ms until then, for at most SECONDS (-w), so one lost packet is not "unreachable"
+ * (one request with -W was, and a lossy link made a primary think itself cut off). Arguments
+ * are data, always quoted.
  * When the supervisor goes away its end of stdin closes, and the loop ends.
  */
 const helperScript = [
   'while read -r id verb a b; do',
   '  case $verb in',
   '    held) { "$@" ip -o addr show dev "$a" 2>/dev/null | grep -qF " $b/"; echo "$id $?"; } & ;;',
-  '    ping) { ping -n -q -c 1 -W "$b" "$a" >/dev/null 2>&1; echo "$id $?"; } & ;;',
+  '    ping) { ping -n -q -c 1 -i 0.2 -w "$b" "$a" >/dev/null 2>&1; echo "$id $?"; } & ;;',
   '    *) echo "$id 127" ;;',
   '  esac',
   'done',
@@ -39,7 +42,7 @@ export class ProbeHelper {
     return (await this.ask('held', iface, address, timeoutMs)) === 0;
   }
 
-  /** One echo request to address answered within `seconds` (ping -W). */
+  /** An echo request to address answered within `seconds` (one every 200 ms until one is). */
   async pingAnswers(address: string, seconds: number, timeoutMs: number): Promise<boolean> {
     return (await this.ask('ping', address, String(seconds), timeoutMs)) === 0;
   }
@@ -65,9 +68,14 @@ export class ProbeHelper {
     const child = this.running();
     const id = String((this.nextId += 1));
     return new Promise((resolve) => {
+      // The verdict waits one turn of the event loop after the timer: a supervisor that was
+      // stalled (paused, starved) runs its due timers before it reads the answers that came
+      // meanwhile, and an answer already in the pipe must win over the timeout.
       const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve(undefined);
+        setImmediate(() => {
+          if (!this.pending.delete(id)) return;
+          resolve(undefined);
+        });
       }, timeoutMs);
       this.pending.set(id, (status) => {
         clearTimeout(timer);

@@ -102,8 +102,9 @@ export const realObserveDeps: ObserveDeps = {
     return withConnection(withTimeouts(target, timeoutMs), readServerStatus);
   },
   // Both run in the probe helper's shell, not from here: see probe-helper.ts for the cost.
+  // ping's own deadline is whole seconds (-w): the answer is the one that came within timeoutMs.
   pingGateway: (address, timeoutMs) =>
-    probeHelper().pingAnswers(address, Math.max(1, Math.ceil(timeoutMs / 1000)), timeoutMs + 1000),
+    probeHelper().pingAnswers(address, Math.max(1, Math.ceil(timeoutMs / 1000)), timeoutMs),
   vipHeldHere: (config, role) => {
     const vip = config.vip[role];
     if (vip === undefined) return Promise.resolve(false);

@@ -1,5 +1,6 @@
 // observe(): everything one supervisor loop needs, read concurrently, each part bounded by
-// heartbeat.timeout. A part that fails or times out is reported as "not answering", never
+// heartbeat.timeout (the peer's, the VIP's and the gateway's by beacon.confirm_timeout in a look
+// that follows a beacon signal). A part that fails or times out is reported as "not answering", never
 // as an exception: the policy decides what a silence means. Every read goes through
 // ObserveDeps (observe-deps.ts), so this file holds only how the reads become facts.
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
@@ -27,6 +28,13 @@ export async function observe(
 ): Promise<Observation> {
   const peer = peerOf(config, node.name);
   const timeoutMs = config.heartbeat.timeout;
+  // After a signal the peer's checks are the confirmation, and on a LAN a live peer answers
+  // well within beacon.confirm_timeout: a cut-off one is declared that much sooner. The local
+  // server keeps heartbeat.timeout (its silence is not the news here).
+  const peerTimeoutMs =
+    hints.peerSignal === true && config.beacon !== undefined
+      ? config.beacon.confirm_timeout
+      : timeoutMs;
   const askPower =
     hints.peerSignal === true && config.failover.fencing === 'required' && peer.fence.length > 0;
   const peerOff = askPower
@@ -46,15 +54,15 @@ export async function observe(
   const [local, peerAnswer, viaVipAnswer, gatewayReachable, standbyVipHeld, primaryVipHeld] =
     await Promise.all([
       observeLocal(config, node, timeoutMs, deps),
-      unlessOff(answerOf(() => deps.peerStatus(config, peer, timeoutMs))),
+      unlessOff(answerOf(() => deps.peerStatus(config, peer, peerTimeoutMs))),
       config.vip.primary === undefined
         ? Promise.resolve(new Error('no primary VIP'))
         : primaryVipHeldHere.then((held) =>
             held
               ? heldHereAnswer
-              : unlessOff(answerOf(() => deps.statusThroughPrimaryVip(config, timeoutMs))),
+              : unlessOff(answerOf(() => deps.statusThroughPrimaryVip(config, peerTimeoutMs))),
           ),
-      gatewayAnswers(config, timeoutMs, deps),
+      gatewayAnswers(config, peerTimeoutMs, deps),
       config.vip.standby === undefined
         ? Promise.resolve(false)
         : orElse(() => deps.vipHeldHere(config, 'standby'), false),
