@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { lsnDistance, parseLsn } from '../../src/lib/pg/lsn.js';
 import { findPassword } from '../../src/lib/pg/passfile.js';
+import { parseLockFile, socketDirectoriesOf } from '../../src/lib/pg/server-control.js';
 
 describe('LSN arithmetic', () => {
   it('parses both halves', () => {
@@ -63,4 +64,53 @@ describe('password file lookup (libpq rules)', () => {
       assert.equal(findPassword(file, query), expected);
     });
   }
+});
+
+describe('postmaster.pid (the lock file a killed server leaves)', () => {
+  const lines = (shmem: string): string =>
+    [
+      '4242',
+      '/var/lib/postgresql/15/main',
+      '1765000000',
+      '5432',
+      '/var/run/postgresql',
+      '*',
+      shmem,
+      'ready   ',
+      '',
+    ].join('\n');
+
+  it('gives the PID and the System V segment ID of line 7 ("KEY ID")', () => {
+    const rest = { port: 5432, socketDir: '/var/run/postgresql' };
+    assert.deepEqual(parseLockFile(lines('  5432001     32769')), {
+      pid: 4242,
+      ...rest,
+      shmid: 32769,
+    });
+    assert.deepEqual(parseLockFile(lines('        0         0')), { pid: 4242, ...rest, shmid: 0 });
+  });
+
+  it('without a segment line (a server still starting), only the PID: its reaping is waited for', () => {
+    assert.deepEqual(parseLockFile('4242\n/var/lib/postgresql/15/main\n'), { pid: 4242 });
+    const rest = { port: 5432, socketDir: '/var/run/postgresql' };
+    assert.deepEqual(parseLockFile(lines('')), { pid: 4242, ...rest });
+    assert.deepEqual(parseLockFile(lines('5432001')), { pid: 4242, ...rest });
+  });
+
+  it('no PID, no lock', () => {
+    for (const text of ['', 'x\n', '-1\n', '0\n'])
+      assert.equal(parseLockFile(text), undefined, text);
+  });
+});
+
+describe('unix_socket_directories as postgres -C prints it', () => {
+  it('splits the list, unquotes, and leaves out abstract sockets (no lock file)', () => {
+    assert.deepEqual(socketDirectoriesOf('/var/run/postgresql\n'), ['/var/run/postgresql']);
+    assert.deepEqual(socketDirectoriesOf('/var/run/postgresql, /tmp\n'), [
+      '/var/run/postgresql',
+      '/tmp',
+    ]);
+    assert.deepEqual(socketDirectoriesOf('"/run/my dir",@abstract,\n'), ['/run/my dir']);
+    assert.deepEqual(socketDirectoriesOf('\n'), []);
+  });
 });

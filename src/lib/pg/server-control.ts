@@ -1,5 +1,6 @@
 // Starting and stopping the PostgreSQL server of a configured node on this host, as its OS
 // user, with pg_ctl; and whether it is running (verified PID, not just a pid file).
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeConfig } from '../config/types.js';
@@ -12,7 +13,7 @@ import {
   runPgProgram,
   type PgProgramContext,
 } from './programs.js';
-import { readProcStat } from '../process/proc.js';
+import { readProcStat, shmAttachments } from '../process/proc.js';
 
 export async function programContext(node: NodeConfig): Promise<PgProgramContext> {
   const env: Record<string, string> = {};
@@ -38,7 +39,7 @@ export async function runningPostmaster(node: NodeConfig): Promise<number | unde
 }
 
 export async function startServer(node: NodeConfig, timeoutMs = 60_000): Promise<void> {
-  await waitForDeadPostmaster(node, 5000);
+  await clearDeadPostmaster(node, 5000);
   const context = await programContext(node);
   const args = [
     '-D',
@@ -84,16 +85,106 @@ export async function stopServer(
 }
 
 /**
- * A killed postmaster stays a zombie until its parent reaps it (seen here: up to 2 s), and
- * pg_ctl refuses to start while the PID in postmaster.pid still exists. Wait for it to go.
+ * A killed postmaster stays a zombie until whatever adopted it reaps it, and PostgreSQL refuses
+ * to start while the PID in postmaster.pid, or in a socket's lock file, exists (a zombie does,
+ * to kill(pid, 0)). systemd reaps at once; a container's init may take seconds (this machine's:
+ * 1.7-1.8 s, every time) or never reap. So: wait until the old postmaster is gone or a zombie,
+ * and remove a zombie's lock files once no process of the old server is attached to the shared
+ * memory segment postmaster.pid names (its backends exit on their own after the postmaster
+ * died; PostgreSQL itself refuses to start while one is attached, so two servers never share
+ * the data directory). Without the segment in the file, or /proc/sysvipc/shm, the zombie's
+ * reaping is waited for, as before.
  */
-async function waitForDeadPostmaster(node: NodeConfig, timeoutMs: number): Promise<void> {
-  const pid = await readPostmasterPid(node.data_dir);
-  if (pid === undefined) return;
+async function clearDeadPostmaster(node: NodeConfig, timeoutMs: number): Promise<void> {
+  const lockFile = join(node.data_dir, 'postmaster.pid');
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const exists = (await readProcStat(pid)) !== undefined;
-    if (!exists || (await isPostmasterOf(pid, node.data_dir))) return;
-    await sleep(50);
+  for (;;) {
+    const text = await readFile(lockFile, 'utf8').catch(() => undefined);
+    const lock = text === undefined ? undefined : parseLockFile(text);
+    if (lock === undefined) return;
+    const stat = await readProcStat(lock.pid);
+    // Gone: PostgreSQL removes a stale file itself. Alive: pg_ctl says what runs there.
+    if (stat === undefined || (stat.state !== 'Z' && stat.state !== 'X')) return;
+    if (stat.comm === 'postgres' && lock.shmid !== undefined) {
+      if ((await shmAttachments(lock.shmid)) === 0) {
+        await removeSocketLocks(node, lock);
+        // Only the file read above: a server that started meanwhile keeps its own.
+        const now = await readFile(lockFile, 'utf8').catch(() => undefined);
+        if (now === text) await rm(lockFile, { force: true });
+        return;
+      }
+    }
+    if (Date.now() >= deadline) return;
+    await sleep(20);
   }
+}
+
+/**
+ * Each socket directory's `.s.PGSQL.PORT.lock` that names the dead postmaster: the directory
+ * postmaster.pid names (the first), postgres.socket_dir, and every unix_socket_directories
+ * entry the server's configuration gives (`postgres -C`; RHEL's packages set two).
+ */
+async function removeSocketLocks(node: NodeConfig, lock: PostmasterLock): Promise<void> {
+  const port = lock.port ?? node.postgres.port;
+  const configured = await programContext(node)
+    .then((context) =>
+      runPgProgram(
+        context,
+        'postgres',
+        ['-C', 'unix_socket_directories', '-D', node.postgres.config_dir ?? node.data_dir],
+        10_000,
+      ),
+    )
+    .then((result) => socketDirectoriesOf(result.stdout))
+    .catch(() => []);
+  const directories = new Set(
+    [lock.socketDir, node.postgres.socket_dir, ...configured].filter(
+      (dir): dir is string => dir !== undefined && dir !== '',
+    ),
+  );
+  for (const dir of directories) {
+    const path = join(dir, `.s.PGSQL.${port}.lock`);
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    if (text !== undefined && Number(text.split('\n')[0]) === lock.pid)
+      await rm(path, { force: true });
+  }
+}
+
+/** unix_socket_directories as `postgres -C` prints it: a comma-separated list, maybe quoted. */
+export function socketDirectoriesOf(setting: string): string[] {
+  return (
+    setting
+      .trim()
+      .split(',')
+      .map((entry) => entry.trim().replace(/^"(.*)"$/, '$1'))
+      // "@name" is an abstract socket: it has no lock file.
+      .filter((entry) => entry !== '' && !entry.startsWith('@'))
+  );
+}
+
+export interface PostmasterLock {
+  pid: number;
+  /** Line 4. */
+  port?: number;
+  /** Line 5: the first Unix socket directory (empty when it has none). */
+  socketDir?: string;
+  /** Line 7, "KEY ID": the System V segment's ID. */
+  shmid?: number;
+}
+
+/** postmaster.pid's fields skypg uses: PID (line 1), port, socket directory, segment ID. */
+export function parseLockFile(text: string): PostmasterLock | undefined {
+  const lines = text.split('\n');
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const lock: PostmasterLock = { pid };
+  const port = Number(lines[3]);
+  if (lines[3] !== undefined && lines[3] !== '' && Number.isInteger(port) && port > 0)
+    lock.port = port;
+  const socketDir = lines[4]?.trim();
+  if (socketDir !== undefined && socketDir !== '') lock.socketDir = socketDir;
+  const segment = (lines[6] ?? '').trim().split(/\s+/);
+  const shmid = Number(segment[1]);
+  if (segment.length === 2 && Number.isInteger(shmid) && shmid >= 0) lock.shmid = shmid;
+  return lock;
 }

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 export interface ProcStat {
+  /** The command name (a zombie keeps it; its command line is gone). */
+  comm: string;
   /** The state letter: R, S, D, T (stopped), Z (zombie), X (dead), ... */
   state: string;
   ppid: number;
@@ -19,8 +21,14 @@ export async function readProcStat(pid: number | 'self'): Promise<ProcStat | und
 
 function parseProcStat(text: string): ProcStat {
   // Fields after the command name (which may contain spaces) start at its closing ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] ?? '', ppid: Number(fields[1]), startTicks: Number(fields[19]) };
+  const close = text.lastIndexOf(')');
+  const fields = text.slice(close + 2).split(' ');
+  return {
+    comm: text.slice(text.indexOf('(') + 1, close),
+    state: fields[0] ?? '',
+    ppid: Number(fields[1]),
+    startTicks: Number(fields[19]),
+  };
 }
 
 /** The process's arguments (argv[0] first); empty when it does not exist. */
@@ -43,6 +51,21 @@ export function isLiveProcess(pid: number): Promise<boolean> {
   }
   const { state } = parseProcStat(text);
   return Promise.resolve(state !== 'Z' && state !== 'X');
+}
+
+/**
+ * How many processes are attached to the System V shared memory segment `shmid`
+ * (/proc/sysvipc/shm): 0 when it is gone too; undefined when the table cannot be read.
+ */
+export async function shmAttachments(shmid: number): Promise<number | undefined> {
+  const text = await readFile('/proc/sysvipc/shm', 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  for (const line of text.split('\n').slice(1)) {
+    // key shmid perms size cpid lpid nattch ...
+    const fields = line.trim().split(/\s+/);
+    if (Number(fields[1]) === shmid) return Number(fields[6]);
+  }
+  return 0;
 }
 
 /** The PIDs whose parent is `parent`. */
