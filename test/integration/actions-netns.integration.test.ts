@@ -16,6 +16,7 @@ import { runSkypgOn, skypgBin, type CliRun } from '../support/cli.js';
 import { netnsLabSkipReason, useNetnsLab } from '../support/netns.js';
 import { waitUntil } from '../support/wait.js';
 import { vipDown, vipStatus, vipUp } from '../../src/lib/net/vip.js';
+import { dadAfterFenceMs } from '../../src/lib/actions/promote.js';
 
 const skip = await netnsLabSkipReason();
 
@@ -78,7 +79,7 @@ describe('vip and fence on real hosts', { skip }, () => {
     // The short listen promote uses after a verified fence still hears a live holder.
     const shortListen = await vipStatus(lab().config, 'primary', {
       netns: state.netns.host2,
-      dadTimeoutMs: 200,
+      dadTimeoutMs: dadAfterFenceMs,
     });
     assert.deepEqual(shortListen.otherHolders, [await macOf(state, 'host1')]);
 

@@ -3,6 +3,7 @@
 // under test is the real one, with the real decide().
 import type { ActionOutcome } from '../../src/lib/supervisor/act.js';
 import type { LogEntry } from '../../src/lib/supervisor/log.js';
+import type { ObserveHints } from '../../src/lib/supervisor/observe.js';
 import { describeActions, type LoopDeps, type LoopLog } from '../../src/lib/supervisor/loop.js';
 import type { SupervisorState } from '../../src/lib/supervisor/state-file.js';
 import type { Action, Observation } from '../../src/lib/supervisor/types.js';
@@ -112,6 +113,8 @@ export class LoopFakes {
   readonly logs: LogEntry[] = [];
   readonly states: SupervisorState[] = [];
   readonly observations: Observation[] = [];
+  /** What the loop told each observe call (ObserveHints), in order. */
+  readonly hints: ObserveHints[] = [];
   readonly actCalls: ActCall[] = [];
   readonly deps: LoopDeps;
   readonly log: LoopLog;
@@ -129,7 +132,8 @@ export class LoopFakes {
       },
     };
     this.deps = {
-      observe: async (_config, _node, now) => {
+      observe: async (_config, _node, now, hints = {}) => {
+        this.hints.push(hints);
         this.observed += 1;
         const loop = this.observed;
         this.journal.push(`observe ${loop}`);

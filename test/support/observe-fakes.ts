@@ -145,6 +145,9 @@ export interface ObserveWorld {
   throwAtOnce?: (keyof ObserveDeps)[];
   /** The peer's and the VIP's answers never come (a powered-off host: connects hang). */
   peerHangs?: boolean;
+  /** Only the first read of the peer, of the VIP and of each gateway hangs (made just before a
+   * cut); the reads after it answer as scripted. */
+  firstReadsHang?: boolean;
   /** What the peer's fence device says when asked: true for OFF. */
   peerPoweredOff?: Scripted<boolean>;
 }
@@ -183,6 +186,13 @@ export class ObserveFakes {
       syncStandbyNames: () =>
         answer('local syncStandbyNames', required('local sync names', local.syncStandbyNames)),
     };
+    const readsOf = new Map<string, number>();
+    /** Whether this read hangs: always with peerHangs, the first of its kind with firstReadsHang. */
+    const hangs = (kind: string): boolean => {
+      const count = (readsOf.get(kind) ?? 0) + 1;
+      readsOf.set(kind, count);
+      return world.peerHangs === true || (world.firstReadsHang === true && count === 1);
+    };
     this.deps = {
       runningPostmaster: (node) =>
         answer(`runningPostmaster ${node.name}`, local.postmasterPid, 'runningPostmaster'),
@@ -198,11 +208,11 @@ export class ObserveFakes {
       writeBeat: (_config, node) =>
         answer(`writeBeat ${node.name}`, required('beat', local.beat), 'writeBeat'),
       peerStatus: (_config, peer, timeoutMs) =>
-        world.peerHangs === true
+        hangs('peer')
           ? hang(this.journal, `peerStatus ${peer.name} ${timeoutMs}ms (hangs)`)
           : answer(`peerStatus ${peer.name} ${timeoutMs}ms`, world.peer, 'peerStatus'),
       statusThroughPrimaryVip: (_config, timeoutMs) =>
-        world.peerHangs === true
+        hangs('vip')
           ? hang(this.journal, `throughVip ${timeoutMs}ms (hangs)`)
           : answer(
               `throughVip ${timeoutMs}ms`,
@@ -210,7 +220,13 @@ export class ObserveFakes {
               'statusThroughPrimaryVip',
             ),
       pingGateway: (address, timeoutMs) =>
-        answer(`ping ${address} ${timeoutMs}ms`, world.gateways?.[address] ?? false, 'pingGateway'),
+        world.firstReadsHang === true && hangs(`ping ${address}`)
+          ? hang(this.journal, `ping ${address} ${timeoutMs}ms (hangs)`)
+          : answer(
+              `ping ${address} ${timeoutMs}ms`,
+              world.gateways?.[address] ?? false,
+              'pingGateway',
+            ),
       vipHeldHere: (_config, role) =>
         answer(`vipHeldHere ${role}`, world.vipHeld?.[role] ?? false, 'vipHeldHere'),
       primaryVipStatus: (config) => {

@@ -2,7 +2,7 @@
 // failure ending it, and the fence-peer → promote hand-off, without root or PostgreSQL.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PromotionClearance } from '../../src/lib/actions/promote.js';
+import { dadAfterFenceMs, type PromotionClearance } from '../../src/lib/actions/promote.js';
 import { SkypgError } from '../../src/lib/common/errors.js';
 import { exampleConfig } from '../../src/lib/config/example.js';
 import { checkConfigText } from '../../src/lib/config/load.js';
@@ -123,7 +123,7 @@ describe('act(): a promotion set, with recording fakes', () => {
     await act(config, host2, promotionSet, fenced.deps);
     assert.deepEqual(fenced.calls.find((c) => c.call === 'vipUp')?.args, [
       'primary',
-      { dadTimeoutMs: 200 },
+      { dadTimeoutMs: dadAfterFenceMs },
     ]);
     const notFenced = recordingDeps({ fenced: false });
     await act(config, host2, promotionSet, notFenced.deps);

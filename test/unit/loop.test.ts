@@ -14,6 +14,7 @@ import {
 } from '../../src/lib/supervisor/loop.js';
 import type { Observation } from '../../src/lib/supervisor/types.js';
 import { actionWaitMs, observeDeadlineMs } from '../../src/lib/supervisor/watchdog.js';
+import { Waker } from '../../src/lib/supervisor/waker.js';
 import { LoopFakes } from '../support/loop-fakes.js';
 import { primaryView, standbyView } from '../support/observations.js';
 
@@ -45,7 +46,7 @@ const primaryGone = (now: number): Observation =>
 async function run(
   fakes: LoopFakes,
   node: NodeConfig,
-  flags: { once?: boolean; dryRun?: boolean } = {},
+  flags: { once?: boolean; dryRun?: boolean; waker?: Waker } = {},
 ): Promise<LoopSummary> {
   return runSupervisor(
     config,
@@ -56,6 +57,7 @@ async function run(
       log: fakes.log,
       signal: fakes.stop.signal,
       version: '0.0.0-test',
+      ...(flags.waker === undefined ? {} : { waker: flags.waker }),
     },
     fakes.deps,
   );
@@ -408,5 +410,32 @@ describe('loop watchers (the health API view, the event hooks)', () => {
       errors.map((entry) => entry.detail),
       ['broken watcher failed and is no longer told of loops: boom'],
     );
+  });
+});
+
+describe('a wake while a look is under way', () => {
+  it('resolves that look’s signalDuringLook (its checks start again); a look without one never sees it resolve', async () => {
+    const waker = new Waker();
+    const seen: string[] = [];
+    const fakes = new LoopFakes({
+      loops: 2,
+      observe: async (loop, now) => {
+        const during = fakes.hints.at(-1)?.signalDuringLook;
+        assert.ok(during !== undefined, 'each look gets a signalDuringLook');
+        if (loop === 1) {
+          waker.wake('the peer beacon is silent for 500ms');
+          await during;
+          seen.push('look 1 heard the wake');
+        } else {
+          const resolved = await Promise.race([during.then(() => true), Promise.resolve(false)]);
+          seen.push(`look 2 resolved at once: ${String(resolved)}`);
+        }
+        return standbyView({ now });
+      },
+    });
+    await run(fakes, host2, { waker });
+    assert.deepEqual(seen, ['look 1 heard the wake', 'look 2 resolved at once: false']);
+    // The wake also ends the pause: the second look follows at once and logs why.
+    assert.ok(fakes.logs.some((entry) => entry.event === 'wake'));
   });
 });

@@ -618,3 +618,66 @@ describe('observe(): after a beacon signal, the fence device is asked beside the
     }
   });
 });
+
+describe('observe(): a signal while the look is under way starts the peer’s checks again', () => {
+  const confirm = `${config.beacon?.confirm_timeout ?? 0}ms`;
+  const signalled = { signalDuringLook: Promise.resolve() };
+
+  it('reads made before a cut hang; the fresh ones decide, bounded by confirm_timeout', async () => {
+    const cutOff = standbyWorld(
+      {},
+      { firstReadsHang: true, peer: timedOut('host1'), throughVip: timedOut('vip') },
+    );
+    const { obs, fakes } = await run(host2, cutOff, config, signalled);
+    assert.equal(obs.peerServer.answering, false);
+    assert.equal(obs.primaryVip.answeredByOtherPrimary, false);
+    assert.equal(obs.gateway.reachable, true);
+    for (const read of [`peerStatus host1 ${TIMEOUT} (hangs)`, `peerStatus host1 ${confirm}`])
+      assert.ok(fakes.journal.includes(read), `${read} in ${fakes.journal.join(', ')}`);
+    assert.ok(fakes.journal.includes(`throughVip ${confirm}`));
+  });
+
+  it('a live peer’s fresh answer counts: it is answering', async () => {
+    const slowFirst = standbyWorld({}, { firstReadsHang: true });
+    const { obs } = await run(host2, slowFirst, config, signalled);
+    assert.equal(obs.peerServer.answering, true);
+    assert.equal(obs.peerServer.role, 'primary');
+  });
+
+  it('the primary cut off: its fresh ping fails too, so it reaches neither', async () => {
+    const isolated = primaryWorld(
+      {},
+      { firstReadsHang: true, peer: timedOut('host2'), gateways: { [GATEWAY]: false } },
+    );
+    const { obs, fakes } = await run(host1, isolated, config, signalled);
+    assert.equal(obs.peerServer.answering, false);
+    assert.equal(obs.gateway.reachable, false);
+    assert.ok(fakes.journal.includes(`ping ${GATEWAY} ${confirm}`), fakes.journal.join(', '));
+  });
+
+  it('with fencing required the fence device is asked at the signal; an OFF ends the wait', async () => {
+    const off = standbyWorld({}, { peerHangs: true, peerPoweredOff: true });
+    const { obs, fakes } = await run(host2, off, config, signalled);
+    assert.deepEqual(obs.peerServer, { answering: false, poweredOff: true });
+    assert.ok(fakes.journal.includes('peerPoweredOff host1'));
+  });
+
+  it('no signal during the look: each check is read once, and the fence device is not asked', async () => {
+    const never = { signalDuringLook: new Promise<void>(() => undefined) };
+    const { obs, fakes } = await run(host2, standbyWorld(), config, never);
+    assert.equal(obs.peerServer.answering, true);
+    assert.equal(fakes.journal.filter((entry) => entry.startsWith('peerStatus')).length, 1);
+    assert.equal(fakes.journal.filter((entry) => entry.startsWith('peerPoweredOff')).length, 0);
+  });
+
+  it('a read that answered before the signal is not read again', async () => {
+    let signal: () => void = () => undefined;
+    const later = new Promise<void>((resolve) => {
+      signal = resolve;
+    });
+    const { fakes } = await run(host2, standbyWorld(), config, { signalDuringLook: later });
+    signal();
+    await later;
+    assert.equal(fakes.journal.filter((entry) => entry.startsWith('peerStatus')).length, 1);
+  });
+});

@@ -279,9 +279,10 @@ async function promoteFailed(
 /**
  * Once the old primary is verified powered off, the other host that could answer for the
  * primary VIP cannot: duplicate address detection only guards against a stray holder, whose
- * kernel answers ARP within milliseconds, so it listens briefly.
+ * kernel answers ARP within milliseconds (in softirq, ahead of any busy process), so it listens
+ * briefly; the netns test checks that a live holder is still heard within it.
  */
-const dadAfterFenceMs = 200;
+export const dadAfterFenceMs = 100;
 
 export async function moveVips(
   config: ClusterConfig,

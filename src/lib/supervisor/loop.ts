@@ -303,13 +303,27 @@ export async function runSupervisor(
       beaconEvidence(beaconBefore, loopStarted, config.beacon.timeout).signalForMs !== undefined;
     let decision: Decision;
     let observation: Observation;
+    // A wake while this look is under way (the beacon fell silent, the postmaster died) starts
+    // the peer's checks again at once instead of after this look (observe.ts, againOnSignal).
+    const lookDone = new AbortController();
+    const signalDuringLook =
+      options.waker === undefined || peerSignal
+        ? undefined
+        : wokenDuring(options.waker, lookDone.signal);
     try {
-      observation = await withDeadline(
-        deps.observe(config, node, deps.now, { peerSignal }),
-        observeDeadlineMs(config),
-        'the observation',
-        deps.sleep,
-      );
+      try {
+        observation = await withDeadline(
+          deps.observe(config, node, deps.now, {
+            peerSignal,
+            ...(signalDuringLook === undefined ? {} : { signalDuringLook }),
+          }),
+          observeDeadlineMs(config),
+          'the observation',
+          deps.sleep,
+        );
+      } finally {
+        lookDone.abort();
+      }
       lastObservedAt = deps.now();
       if (lastActionError !== undefined) observation.lastActionError = lastActionError;
       if (options.peerBeacon && config.beacon) {
@@ -431,6 +445,15 @@ export async function runSupervisor(
     detail: `after ${loops} loops; PostgreSQL and the VIPs are left as they are`,
   });
   return { loops, lastDecision: previous };
+}
+
+/** Resolves at the waker's next wake; never when the look ended first (lookDone aborted). */
+function wokenDuring(waker: Waker, lookDone: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    void waker.next(lookDone).then(() => {
+      if (!lookDone.aborted) resolve();
+    });
+  });
 }
 
 /** The work's result, or an error once deadlineMs passed (the work itself is left to finish). */

@@ -17,6 +17,10 @@ export interface ObserveHints {
    * required, its fence device is asked for the power state beside the checks, and an OFF ends
    * the wait for the peer's and the VIP's answers at once (a powered-off host never answers). */
   peerSignal?: boolean;
+  /** Resolves when a signal comes while this look is under way (the loop's waker): the peer's
+   * checks and the gateway's ping then start again at once, bounded by beacon.confirm_timeout,
+   * beside the ones under way, and the fence device is asked too (with fencing required). */
+  signalDuringLook?: Promise<void>;
 }
 
 export async function observe(
@@ -31,15 +35,21 @@ export async function observe(
   // After a signal the peer's checks are the confirmation, and on a LAN a live peer answers
   // well within beacon.confirm_timeout: a cut-off one is declared that much sooner. The local
   // server keeps heartbeat.timeout (its silence is not the news here).
-  const peerTimeoutMs =
-    hints.peerSignal === true && config.beacon !== undefined
-      ? config.beacon.confirm_timeout
-      : timeoutMs;
-  const askPower =
-    hints.peerSignal === true && config.failover.fencing === 'required' && peer.fence.length > 0;
-  const peerOff = askPower
-    ? orElse(() => deps.peerPoweredOff(peer), false)
-    : Promise.resolve(false);
+  const confirmMs = config.beacon?.confirm_timeout ?? timeoutMs;
+  const peerTimeoutMs = hints.peerSignal === true ? confirmMs : timeoutMs;
+  // A signal in the middle of a look: the checks under way began before it, with the loop's
+  // timeout, so the fresh ones decide when the peer is silent (see againOnSignal).
+  const midLook =
+    hints.peerSignal === true || config.beacon === undefined ? undefined : hints.signalDuringLook;
+  const mayAskPower = config.failover.fencing === 'required' && peer.fence.length > 0;
+  const askPowerNow = (): Promise<boolean> => orElse(() => deps.peerPoweredOff(peer), false);
+  const peerOff = !mayAskPower
+    ? Promise.resolve(false)
+    : hints.peerSignal === true
+      ? askPowerNow()
+      : midLook === undefined
+        ? Promise.resolve(false)
+        : midLook.then(askPowerNow);
   const poweredOff = new Error('the fence device says the peer is powered off');
   /** The read's answer, or poweredOff as soon as the fence device says OFF. */
   const unlessOff = (read: Promise<ServerStatus | Error>): Promise<ServerStatus | Error> =>
@@ -54,15 +64,37 @@ export async function observe(
   const [local, peerAnswer, viaVipAnswer, gatewayReachable, standbyVipHeld, primaryVipHeld] =
     await Promise.all([
       observeLocal(config, node, timeoutMs, deps),
-      unlessOff(answerOf(() => deps.peerStatus(config, peer, peerTimeoutMs))),
+      unlessOff(
+        againOnSignal(
+          (ms) => answerOf(() => deps.peerStatus(config, peer, ms)),
+          peerTimeoutMs,
+          midLook,
+          confirmMs,
+          isAnswer,
+        ),
+      ),
       config.vip.primary === undefined
         ? Promise.resolve(new Error('no primary VIP'))
         : primaryVipHeldHere.then((held) =>
             held
               ? heldHereAnswer
-              : unlessOff(answerOf(() => deps.statusThroughPrimaryVip(config, peerTimeoutMs))),
+              : unlessOff(
+                  againOnSignal(
+                    (ms) => answerOf(() => deps.statusThroughPrimaryVip(config, ms)),
+                    peerTimeoutMs,
+                    midLook,
+                    confirmMs,
+                    isAnswer,
+                  ),
+                ),
           ),
-      gatewayAnswers(config, peerTimeoutMs, deps),
+      againOnSignal(
+        (ms) => gatewayAnswers(config, ms, deps),
+        peerTimeoutMs,
+        midLook,
+        confirmMs,
+        (reachable) => reachable,
+      ),
       config.vip.standby === undefined
         ? Promise.resolve(false)
         : orElse(() => deps.vipHeldHere(config, 'standby'), false),
@@ -180,6 +212,39 @@ async function readLocalServer(
   if (peerRow) observed.peerReplication = { state: peerRow.state, syncState: peerRow.syncState };
   observed.syncStandbyNames = await server.syncStandbyNames();
   return observed;
+}
+
+/**
+ * read(timeoutMs), and when a signal comes while it is under way, read(confirmMs) at once beside
+ * it: the first answer from either counts; a fresh read that fails ends the wait without the
+ * old one, which has waited longer already (a look that began just before a cut would
+ * otherwise sit out its whole timeout). Neither read rejects (they come wrapped).
+ */
+async function againOnSignal<T>(
+  read: (timeoutMs: number) => Promise<T>,
+  timeoutMs: number,
+  signal: Promise<void> | undefined,
+  confirmMs: number,
+  answered: (value: T) => boolean,
+): Promise<T> {
+  const first = read(timeoutMs);
+  if (signal === undefined) return first;
+  const early = await Promise.race([
+    first.then((value) => ({ value })),
+    signal.then(() => undefined),
+  ]);
+  if (early !== undefined) return early.value;
+  const fresh = read(confirmMs);
+  return new Promise<T>((resolve) => {
+    void first.then((value) => {
+      if (answered(value)) resolve(value);
+    });
+    void fresh.then(resolve);
+  });
+}
+
+function isAnswer(value: ServerStatus | Error): boolean {
+  return !(value instanceof Error);
 }
 
 /** The read's value, or fallback when it rejects (or throws before it returns a promise). */
