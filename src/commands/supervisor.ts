@@ -17,7 +17,7 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
     'rewrites the state file read by check-alive and status, and logs one JSON line per decision ' +
     'and action. SIGTERM/SIGINT stop it after the current loop without touching PostgreSQL or the ' +
     'VIPs; SIGHUP reopens --log-file. Unless api is false it serves the HTTP health API (GET /primary, ' +
-    '/replica, /health, /metrics...: docs/monitoring.md) on api.listen, default the node address, port 8008. Unless beacon is false it sends the peer a UDP beacon every beacon.interval (port 8009): a silence of beacon.timeout, or the peer saying its server stopped answering, makes it check at once, and one failed check then declares the primary failed. It refuses to start on a shape it cannot drive (a ' +
+    '/replica, /health, /metrics...: docs/monitoring.md) on api.listen, default the node address, port 8008. Unless beacon is false it sends the peer a UDP beacon every beacon.interval (port 8009): a silence of beacon.timeout, or the peer saying its server stopped answering, makes it check at once (the checks of the peer then bounded by beacon.confirm_timeout), and one failed check then declares the primary failed. It refuses to start on a shape it cannot drive (a ' +
     'replication slot the configuration does not name, a Debian start.conf of auto). --once runs a single loop; --dry-run logs actions without ' +
     'doing them.';
   static override examples = [

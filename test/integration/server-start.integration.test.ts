@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { NodeConfig } from '../../src/lib/config/types.js';
 import { localTarget, withConnection } from '../../src/lib/pg/connect.js';
+import { parseLockFile } from '../../src/lib/pg/programs.js';
 import {
-  parseLockFile,
   programContext,
   runningPostmaster,
   serverLogFile,

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { lsnDistance, parseLsn } from '../../src/lib/pg/lsn.js';
 import { findPassword } from '../../src/lib/pg/passfile.js';
-import { parseLockFile, socketDirectoriesOf } from '../../src/lib/pg/server-control.js';
+import { parseLockFile } from '../../src/lib/pg/programs.js';
+import { socketDirectoriesOf } from '../../src/lib/pg/server-control.js';
 
 describe('LSN arithmetic', () => {
   it('parses both halves', () => {

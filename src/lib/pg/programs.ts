@@ -76,13 +76,35 @@ export function runPgProgram(
 
 /** The postmaster PID from postmaster.pid, if the file exists. */
 export async function readPostmasterPid(dataDir: string): Promise<number | undefined> {
-  try {
-    const first = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0];
-    const pid = Number(first);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+  const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : parseLockFile(text)?.pid;
+}
+
+export interface PostmasterLock {
+  pid: number;
+  /** Line 4. */
+  port?: number;
+  /** Line 5: the first Unix socket directory (empty when it has none). */
+  socketDir?: string;
+  /** Line 7, "KEY ID": the System V segment's ID. */
+  shmid?: number;
+}
+
+/** postmaster.pid's fields skypg uses: PID (line 1), port, socket directory, segment ID. */
+export function parseLockFile(text: string): PostmasterLock | undefined {
+  const lines = text.split('\n');
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const lock: PostmasterLock = { pid };
+  const port = Number(lines[3]);
+  if (lines[3] !== undefined && lines[3] !== '' && Number.isInteger(port) && port > 0)
+    lock.port = port;
+  const socketDir = lines[4]?.trim();
+  if (socketDir !== undefined && socketDir !== '') lock.socketDir = socketDir;
+  const segment = (lines[6] ?? '').trim().split(/\s+/);
+  const shmid = Number(segment[1]);
+  if (segment.length === 2 && Number.isInteger(shmid) && shmid >= 0) lock.shmid = shmid;
+  return lock;
 }
 
 /** True when `pid` is alive and is a postgres postmaster serving `dataDir` (not a reused PID). */

@@ -9,8 +9,10 @@ import { effectivePassfile } from './connect.js';
 import {
   findPgBinDir,
   isPostmasterOf,
+  parseLockFile,
   readPostmasterPid,
   runPgProgram,
+  type PostmasterLock,
   type PgProgramContext,
 } from './programs.js';
 import { readProcStat, shmAttachments } from '../process/proc.js';
@@ -160,31 +162,4 @@ export function socketDirectoriesOf(setting: string): string[] {
       // "@name" is an abstract socket: it has no lock file.
       .filter((entry) => entry !== '' && !entry.startsWith('@'))
   );
-}
-
-export interface PostmasterLock {
-  pid: number;
-  /** Line 4. */
-  port?: number;
-  /** Line 5: the first Unix socket directory (empty when it has none). */
-  socketDir?: string;
-  /** Line 7, "KEY ID": the System V segment's ID. */
-  shmid?: number;
-}
-
-/** postmaster.pid's fields skypg uses: PID (line 1), port, socket directory, segment ID. */
-export function parseLockFile(text: string): PostmasterLock | undefined {
-  const lines = text.split('\n');
-  const pid = Number(lines[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  const lock: PostmasterLock = { pid };
-  const port = Number(lines[3]);
-  if (lines[3] !== undefined && lines[3] !== '' && Number.isInteger(port) && port > 0)
-    lock.port = port;
-  const socketDir = lines[4]?.trim();
-  if (socketDir !== undefined && socketDir !== '') lock.socketDir = socketDir;
-  const segment = (lines[6] ?? '').trim().split(/\s+/);
-  const shmid = Number(segment[1]);
-  if (segment.length === 2 && Number.isInteger(shmid) && shmid >= 0) lock.shmid = shmid;
-  return lock;
 }
