@@ -46,6 +46,8 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
     await assertDrivableShape(cluster.config, node);
     const log = new JsonLog(flags['log-file'], node.name);
     const hooks = createHookWatcher(cluster.config, node, log, { dryRun: flags['dry-run'] });
+    // --once observes once: nothing can cut a pause it does not take.
+    const signals = flags.once ? undefined : startLoopSignals(cluster.config, node, log);
     // --once answers no HTTP client: it ends before one could ask.
     const api =
       node.api === undefined || flags.once
@@ -55,10 +57,11 @@ export default class Supervisor extends SkypgCommand<SupervisorResult> {
             node,
             node.api,
             log,
-            { hookStats: hooks.stats },
+            {
+              hookStats: hooks.stats,
+              ...(signals?.beaconStats === undefined ? {} : { beaconStats: signals.beaconStats }),
+            },
           );
-    // --once observes once: nothing can cut a pause it does not take.
-    const signals = flags.once ? undefined : startLoopSignals(cluster.config, node, log);
     const stop = new AbortController();
     const onStop = (): void => {
       stop.abort();

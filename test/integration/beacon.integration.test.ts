@@ -66,8 +66,14 @@ const answeringLoop: LoopReport = {
   observation: { local: { running: true, answering: true } } as unknown as Observation,
 };
 
+const notAnsweringLoop: LoopReport = {
+  startedAt: 2,
+  endedAt: 3,
+  observation: { local: { running: true, answering: false } } as unknown as Observation,
+};
+
 describe('the beacon between two supervisors (UDP on loopback)', () => {
-  it('each hears the other; a beacon that stops wakes the other within timeout and a tick', async () => {
+  it('each hears the other; its word that its server stopped, and a beacon that stops, wake the other (counted)', async () => {
     const [port1 = 0, port2 = 0] = await freeUdpPorts(2);
     const config = await pairConfig(port1, port2);
     const wakers = [new Waker(), new Waker()] as const;
@@ -87,12 +93,25 @@ describe('the beacon between two supervisors (UDP on loopback)', () => {
         20,
       );
       assert.equal(wakers[1].take(), undefined, 'no wake while the peer beacons');
+      const heard = host2.stats();
+      assert.equal(heard.bound, true);
+      assert.ok(heard.received >= 1 && host1.stats().sent >= heard.received, JSON.stringify(heard));
+      assert.equal(heard.peerServer, 'answering');
+      assert.deepEqual(heard.wakes, { silence: 0, notAnswering: 0 });
+      host1.watcher.loopEnded?.(notAnsweringLoop);
+      await wakers[1].next(AbortSignal.timeout(5000));
+      assert.match(wakers[1].take() ?? '', /stopped answering/);
+      assert.equal(host2.stats().peerServer, 'not-answering');
+      assert.deepEqual(host2.stats().wakes, { silence: 0, notAnswering: 1 });
       await host1.close();
       const closedAt = Date.now();
       await wakers[1].next(AbortSignal.timeout(5000));
       const wokeAfterMs = Date.now() - closedAt;
       assert.match(wakers[1].take() ?? '', /silent for 200ms/);
       assert.ok(wokeAfterMs >= 100 && wokeAfterMs < 2000, `woke ${wokeAfterMs}ms after the stop`);
+      const silent = host2.stats();
+      assert.deepEqual(silent.wakes, { silence: 1, notAnswering: 1 });
+      assert.ok((silent.peerSilentForMs ?? 0) >= 200, JSON.stringify(silent));
     } finally {
       await host1.close();
       await host2.close();
@@ -126,6 +145,11 @@ describe('the beacon between two supervisors (UDP on loopback)', () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.equal(host2.view().lastHeardAt, undefined);
+      assert.equal(
+        host2.stats().received,
+        0,
+        'an impostor, another cluster or its own name is not counted',
+      );
       await send(local, 'beaconlab', 'host1');
       await waitUntil(
         'the real one is heard',

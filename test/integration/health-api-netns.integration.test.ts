@@ -115,6 +115,10 @@ describe('health API from the client machine', { skip }, () => {
         `${host}: promtool says`,
       );
       assert.equal(metric(answer.body, 'skypg_postgres_up'), 1, host);
+      // The beacons of the two supervisors cross the lab's links: each hears the other.
+      assert.equal(metric(answer.body, 'skypg_beacon_up'), 1, host);
+      assert.ok((metric(answer.body, 'skypg_beacon_received_total') ?? 0) > 0, host);
+      assert.ok((metric(answer.body, 'skypg_peer_beacon_silence_seconds') ?? 9) < 1, host);
     }
   });
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { answerRequest } from '../../src/lib/api/routes.js';
-import { ViewRecorder } from '../../src/lib/api/view.js';
+import { ViewRecorder, type ViewSources } from '../../src/lib/api/view.js';
 import { exampleConfig } from '../../src/lib/config/example.js';
 import { checkConfigText } from '../../src/lib/config/load.js';
 import type { ClusterConfig } from '../../src/lib/config/types.js';
@@ -385,6 +385,12 @@ function samplesOf(text: string, name: string): Record<string, number> {
   return out;
 }
 
+/** /metrics of a supervisor that has run no loop yet, reading what `sources` give. */
+function metricsBefore(sources?: ViewSources): string {
+  const recorder = new ViewRecorder(asyncConfig, asyncConfig.nodes[0], NOW, sources);
+  return answerRequest('GET', '/metrics', recorder.view(), asyncConfig, NOW).body;
+}
+
 describe('/metrics', () => {
   const outcome = (action: Action, ok = true): ActionOutcome => ({
     action,
@@ -520,7 +526,6 @@ describe('/metrics', () => {
 
 describe('/metrics: the event hooks', () => {
   it('counts hook runs by result, drops, and what runs or waits now', () => {
-    const node = asyncConfig.nodes[0];
     const stats = {
       started: 7,
       succeeded: 4,
@@ -530,8 +535,7 @@ describe('/metrics: the event hooks', () => {
       running: 1,
       queued: 3,
     };
-    const recorder = new ViewRecorder(asyncConfig, node, NOW, { hookStats: () => stats });
-    const text = answerRequest('GET', '/metrics', recorder.view(), asyncConfig, NOW).body;
+    const text = metricsBefore({ hookStats: () => stats });
     assert.deepEqual(samplesOf(text, 'skypg_hook_runs_total'), {
       'result="succeeded"': 4,
       'result="failed"': 1,
@@ -540,14 +544,48 @@ describe('/metrics: the event hooks', () => {
     assert.deepEqual(samplesOf(text, 'skypg_hook_events_dropped_total'), { '': 2 });
     assert.deepEqual(samplesOf(text, 'skypg_hooks_running'), { '': 1 });
     assert.deepEqual(samplesOf(text, 'skypg_hooks_queued'), { '': 3 });
-    const without = answerRequest(
-      'GET',
-      '/metrics',
-      new ViewRecorder(asyncConfig, node, NOW).view(),
-      asyncConfig,
-      NOW,
-    ).body;
-    assert.doesNotMatch(without, /skypg_hook/);
+    assert.doesNotMatch(metricsBefore(), /skypg_hook/);
+  });
+});
+
+describe('/metrics: the beacon', () => {
+  it('shows whether the socket is bound, the counts, the silence and what the peer said', () => {
+    const stats = {
+      bound: true,
+      sent: 120,
+      received: 118,
+      peerSilentForMs: 250,
+      peerServer: 'not-answering' as const,
+      wakes: { silence: 2, notAnswering: 1 },
+    };
+    const text = metricsBefore({ beaconStats: () => stats });
+    assert.deepEqual(samplesOf(text, 'skypg_beacon_up'), { '': 1 });
+    assert.deepEqual(samplesOf(text, 'skypg_beacon_sent_total'), { '': 120 });
+    assert.deepEqual(samplesOf(text, 'skypg_beacon_received_total'), { '': 118 });
+    assert.deepEqual(samplesOf(text, 'skypg_peer_beacon_silence_seconds'), { '': 0.25 });
+    assert.deepEqual(samplesOf(text, 'skypg_peer_beacon_server'), {
+      'state="answering"': 0,
+      'state="not-answering"': 1,
+      'state="restarting"': 0,
+    });
+    assert.deepEqual(samplesOf(text, 'skypg_beacon_wakes_total'), {
+      'reason="silence"': 2,
+      'reason="not_answering"': 1,
+    });
+  });
+
+  it('leaves out what is not known yet, and every beacon metric when the beacon is off', () => {
+    const unbound = {
+      bound: false,
+      sent: 0,
+      received: 0,
+      wakes: { silence: 0, notAnswering: 0 },
+    };
+    const text = metricsBefore({ beaconStats: () => unbound });
+    assert.deepEqual(samplesOf(text, 'skypg_beacon_up'), { '': 0 });
+    assert.deepEqual(samplesOf(text, 'skypg_peer_beacon_silence_seconds'), {});
+    assert.deepEqual(samplesOf(text, 'skypg_peer_beacon_server'), {});
+    assert.doesNotMatch(metricsBefore(), /skypg_(peer_)?beacon/);
   });
 });
 

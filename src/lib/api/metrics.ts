@@ -2,6 +2,7 @@
 // labelled with cluster and node. A sample whose value is unknown (no timeline yet, no failover
 // yet) is left out rather than written as 0. `promtool check metrics` passes it with no
 // warnings (test/integration/health-api). Pure.
+import type { BeaconStats } from '../beacon/beacon.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { HookStats } from '../hooks/runner.js';
 import { parseLsn } from '../pg/lsn.js';
@@ -225,6 +226,7 @@ export function renderMetrics(
       samples: one(counters.failedActions),
     },
     ...hookMetrics(view.hooks),
+    ...beaconMetrics(view.beacon),
   ];
   return metrics.map((metric) => renderMetric(metric, base)).join('');
 }
@@ -260,6 +262,58 @@ function hookMetrics(stats: HookStats | undefined): Metric[] {
       type: 'gauge',
       help: 'Events waiting for their hook now.',
       samples: [{ value: stats.queued }],
+    },
+  ];
+}
+
+/** The beacon between the supervisors (docs/failover.md); none when beacon is false. */
+function beaconMetrics(stats: BeaconStats | undefined): Metric[] {
+  if (stats === undefined) return [];
+  return [
+    {
+      name: 'skypg_beacon_up',
+      type: 'gauge',
+      help: "This node's beacon socket is bound: it sends beacons and hears the peer's (0: failures take heartbeat.misses loops).",
+      samples: [{ value: stats.bound ? 1 : 0 }],
+    },
+    {
+      name: 'skypg_beacon_sent_total',
+      type: 'counter',
+      help: 'Beacons sent to the peer.',
+      samples: [{ value: stats.sent }],
+    },
+    {
+      name: 'skypg_beacon_received_total',
+      type: 'counter',
+      help: "The peer's beacons received (from its address, for this cluster).",
+      samples: [{ value: stats.received }],
+    },
+    {
+      name: 'skypg_peer_beacon_silence_seconds',
+      type: 'gauge',
+      help: "Since the peer's last beacon arrived (left out until one has).",
+      samples: stats.peerSilentForMs === undefined ? [] : [{ value: stats.peerSilentForMs / 1000 }],
+    },
+    {
+      name: 'skypg_peer_beacon_server',
+      type: 'gauge',
+      help: "What the peer's last beacon said of its server: 1 for that state.",
+      samples:
+        stats.peerServer === undefined
+          ? []
+          : (['answering', 'not-answering', 'restarting'] as const).map((state) => ({
+              labels: { state },
+              value: stats.peerServer === state ? 1 : 0,
+            })),
+    },
+    {
+      name: 'skypg_beacon_wakes_total',
+      type: 'counter',
+      help: "Times the peer's beacon woke the loop to check at once: its silence for beacon.timeout (silence), or its word that its server stopped answering (not_answering).",
+      samples: [
+        { labels: { reason: 'silence' }, value: stats.wakes.silence },
+        { labels: { reason: 'not_answering' }, value: stats.wakes.notAnswering },
+      ],
     },
   ];
 }

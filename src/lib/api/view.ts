@@ -1,6 +1,7 @@
 // What the health API answers from: the supervisor's latest loop, kept by a loop watcher. The
 // API never queries PostgreSQL, so a hung server cannot hang a health check; an answer older
 // than the loop's overrun limit counts as no answer.
+import type { BeaconStats } from '../beacon/beacon.js';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import type { HookStats } from '../hooks/runner.js';
 import type { ActionsReport, LoopReport, LoopWatcher } from '../supervisor/loop.js';
@@ -39,11 +40,14 @@ export interface SupervisorView {
   promotedAt?: number;
   /** The event hooks' counters, read when asked (hooks/runner.ts). */
   hooks?: HookStats;
+  /** The beacon's counts, read when asked (beacon/beacon.ts); none when it is off. */
+  beacon?: BeaconStats;
 }
 
 /** What the view reads from other parts of the supervisor when it is asked for. */
 export interface ViewSources {
   hookStats?: () => HookStats;
+  beaconStats?: () => BeaconStats;
 }
 
 /** A loop watcher that keeps the view; `view()` is what the HTTP server reads. */
@@ -77,7 +81,13 @@ export class ViewRecorder implements LoopWatcher {
 
   view(): SupervisorView {
     const hooks = this.sources.hookStats?.();
-    return hooks === undefined ? this.current : { ...this.current, hooks };
+    const beacon = this.sources.beaconStats?.();
+    if (hooks === undefined && beacon === undefined) return this.current;
+    return {
+      ...this.current,
+      ...(hooks === undefined ? {} : { hooks }),
+      ...(beacon === undefined ? {} : { beacon }),
+    };
   }
 
   readonly loopEnded = (report: LoopReport): void => {

@@ -25,7 +25,25 @@ export interface Beacon {
   watcher: LoopWatcher;
   /** The peer's beacon as heard now. */
   view: () => PeerBeaconView;
+  /** Counts and state for the health API's /metrics. */
+  stats: () => BeaconStats;
   close: () => Promise<void>;
+}
+
+/** What /metrics shows of the beacon (docs/monitoring.md). Counts since the supervisor started. */
+export interface BeaconStats {
+  /** This node's UDP socket is bound: it sends beacons and hears the peer's. */
+  bound: boolean;
+  /** Datagrams handed to the socket for the peer. */
+  sent: number;
+  /** The peer's beacons taken (right cluster, name and address; others are not counted). */
+  received: number;
+  /** Since the last beacon heard from the peer (undefined: none yet). */
+  peerSilentForMs?: number;
+  /** What the peer's last beacon said of its server. */
+  peerServer?: BeaconServerState;
+  /** Times the peer's beacon woke the loop: its silence, its word that its server stopped. */
+  wakes: { silence: number; notAnswering: number };
 }
 
 /**
@@ -62,6 +80,7 @@ export function startBeacon(
   /** The silence (the last beacon's arrival) this node already woke its loop for. */
   let wokeForSilenceOf: number | undefined;
   let wokeForNotAnswering = false;
+  const counts = { sent: 0, received: 0, silenceWakes: 0, notAnsweringWakes: 0 };
 
   const say = (detail: string): void => {
     if (detail !== lastError) log.write({ event: 'error', node: node.name, detail });
@@ -89,9 +108,11 @@ export function startBeacon(
     const expected = isIP(there.host) !== 0 ? there.host : peerAddress?.address;
     if (expected !== undefined && from.address !== expected) return;
     tracker.heard(message, now());
+    counts.received += 1;
     if (message.server !== 'not-answering') wokeForNotAnswering = false;
     else if (!wokeForNotAnswering) {
       wokeForNotAnswering = true;
+      counts.notAnsweringWakes += 1;
       waker.wake('the peer beacon says its server stopped answering');
     }
   };
@@ -128,6 +149,7 @@ export function startBeacon(
       wokeForSilenceOf !== view.lastHeardAt
     ) {
       wokeForSilenceOf = view.lastHeardAt;
+      counts.silenceWakes += 1;
       waker.wake(`the peer beacon is silent for ${settings.timeout}ms`);
     }
     const open = socket;
@@ -144,6 +166,7 @@ export function startBeacon(
       server: saying,
     });
     open.send(datagram, there.port, address, () => undefined);
+    counts.sent += 1;
   };
 
   bind();
@@ -163,6 +186,17 @@ export function startBeacon(
       },
     },
     view: () => tracker.snapshot(),
+    stats: () => {
+      const view = tracker.snapshot();
+      return {
+        bound,
+        sent: counts.sent,
+        received: counts.received,
+        ...(view.lastHeardAt === undefined ? {} : { peerSilentForMs: now() - view.lastHeardAt }),
+        ...(view.server === undefined ? {} : { peerServer: view.server }),
+        wakes: { silence: counts.silenceWakes, notAnswering: counts.notAnsweringWakes },
+      };
+    },
     close: async () => {
       closed = true;
       clearInterval(timer);

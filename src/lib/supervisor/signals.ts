@@ -1,7 +1,7 @@
 // What may cut the loop's pause short, wired for the supervisor: the peer's beacon (its silence,
 // or its word that its server stopped answering) and this node's postmaster dying. Both only make
 // the loop observe now; what the observation shows is still what decides (docs/failover.md).
-import { startBeacon } from '../beacon/beacon.js';
+import { startBeacon, type BeaconStats } from '../beacon/beacon.js';
 import type { ClusterConfig, NodeConfig } from '../config/types.js';
 import type { LoopLog, LoopOptions, LoopWatcher } from './loop.js';
 import { Waker, watchPostmaster } from './waker.js';
@@ -12,6 +12,8 @@ export const postmasterWatchMs = 100;
 export interface LoopSignals {
   options: Pick<LoopOptions, 'waker' | 'peerBeacon'>;
   watchers: LoopWatcher[];
+  /** The beacon's counts for /metrics (undefined: beacon false, or a node without one). */
+  beaconStats?: () => BeaconStats;
   close: () => Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export function startLoopSignals(
   return {
     options: { waker, ...(beacon === undefined ? {} : { peerBeacon: beacon.view }) },
     watchers: beacon === undefined ? [postmasterWatcher] : [postmasterWatcher, beacon.watcher],
+    ...(beacon === undefined ? {} : { beaconStats: beacon.stats }),
     close: async () => {
       postmaster.stop();
       await beacon?.close();
