@@ -1,12 +1,13 @@
 // npm run bench:failover [-- --trials N] [--fault kill|poweroff|partition|freeze|all] [--mode async|sync]
-// [--json FILE] [--dir DIR] [--update-docs]: failover times in the multi-host lab, both
-// supervisors at default settings, a client writing through the primary VIP every 20 ms and a
+// [--heartbeat-timeout DUR] [--confirm-timeout DUR] [--json FILE] [--dir DIR] [--update-docs]:
+// failover times in the multi-host lab, both supervisors at default settings (or those two
+// changed), a client writing through the primary VIP every 20 ms and a
 // second one writing with psql through `skypg connstring`'s multi-host URI (no VIP).
 import { writeFile } from 'node:fs/promises';
 import { startSupervisors } from '../src/lib/lab/lab-cluster.js';
 import { startLabHaproxy, type LabHaproxy } from '../src/lib/lab/lab-haproxy.js';
 import type { NetnsLabState } from '../src/lib/lab/netns-lab.js';
-import { badFlag, parseBenchArgs, replaceDocsBlock } from './measure.js';
+import { badFlag, hasDocsBlock, parseBenchArgs, replaceDocsBlock } from './measure.js';
 import {
   faultDescriptions,
   faults,
@@ -24,6 +25,10 @@ import {
   machineLine,
   removeLabParent,
   tearDown,
+  tuningFlags,
+  tuningLine,
+  tuningOf,
+  isTuned,
 } from './lib/lab-run.js';
 
 const { values } = parseBenchArgs({
@@ -33,6 +38,7 @@ const { values } = parseBenchArgs({
   json: { type: 'string' },
   dir: { type: 'string' },
   'update-docs': { type: 'boolean' },
+  ...tuningFlags,
 });
 const trials = Number(values.trials);
 if (!Number.isInteger(trials) || trials < 1) badFlag('--trials takes a positive integer');
@@ -45,6 +51,15 @@ const chosen: Fault[] =
 if (chosen.length === 0) badFlag('--fault takes kill, poweroff, partition, freeze or all');
 if (values.mode !== 'async' && values.mode !== 'sync') badFlag('--mode takes async or sync');
 const mode: Mode = values.mode;
+const tuning = tuningOf(values);
+// A run of one fault has its own block: it must not replace the record of all of them; a tuned
+// run has its own too, since it is not a run at default settings.
+const docsBlock = `failover-${mode}${values.fault === 'all' ? '' : `-${values.fault}`}${isTuned(tuning) ? '-tuned' : ''}`;
+if (values['update-docs'] === true && !(await hasDocsBlock(docsBlock))) {
+  badFlag(
+    `docs/benchmarks.md has no bench:${docsBlock} block for --update-docs; add its markers first`,
+  );
+}
 
 const dirs = await labParent(values.dir);
 const results: TrialResult[] = [];
@@ -59,7 +74,7 @@ try {
     while (next <= trials && labs < 3) {
       labs += 1;
       // A fresh lab per fault, and again after a failed trial (the pair may be broken).
-      const state: NetnsLabState = await buildLab(dirs.parent, mode);
+      const state: NetnsLabState = await buildLab(dirs.parent, mode, tuning);
       machine ??= await describeMachine(state.binDir);
       if (uri === undefined) {
         uri = await labReadWriteUri(state);
@@ -92,7 +107,7 @@ try {
 }
 if (machine === undefined) throw new Error('no lab was built');
 
-const title = `failover in the multi-host lab, ${mode} replication, supervisors at default settings; ${machineLine(machine)}`;
+const title = `failover in the multi-host lab, ${mode} replication, supervisors at ${tuningLine(tuning)}; ${machineLine(machine)}`;
 const summary = formatSummary(results);
 const uriLine = `URI writer: psql ${uri ?? '?'}`;
 console.log(`\n${title}\n${uriLine}\n${summary}`);
@@ -111,9 +126,7 @@ if (values.json !== undefined) {
 }
 if (values['update-docs'] === true) {
   const rows = [trialHeader(), ...results.map(trialRow)].join('\n');
-  // A run of one fault has its own block: it must not replace the record of all three.
-  const block = values.fault === 'all' ? `failover-${mode}` : `failover-${mode}-${values.fault}`;
-  await replaceDocsBlock(block, `${title}\n${uriLine}\n\n${summary}\n\n${rows}`);
+  await replaceDocsBlock(docsBlock, `${title}\n${uriLine}\n\n${summary}\n\n${rows}`);
 }
 const broken = results.filter(
   (result) => result.error !== undefined || result.splitBrainSamples > 0,

@@ -60,15 +60,32 @@ export function formatTimings(title: string, timings: Timing[]): string {
   return lines.join('\n');
 }
 
+const benchmarksPage = join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
+
+/** Where the block between <!-- bench:NAME --> markers is in the page's text, if it is there. */
+function findDocsBlock(text: string, name: string): { start: number; end: number } | undefined {
+  const start = text.indexOf(`<!-- bench:${name} -->`);
+  const end = text.indexOf(`<!-- /bench:${name} -->`);
+  return start < 0 || end < start ? undefined : { start, end };
+}
+
+/**
+ * Whether docs/benchmarks.md has a block for `name`: a run of many minutes checks before it
+ * starts, not after, that --update-docs has somewhere to write.
+ */
+export async function hasDocsBlock(name: string): Promise<boolean> {
+  return findDocsBlock(await readFile(benchmarksPage, 'utf8'), name) !== undefined;
+}
+
 /** Replaces the block between <!-- bench:NAME --> markers in docs/benchmarks.md. */
 export async function replaceDocsBlock(name: string, output: string): Promise<void> {
-  const file = join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
+  const file = benchmarksPage;
   const text = await readFile(file, 'utf8');
   const open = `<!-- bench:${name} -->`;
-  const close = `<!-- /bench:${name} -->`;
-  const start = text.indexOf(open);
-  const end = text.indexOf(close);
-  if (start < 0 || end < start) throw new Error(`${file} has no ${open} ... ${close} block`);
+  const found = findDocsBlock(text, name);
+  if (found === undefined)
+    throw new Error(`${file} has no ${open} ... <!-- /bench:${name} --> block`);
+  const { start, end } = found;
   const block = `${open}\n\n\`\`\`\n${output}\n\`\`\`\n\n`;
   await writeFile(file, text.slice(0, start) + block + text.slice(end));
   console.log(`updated ${file}`);

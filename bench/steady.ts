@@ -1,6 +1,7 @@
 // npm run bench:steady [-- --chaos] [--duration SECONDS] [--wal-window SECONDS] [--clients N (0: idle)]
-// [--json FILE] [--dir DIR] [--update-docs]: a healthy pair under pgbench load with both
-// supervisors at default settings: their CPU and peak memory, the WAL the heartbeat adds, and
+// [--heartbeat-timeout DUR] [--confirm-timeout DUR] [--json FILE] [--dir DIR] [--update-docs]:
+// a healthy pair under pgbench load with both supervisors at default settings (or those two
+// changed): their CPU and peak memory, the WAL the heartbeat adds, and
 // how many failovers happened (must be none). --chaos (30 min, 16 clients unless told) adds busy
 // CPUs, lossy links and paused supervisors, skips the WAL windows, and counts false alarms.
 import { writeFile } from 'node:fs/promises';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { labPsql, readSupervisorLog, startSupervisors } from '../src/lib/lab/lab-cluster.js';
 import { execIn, type LabHostName, type NetnsLabState } from '../src/lib/lab/netns-lab.js';
-import { badFlag, parseBenchArgs, replaceDocsBlock } from './measure.js';
+import { badFlag, hasDocsBlock, parseBenchArgs, replaceDocsBlock } from './measure.js';
 import {
   countAlarms,
   defaultChaos,
@@ -27,6 +28,10 @@ import {
   supervisorPids,
   isPoweredOff,
   tearDown,
+  tuningFlags,
+  tuningLine,
+  tuningOf,
+  isTuned,
   waitHealthy,
   type Machine,
 } from './lib/lab-run.js';
@@ -40,6 +45,7 @@ const { values } = parseBenchArgs({
   json: { type: 'string' },
   dir: { type: 'string' },
   'update-docs': { type: 'boolean' },
+  ...tuningFlags,
 });
 const positive = (name: string, text: string | undefined): number => {
   const value = Number(text);
@@ -52,6 +58,14 @@ const walWindowS = positive('wal-window', values['wal-window']);
 /** --clients 0: an idle pair (no pgbench), for the supervisors' own CPU and memory. */
 const clients =
   values.clients === '0' ? 0 : positive('clients', values.clients ?? (chaos ? '16' : '8'));
+const tuning = tuningOf(values);
+// A tuned run has its own block: the records above it are of the defaults.
+const docsBlock = `${chaos ? 'steady-chaos' : 'steady'}${isTuned(tuning) ? '-tuned' : ''}`;
+if (values['update-docs'] === true && !(await hasDocsBlock(docsBlock))) {
+  badFlag(
+    `docs/benchmarks.md has no bench:${docsBlock} block for --update-docs; add its markers first`,
+  );
+}
 
 interface NodeUsage {
   host: LabHostName;
@@ -70,6 +84,8 @@ interface WalFigures {
 
 interface SteadyReport extends Alarms {
   machine: Machine;
+  /** "default settings", or which of them the run changed (--heartbeat-timeout, ...). */
+  settings: string;
   durationS: number;
   clients: number;
   pgbenchTps: number | undefined;
@@ -267,6 +283,7 @@ async function measure(state: NetnsLabState, machine: Machine): Promise<SteadyRe
   const tps = /tps = ([\d.]+)/.exec(run.stdout)?.[1];
   return {
     machine,
+    settings: tuningLine(tuning),
     durationS,
     clients,
     pgbenchTps: tps === undefined ? undefined : Number(tps),
@@ -289,7 +306,7 @@ function render(report: SteadyReport): string {
   const wal = report.wal;
   const walPerMinute = report.heartbeatWalBytesPerMinute ?? 0;
   const lines = [
-    `steady state: ${report.durationS}s ${report.clients === 0 ? 'of an idle pair (no pgbench)' : `of pgbench -c ${report.clients} through the primary VIP (${report.pgbenchTps?.toFixed(0) ?? '?'} tps)`}, supervisors at default settings (1s interval); ${machineLine(report.machine)}`,
+    `steady state: ${report.durationS}s ${report.clients === 0 ? 'of an idle pair (no pgbench)' : `of pgbench -c ${report.clients} through the primary VIP (${report.pgbenchTps?.toFixed(0) ?? '?'} tps)`}, supervisors at ${report.settings} (1s interval); ${machineLine(report.machine)}`,
     'node   role     supervisor CPU %  with children %  peak RSS MiB',
     ...report.nodes.map(
       (node) =>
@@ -320,7 +337,7 @@ function renderChaos(report: SteadyReport, figures: ChaosFigures): string {
       ? 'pgbench exit 0'
       : `pgbench exit ${report.pgbenchExitCode}, ${report.pgbenchClientsAborted} clients aborted`;
   const lines = [
-    `steady state under chaos: ${report.durationS}s of pgbench -c ${report.clients} through the primary VIP (${report.pgbenchTps?.toFixed(0) ?? '?'} tps, ${pgbenchLine}), supervisors at default settings (1s interval); ${machineLine(report.machine)}`,
+    `steady state under chaos: ${report.durationS}s of pgbench -c ${report.clients} through the primary VIP (${report.pgbenchTps?.toFixed(0) ?? '?'} tps, ${pgbenchLine}), supervisors at ${report.settings} (1s interval); ${machineLine(report.machine)}`,
     `chaos: ${settings.hogsPerHost} CPU hogs in each host, ${settings.lossPercent} % of frames dropped at random on each host's link (each way), each supervisor paused ${settings.pauseMs} ms at random moments (mean gap ${settings.meanPauseGapMs / 1000}s)`,
     'node   role     supervisor CPU %  with children %  peak RSS MiB  pauses  longest ms  frames dropped / seen',
     ...report.nodes.map((node) => {
@@ -357,7 +374,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const dirs = await labParent(values.dir);
 let report: SteadyReport;
 try {
-  const state = await buildLab(dirs.parent, 'async');
+  const state = await buildLab(dirs.parent, 'async', tuning);
   try {
     report = await measure(state, await describeMachine(state.binDir));
   } finally {
@@ -372,7 +389,7 @@ if (values.json !== undefined) {
   await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`wrote ${values.json}`);
 }
-if (values['update-docs'] === true) await replaceDocsBlock(chaos ? 'steady-chaos' : 'steady', text);
+if (values['update-docs'] === true) await replaceDocsBlock(docsBlock, text);
 // Under chaos the figures are the result (the goal is 0 / 0 / 0): reported, not asserted.
 if (!chaos && report.failovers > 0) {
   console.error(`${report.failovers} failovers under steady load (must be 0)`);

@@ -14,7 +14,10 @@ import {
   type LabHostName,
   type NetnsLabState,
 } from '../../src/lib/lab/netns-lab.js';
+import { checkConfigText, formatProblem } from '../../src/lib/config/load.js';
+import { parseDuration } from '../../src/lib/config/units.js';
 import { runProgram } from '../../src/lib/process/run-program.js';
+import { badFlag } from '../measure.js';
 
 export const primaryVip = primaryVipAddress;
 
@@ -62,18 +65,92 @@ export async function removeLabParent(dirs: LabDirs): Promise<void> {
   if (dirs.ownsParent) await rm(dirs.parent, { recursive: true, force: true });
 }
 
+/**
+ * Settings a benchmark may change from the defaults, as the YAML durations the operator would
+ * write (`500ms`): what a shorter detection buys, and what it costs under chaos.
+ */
+export interface LabTuning {
+  heartbeatTimeout?: string;
+  confirmTimeout?: string;
+}
+
+/** The parseBenchArgs options of a tuning, shared by bench:failover and bench:steady. */
+export const tuningFlags = {
+  'heartbeat-timeout': { type: 'string' },
+  'confirm-timeout': { type: 'string' },
+} as const;
+
+/** The tuning the flags ask for; a malformed duration is a bad flag. */
+export function tuningOf(values: {
+  'heartbeat-timeout'?: string;
+  'confirm-timeout'?: string;
+}): LabTuning {
+  const duration = (flag: string, text: string | undefined): string | undefined => {
+    if (text === undefined) return undefined;
+    if (parseDuration(text) === undefined) badFlag(`--${flag} takes a duration such as 500ms`);
+    return text;
+  };
+  return {
+    heartbeatTimeout: duration('heartbeat-timeout', values['heartbeat-timeout']),
+    confirmTimeout: duration('confirm-timeout', values['confirm-timeout']),
+  };
+}
+
+export function isTuned(tuning: LabTuning): boolean {
+  return tuning.heartbeatTimeout !== undefined || tuning.confirmTimeout !== undefined;
+}
+
+/** How a report's title names the settings: "default settings" or what differs from them. */
+export function tuningLine(tuning: LabTuning): string {
+  const changed = [
+    tuning.heartbeatTimeout === undefined ? '' : `heartbeat.timeout ${tuning.heartbeatTimeout}`,
+    tuning.confirmTimeout === undefined ? '' : `beacon.confirm_timeout ${tuning.confirmTimeout}`,
+  ].filter((part) => part !== '');
+  return changed.length === 0 ? 'default settings' : `defaults but ${changed.join(', ')}`;
+}
+
 let labCount = 0;
 
-/** Builds a lab under `parent` in the given replication mode; the caller tears it down. */
-export async function buildLab(parent: string, mode: 'async' | 'sync'): Promise<NetnsLabState> {
+/**
+ * Builds a lab under `parent` in the given replication mode, with the tuning written into its
+ * configuration file the way an operator would edit it; the caller tears it down.
+ */
+export async function buildLab(
+  parent: string,
+  mode: 'async' | 'sync',
+  tuning: LabTuning = {},
+): Promise<NetnsLabState> {
   labCount += 1;
   const state = await netnsLabUp({ dir: join(parent, `lab-${labCount}`) });
-  if (mode === 'sync') {
-    // Same edit as the failover stories: the lab is built async, supervisors read the mode.
-    const text = await readFile(state.configPath, 'utf8');
-    await writeFile(state.configPath, text.replace('mode: async', 'mode: sync'));
+  try {
+    const built = await readFile(state.configPath, 'utf8');
+    const text = tunedConfigText(built, mode, tuning);
+    if (text === built) return state;
+    // The supervisors would refuse a bad file; say so here, before any trial starts.
+    const checked = await checkConfigText(text, state.configPath);
+    if (checked.config === undefined) {
+      throw new Error(checked.problems.map(formatProblem).join('; '));
+    }
+    await writeFile(state.configPath, text);
+    return state;
+  } catch (error) {
+    await tearDown(state);
+    throw error;
   }
-  return state;
+}
+
+function tunedConfigText(text: string, mode: 'async' | 'sync', tuning: LabTuning): string {
+  // Same edit as the failover stories: the lab is built async, supervisors read the mode.
+  let tuned = mode === 'sync' ? text.replace('mode: async', 'mode: sync') : text;
+  if (tuning.heartbeatTimeout !== undefined) {
+    if (!/^heartbeat: \{ /m.test(tuned)) throw new Error('the lab config has no heartbeat: { line');
+    tuned = tuned.replace(/^heartbeat: \{ /m, `heartbeat: { timeout: ${tuning.heartbeatTimeout}, `);
+  }
+  if (tuning.confirmTimeout !== undefined) {
+    if (/^beacon:/m.test(tuned)) throw new Error('the lab config already has a beacon: section');
+    tuned = `${tuned.trimEnd()}\nbeacon: { confirm_timeout: ${tuning.confirmTimeout} }\n`;
+  }
+  return tuned;
 }
 
 export async function tearDown(state: NetnsLabState): Promise<void> {
