@@ -19,33 +19,67 @@ export function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.max(0, index)] ?? NaN;
 }
 
-/** Runs `argv` `warmups + runs` times; every run must exit with `expectedExit`. */
-export function timeCommand(
-  name: string,
-  argv: string[],
-  options: { runs: number; warmups?: number; expectedExit?: number; env?: NodeJS.ProcessEnv },
-): Timing {
+interface TimingOptions {
+  runs: number;
+  warmups?: number;
+  expectedExit?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** One run of `argv`, in ms; it must exit with `expectedExit`. */
+function timeOnce(name: string, argv: string[], options: TimingOptions): number {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('empty command');
-  const samples: number[] = [];
-  for (let index = 0; index < (options.warmups ?? 3) + options.runs; index += 1) {
-    const started = process.hrtime.bigint();
-    const result = spawnSync(file, args, { stdio: 'pipe', env: options.env ?? process.env });
-    const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
-    if (result.status !== (options.expectedExit ?? 0)) {
-      throw new Error(`${name}: exit ${String(result.status)}: ${result.stderr.toString().trim()}`);
-    }
-    if (index >= (options.warmups ?? 3)) samples.push(elapsed);
+  const started = process.hrtime.bigint();
+  const result = spawnSync(file, args, { stdio: 'pipe', env: options.env ?? process.env });
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== (options.expectedExit ?? 0)) {
+    throw new Error(`${name}: exit ${String(result.status)}: ${result.stderr.toString().trim()}`);
   }
-  samples.sort((a, b) => a - b);
+  return elapsed;
+}
+
+function summariseSamples(name: string, samples: number[]): Timing {
+  const sorted = [...samples].sort((a, b) => a - b);
   return {
     name,
-    runs: samples.length,
-    medianMs: percentile(samples, 0.5),
-    p90Ms: percentile(samples, 0.9),
-    minMs: samples[0] ?? NaN,
-    maxMs: samples.at(-1) ?? NaN,
+    runs: sorted.length,
+    medianMs: percentile(sorted, 0.5),
+    p90Ms: percentile(sorted, 0.9),
+    minMs: sorted[0] ?? NaN,
+    maxMs: sorted.at(-1) ?? NaN,
   };
+}
+
+/** Runs `argv` `warmups + runs` times; every run must exit with `expectedExit`. */
+export function timeCommand(name: string, argv: string[], options: TimingOptions): Timing {
+  const samples: number[] = [];
+  for (let index = 0; index < (options.warmups ?? 3) + options.runs; index += 1) {
+    const elapsed = timeOnce(name, argv, options);
+    if (index >= (options.warmups ?? 3)) samples.push(elapsed);
+  }
+  return summariseSamples(name, samples);
+}
+
+/**
+ * Two commands run alternately, run by run, so that a machine busy or slow in some of the
+ * minutes weighs on both alike: a comparison a loaded machine can still make.
+ */
+export function timePaired(
+  names: [string, string],
+  argvs: [string[], string[]],
+  options: TimingOptions,
+): [Timing, Timing] {
+  const first: number[] = [];
+  const second: number[] = [];
+  for (let index = 0; index < (options.warmups ?? 3) + options.runs; index += 1) {
+    const one = timeOnce(names[0], argvs[0], options);
+    const two = timeOnce(names[1], argvs[1], options);
+    if (index < (options.warmups ?? 3)) continue;
+    first.push(one);
+    second.push(two);
+  }
+  return [summariseSamples(names[0], first), summariseSamples(names[1], second)];
 }
 
 export function formatTimings(title: string, timings: Timing[]): string {

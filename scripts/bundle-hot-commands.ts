@@ -1,68 +1,84 @@
 // Part of `npm run build`, after tsc: the commands cron and Nagios start every minute
-// (check-lag, check-alive, status) are each replaced in dist/commands/ by an ES module that,
-// with shared chunks in dist/bundled/, holds skypg's own modules, yaml, pg and @oclif/core.
-// Node then reads about 40 files instead of about 300 on every start, and resolves no package
-// paths for them (docs/benchmarks.md, "Checks").
+// (check-lag, check-alive, status) are bundled, with skypg's modules, yaml, pg and @oclif/core,
+// into one CommonJS file, dist/bundled/hot.cjs, and V8's code cache of it is written beside it
+// (hot.cjs.cache). bin/run.js compiles that file with the cache when one of them runs without a
+// terminal (bin/hot-bundle.js), so Node neither resolves nor reads about 300 files nor compiles
+// their source: the code cache holds what V8 compiled (docs/benchmarks.md, "Checks").
 //
-// @oclif/core must be one copy per process (the commands extend its Command, bin/run.js runs
-// them): dist/bundled/oclif-core.js is an entry of the same build, so it and the commands share
-// one chunk of it, and bin/run.js loads that file instead of the package when the command is
-// one of those listed in dist/bundled/commands.json. Every other command runs as before.
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+// One file, CommonJS, because Node 20 takes a code cache only through vm.Script, which runs a
+// script, not ES modules. dist/commands/ keeps tsc's files: a terminal, --help and every other
+// command run them with the @oclif/core package as before, so a process holds one oclif.
+import { spawnSync } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const hotCommands = ['check-lag', 'check-alive', 'status'];
 
-const dist = join(import.meta.dirname, '..', 'dist');
-const staging = await mkdtemp(join(tmpdir(), 'skypg-bundle-'));
-try {
-  await build({
-    entryPoints: [
-      ...hotCommands.map((name) => ({
-        in: join(dist, 'commands', `${name}.js`),
-        out: join('commands', name),
-      })),
-      { in: createRequire(import.meta.url).resolve('@oclif/core'), out: 'bundled/oclif-core' },
-    ],
-    outdir: staging,
-    chunkNames: 'bundled/[name]-[hash]',
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    // Class and function names stay what the sources say (errors and --json show some).
-    keepNames: true,
-    external: [
-      // Loaded only on a terminal (status) or when a program runs; they stay lazy as they are.
-      'chalk',
-      'execa',
-      // What @oclif/core loads only to run TypeScript sources (bin/dev.js), never from dist/.
-      'typescript',
-      'ts-node',
-      'tsx',
-      // Optional back ends of pg that skypg does not use (pg asks for them only on demand).
-      'pg-native',
-      'pg-cloudflare',
-    ],
-    // The CommonJS packages call require() and read __dirname, which an ES module lacks.
-    banner: {
-      js: [
-        "import { createRequire as createRequireOfBundle } from 'node:module';",
-        "import { dirname as dirnameOfBundle } from 'node:path';",
-        "import { fileURLToPath as fileURLToPathOfBundle } from 'node:url';",
-        'const require = createRequireOfBundle(import.meta.url);',
-        'const __filename = fileURLToPathOfBundle(import.meta.url);',
-        'const __dirname = dirnameOfBundle(__filename);',
-      ].join('\n'),
-    },
-    logLevel: 'warning',
+const root = join(import.meta.dirname, '..');
+const dist = join(root, 'dist');
+const bundled = join(dist, 'bundled');
+await rm(bundled, { recursive: true, force: true });
+
+// The bundle's one export: what bin/run.js needs to run a command as oclif's execute() would.
+const entry = [
+  "export { flush, handle } from '@oclif/core';",
+  ...hotCommands.map((name, index) => `import command${index} from './commands/${name}.js';`),
+  `export const commands = { ${hotCommands.map((name, index) => `'${name}': command${index}`).join(', ')} };`,
+].join('\n');
+
+await build({
+  stdin: { contents: entry, resolveDir: dist, sourcefile: 'hot-entry.js', loader: 'js' },
+  outfile: join(bundled, 'hot.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  // Class and function names stay what the sources say (errors and --json show some).
+  keepNames: true,
+  external: [
+    // Loaded only on a terminal (status) or when a program runs; the bundle never runs on a
+    // terminal (bin/run.js), and a script compiled by vm cannot import() an ES module.
+    'chalk',
+    'execa',
+    // What @oclif/core loads only to run TypeScript sources (bin/dev.js), never from dist/.
+    'typescript',
+    'ts-node',
+    'tsx',
+    // Optional back ends of pg that skypg does not use (pg asks for them only on demand).
+    'pg-native',
+    'pg-cloudflare',
+  ],
+  // A module that reads import.meta would get an empty object in CommonJS: fail the build.
+  logOverride: { 'empty-import-meta': 'error' },
+  logLevel: 'warning',
+});
+await writeFile(join(bundled, 'commands.json'), `${JSON.stringify(hotCommands)}\n`);
+
+// The code cache is written by a plain `node` (no loader hooks, no flags of this script), the
+// way bin/run.js runs, then read back by another: V8 rejects a cache made under other flags or
+// another version, and a rejected cache only costs the compile, so a build that cannot make
+// one accepted says so instead of shipping it.
+const loader = join(root, 'bin', 'hot-bundle.js');
+for (const [step, code] of [
+  [
+    'write',
+    `import { loadHotBundle } from ${JSON.stringify(loader)}; loadHotBundle({ writeCache: true });`,
+  ],
+  [
+    'check',
+    `import { loadHotBundle } from ${JSON.stringify(loader)}; if (loadHotBundle().cacheRejected) { console.error('V8 rejected the code cache'); process.exit(1); }`,
+  ],
+] as const) {
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: root,
+    encoding: 'utf8',
+    // As bin/run.js loads it (the same top level runs, so the same functions are compiled).
+    env: { ...process.env, OCLIF_DISABLE_ENGINE_WARNING: 'true' },
   });
-  await writeFile(join(staging, 'bundled', 'commands.json'), `${JSON.stringify(hotCommands)}\n`);
-  await cp(staging, dist, { recursive: true });
-} finally {
-  await rm(staging, { recursive: true, force: true });
+  if (run.status !== 0) {
+    throw new Error(
+      `the hot bundle's code cache (${step}): ${run.stderr.trim() || `exit ${run.status}`}`,
+    );
+  }
 }

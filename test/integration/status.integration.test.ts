@@ -43,8 +43,8 @@ describe('status', () => {
   });
 
   it('a word after it makes an unknown command: one line and exit 1, as for any command', async () => {
-    // bin/run.js loads the bundled @oclif/core for `status`, the package for anything else; the
-    // command_not_found hook is built against the package, so this checks the choice.
+    // bin/run.js runs `status` from the bundle with its own @oclif/core, anything else from the
+    // package; the command_not_found hook is built against the package, so this checks the choice.
     const run = await status('extra');
     assert.equal(run.code, 1);
     assert.equal(

@@ -16,12 +16,21 @@ export function runSkypg(
   args: string[],
   options: { env?: Record<string, string | undefined>; timeoutMs?: number; netns?: string } = {},
 ): Promise<CliRun> {
-  const started = performance.now();
   // In the multi-host lab a command runs "on" a host by running inside its namespace.
   const [file, argv] =
     options.netns === undefined
       ? [process.execPath, [skypgBin, ...args]]
       : ['ip', ['netns', 'exec', options.netns, process.execPath, skypgBin, ...args]];
+  return runCapturing(file, argv, options);
+}
+
+/** Any program, its output captured as runSkypg captures skypg's (stdin closed). */
+export function runCapturing(
+  file: string,
+  argv: string[],
+  options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): Promise<CliRun> {
+  const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, {
       env: { ...process.env, ...options.env },
