@@ -12,6 +12,8 @@ missing=()
 [ -x "$pg_bin/postgres" ] && [ -x "$pg_bin/initdb" ] && [ -x "$pg_bin/pg_basebackup" ] || missing+=("postgresql-$pg_version")
 has psql || missing+=("postgresql-client-$pg_version")
 has runuser || missing+=(util-linux)
+# script(1): the tests run the checks on a pseudo-terminal too (bin/run.js chooses by it).
+has script || missing+=(bsdutils)
 
 # The multi-host lab (network namespaces, root only): links, reachability, partitions, and
 # a simulated BMC per host that the real IPMI client and fence agent power off.
