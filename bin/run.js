@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Production entry: compiled commands from dist/ and the manifest generated at build time.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import process from 'node:process';
 import { fileURLToPath, URL } from 'node:url';
 
@@ -21,7 +21,10 @@ const runsBundled =
   (nextArgument === undefined || nextArgument.startsWith('-')) &&
   !beforeDoubleDash.some((argument) => argument === '--help' || argument === '-h') &&
   process.stdout.isTTY !== true &&
-  bundledCommands().includes(firstWord);
+  bundledCommands().includes(firstWord) &&
+  // Without the manifest (a build under way or failed) oclif imports every command file to
+  // find the commands, which a script compiled by vm cannot do.
+  existsSync(new URL('../oclif.manifest.json', import.meta.url));
 
 // On load, @oclif/core checks that Node satisfies its own engines range (>= 18), and loading
 // semver for that is about a fifth of its import. skypg's engines range (>= 20.12) is narrower,
@@ -29,14 +32,13 @@ const runsBundled =
 // it was so that no program skypg starts inherits the setting.
 const engineCheckSetting = process.env.OCLIF_DISABLE_ENGINE_WARNING;
 process.env.OCLIF_DISABLE_ENGINE_WARNING = 'true';
-const oclif = runsBundled
-  ? (await import('./hot-bundle.js')).loadHotBundle().exports
-  : // CommonJS seen from here: its default export is the module's exports.
-    (await import('@oclif/core')).default;
+const bundle = runsBundled ? await loadBundle() : undefined;
+// CommonJS seen from here: its default export is the module's exports.
+const oclif = bundle ?? (await import('@oclif/core')).default;
 if (engineCheckSetting === undefined) delete process.env.OCLIF_DISABLE_ENGINE_WARNING;
 else process.env.OCLIF_DISABLE_ENGINE_WARNING = engineCheckSetting;
 
-if (runsBundled) {
+if (bundle !== undefined) {
   // What execute() does for a command it found in the manifest: Command.run loads the same
   // configuration, then errors and the flush of output end as execute() ends them. skypg has no
   // init, prerun or postrun hooks that this would skip.
@@ -48,6 +50,18 @@ if (runsBundled) {
     .catch(async (error) => oclif.handle(error));
 } else {
   await oclif.execute({ dir: import.meta.url });
+}
+
+/**
+ * The bundle's exports, or nothing when it cannot be loaded (a damaged install): the package
+ * then runs the command, a little slower, rather than a check failing with a stack trace.
+ */
+async function loadBundle() {
+  try {
+    return (await import('./hot-bundle.js')).loadHotBundle().exports;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The command ids the build bundled; none when dist/ was built without the bundle step. */

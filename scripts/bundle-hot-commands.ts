@@ -9,7 +9,7 @@
 // script, not ES modules. dist/commands/ keeps tsc's files: a terminal, --help and every other
 // command run them with the @oclif/core package as before, so a process holds one oclif.
 import { spawnSync } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
@@ -18,7 +18,11 @@ const hotCommands = ['check-lag', 'check-alive', 'status'];
 const root = join(import.meta.dirname, '..');
 const dist = join(root, 'dist');
 const bundled = join(dist, 'bundled');
+// Built beside its place and renamed into it once whole: bin/run.js takes the bundle's path only
+// when dist/bundled/commands.json exists, so a build that fails midway leaves none.
+const staging = join(dist, 'bundled.new');
 await rm(bundled, { recursive: true, force: true });
+await rm(staging, { recursive: true, force: true });
 
 // The bundle's one export: what bin/run.js needs to run a command as oclif's execute() would.
 const entry = [
@@ -29,7 +33,7 @@ const entry = [
 
 await build({
   stdin: { contents: entry, resolveDir: dist, sourcefile: 'hot-entry.js', loader: 'js' },
-  outfile: join(bundled, 'hot.cjs'),
+  outfile: join(staging, 'hot.cjs'),
   bundle: true,
   format: 'cjs',
   platform: 'node',
@@ -53,28 +57,30 @@ await build({
   logOverride: { 'empty-import-meta': 'error' },
   logLevel: 'warning',
 });
-await writeFile(join(bundled, 'commands.json'), `${JSON.stringify(hotCommands)}\n`);
 
-// The code cache is written by a plain `node` (no loader hooks, no flags of this script), the
-// way bin/run.js runs, then read back by another: V8 rejects a cache made under other flags or
-// another version, and a rejected cache only costs the compile, so a build that cannot make
-// one accepted says so instead of shipping it.
+// The code cache is written by a plain `node` (no loader hooks, no flags of this script, no
+// NODE_OPTIONS), the way cron and sudo run bin/run.js, then read back by another: V8 rejects a
+// cache made under other flags or another version, and a rejected cache only costs the
+// compile, so a build that cannot make one accepted says so instead of shipping it.
 const loader = join(root, 'bin', 'hot-bundle.js');
+const bundleFile = join(staging, 'hot.cjs');
+const cleanEnv: NodeJS.ProcessEnv = { ...process.env, OCLIF_DISABLE_ENGINE_WARNING: 'true' };
+delete cleanEnv.NODE_OPTIONS;
 for (const [step, code] of [
   [
     'write',
-    `import { loadHotBundle } from ${JSON.stringify(loader)}; loadHotBundle({ writeCache: true });`,
+    `import { loadHotBundle } from ${JSON.stringify(loader)}; loadHotBundle({ writeCache: true, bundleFile: ${JSON.stringify(bundleFile)} });`,
   ],
   [
     'check',
-    `import { loadHotBundle } from ${JSON.stringify(loader)}; if (loadHotBundle().cacheRejected) { console.error('V8 rejected the code cache'); process.exit(1); }`,
+    `import { loadHotBundle } from ${JSON.stringify(loader)}; if (loadHotBundle({ bundleFile: ${JSON.stringify(bundleFile)} }).cacheRejected) { console.error('V8 rejected the code cache'); process.exit(1); }`,
   ],
 ] as const) {
+  // As bin/run.js loads it: the same top level runs, so the same functions are compiled.
   const run = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
     cwd: root,
     encoding: 'utf8',
-    // As bin/run.js loads it (the same top level runs, so the same functions are compiled).
-    env: { ...process.env, OCLIF_DISABLE_ENGINE_WARNING: 'true' },
+    env: cleanEnv,
   });
   if (run.status !== 0) {
     throw new Error(
@@ -82,3 +88,5 @@ for (const [step, code] of [
     );
   }
 }
+await writeFile(join(staging, 'commands.json'), `${JSON.stringify(hotCommands)}\n`);
+await rename(staging, bundled);
