@@ -29,6 +29,7 @@ import {
   tuningLine,
   tuningOf,
   isTuned,
+  TuningRefused,
 } from './lib/lab-run.js';
 
 const { values } = parseBenchArgs({
@@ -65,6 +66,7 @@ const dirs = await labParent(values.dir);
 const results: TrialResult[] = [];
 let machine;
 let uri: string | undefined;
+let refused: string | undefined;
 try {
   for (const fault of chosen) {
     console.log(`\n${fault}: ${faultDescriptions[fault]} (${mode} replication, ${trials} trials)`);
@@ -102,9 +104,13 @@ try {
       }
     }
   }
+} catch (error) {
+  if (!(error instanceof TuningRefused)) throw error;
+  refused = error.message;
 } finally {
   await removeLabParent(dirs);
 }
+if (refused !== undefined) badFlag(refused);
 if (machine === undefined) throw new Error('no lab was built');
 
 const title = `failover in the multi-host lab, ${mode} replication, supervisors at ${tuningLine(tuning)}; ${machineLine(machine)}`;

@@ -32,6 +32,7 @@ import {
   tuningLine,
   tuningOf,
   isTuned,
+  TuningRefused,
   waitHealthy,
   type Machine,
 } from './lib/lab-run.js';
@@ -372,7 +373,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 const dirs = await labParent(values.dir);
-let report: SteadyReport;
+let report: SteadyReport | undefined;
+let refused: string | undefined;
 try {
   const state = await buildLab(dirs.parent, 'async', tuning);
   try {
@@ -380,9 +382,13 @@ try {
   } finally {
     await tearDown(state);
   }
+} catch (error) {
+  if (!(error instanceof TuningRefused)) throw error;
+  refused = error.message;
 } finally {
   await removeLabParent(dirs);
 }
+if (report === undefined) badFlag(refused ?? 'no lab was built');
 const text = render(report);
 console.log(`\n${text}`);
 if (values.json !== undefined) {

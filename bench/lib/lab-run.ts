@@ -109,6 +109,12 @@ export function tuningLine(tuning: LabTuning): string {
   return changed.length === 0 ? 'default settings' : `defaults but ${changed.join(', ')}`;
 }
 
+/**
+ * The lab's configuration refused the tuning (a duration under a setting's minimum, say): the
+ * bench reports it as a bad flag once its labs are torn down, not as a stack trace.
+ */
+export class TuningRefused extends Error {}
+
 let labCount = 0;
 
 /**
@@ -129,7 +135,8 @@ export async function buildLab(
     // The supervisors would refuse a bad file; say so here, before any trial starts.
     const checked = await checkConfigText(text, state.configPath);
     if (checked.config === undefined) {
-      throw new Error(checked.problems.map(formatProblem).join('; '));
+      const problems = checked.problems.map(formatProblem).join('; ');
+      throw new TuningRefused(`the lab's configuration refuses the tuning: ${problems}`);
     }
     await writeFile(state.configPath, text);
     return state;
